@@ -1,0 +1,187 @@
+package dev.streamscore.jobs;
+
+import dev.streamscore.jobs.config.ScoringConfig;
+import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.operators.deadletter.DeadLetters;
+import dev.streamscore.operators.features.CardFeatureEnricher;
+import dev.streamscore.operators.features.EnrichedTransaction;
+import dev.streamscore.operators.inference.BatchingInferenceOperator;
+import dev.streamscore.operators.serde.KafkaRecord;
+import dev.streamscore.operators.serde.KafkaRecordDeserializer;
+import dev.streamscore.operators.serde.SingleObjectSerializationSchema;
+import dev.streamscore.operators.serde.SourcedTransaction;
+import dev.streamscore.operators.serde.TransactionDecoder;
+import dev.streamscore.schemas.DeadLetter;
+import dev.streamscore.schemas.FraudScore;
+import java.nio.charset.StandardCharsets;
+import java.util.Properties;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.DataStreamUtils;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+/**
+ * The fraud-scoring job: Kafka transactions → decode and validate → per-card features → cached,
+ * micro-batched ONNX inference → Kafka scores, with every rejected record on a dead-letter topic.
+ *
+ * <pre>
+ *  transactions ─► decode + validate ─► enrich: card features ─► score: batched ONNX inference ─► fraud-scores
+ *                        │                                                │
+ *                        └──────────────── dead letters ◄─────────────────┘──► transactions-dead-letter
+ * </pre>
+ *
+ * <p>Submit to a cluster with {@code flink run streamscore-jobs-*-job.jar --bootstrap-servers
+ * kafka:9092}; every option of {@link ScoringOptions} is accepted as {@code --<key> value}. Tests
+ * build the same topology with {@link #buildTopology} and bounded sources and collecting sinks.
+ */
+public final class FraudScoringJob {
+
+    private FraudScoringJob() {}
+
+    public static void main(String[] args) throws Exception {
+        Configuration conf = JobArguments.parse(args);
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+        run(env, ScoringConfig.from(conf));
+    }
+
+    /** Builds the Kafka-to-Kafka job on {@code env} and runs it until cancelled. */
+    public static void run(StreamExecutionEnvironment env, ScoringConfig config) throws Exception {
+        configure(env, config);
+        buildTopology(env, config, kafkaSource(config), scoreSink(config), deadLetterSink(config));
+        env.execute("streamscore: fraud scoring");
+    }
+
+    /**
+     * Checkpointing, parallelism and strict serialization: what the job needs from any environment.
+     */
+    public static void configure(StreamExecutionEnvironment env, ScoringConfig config) {
+        env.setParallelism(config.parallelism());
+        env.enableCheckpointing(
+                config.checkpointInterval().toMillis(), CheckpointingMode.EXACTLY_ONCE);
+        // Everything between operators is Avro or a POJO; Kryo would be a silent slow path.
+        Configuration strict = new Configuration();
+        strict.set(PipelineOptions.GENERIC_TYPES, false);
+        env.configure(strict);
+    }
+
+    /**
+     * The topology from raw Kafka records to scores and dead letters.
+     *
+     * @return the score stream (before its sink), for tests that inspect it
+     */
+    public static DataStream<FraudScore> buildTopology(
+            StreamExecutionEnvironment env,
+            ScoringConfig config,
+            Source<KafkaRecord, ?, ?> source,
+            Sink<FraudScore> scoreSink,
+            Sink<DeadLetter> deadLetterSink) {
+        DataStream<KafkaRecord> raw =
+                env.fromSource(source, WatermarkStrategy.noWatermarks(), "kafka: transactions")
+                        .uid("transactions-source");
+
+        SingleOutputStreamOperator<SourcedTransaction> valid =
+                raw.process(new TransactionDecoder())
+                        .uid("decode-validate")
+                        .name("decode + validate");
+
+        SingleOutputStreamOperator<EnrichedTransaction> enriched =
+                valid.keyBy(t -> t.transaction.getCardId(), Types.STRING)
+                        .process(new CardFeatureEnricher(config.cardHistoryTtl()))
+                        .uid("card-features")
+                        .name("enrich: card features");
+
+        // Features and inference share the card-id partitioning, so they chain without a shuffle.
+        SingleOutputStreamOperator<FraudScore> scores =
+                DataStreamUtils.reinterpretAsKeyedStream(
+                                enriched, e -> e.transaction.getCardId(), Types.STRING)
+                        .transform(
+                                "score: batched ONNX inference",
+                                TypeInformation.of(FraudScore.class),
+                                new BatchingInferenceOperator(config.inference()))
+                        .uid("batching-inference");
+
+        scores.sinkTo(scoreSink).uid("scores-sink").name("kafka: fraud scores");
+        valid.getSideOutput(DeadLetters.TAG)
+                .union(scores.getSideOutput(DeadLetters.TAG))
+                .sinkTo(deadLetterSink)
+                .uid("dead-letter-sink")
+                .name("kafka: dead letters");
+        return scores;
+    }
+
+    public static KafkaSource<KafkaRecord> kafkaSource(ScoringConfig config) {
+        return KafkaSource.<KafkaRecord>builder()
+                .setBootstrapServers(config.bootstrapServers())
+                .setTopics(config.transactionsTopic())
+                .setGroupId(config.groupId())
+                .setStartingOffsets(
+                        OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                .setDeserializer(new KafkaRecordDeserializer())
+                // Never read a transaction an upstream exactly-once producer may still abort.
+                .setProperty("isolation.level", "read_committed")
+                .setProperty("commit.offsets.on.checkpoint", "true")
+                .setProperty("partition.discovery.interval.ms", "60000")
+                .build();
+    }
+
+    public static KafkaSink<FraudScore> scoreSink(ScoringConfig config) {
+        return kafkaSink(
+                config,
+                "scores",
+                KafkaRecordSerializationSchema.<FraudScore>builder()
+                        .setTopic(config.scoresTopic())
+                        .setKeySerializationSchema(
+                                s -> s.getCardId().getBytes(StandardCharsets.UTF_8))
+                        .setValueSerializationSchema(
+                                SingleObjectSerializationSchema.of(FraudScore.class))
+                        .build());
+    }
+
+    public static KafkaSink<DeadLetter> deadLetterSink(ScoringConfig config) {
+        return kafkaSink(
+                config,
+                "dead-letters",
+                KafkaRecordSerializationSchema.<DeadLetter>builder()
+                        .setTopic(config.deadLetterTopic())
+                        .setValueSerializationSchema(
+                                SingleObjectSerializationSchema.of(DeadLetter.class))
+                        .build());
+    }
+
+    private static <T> KafkaSink<T> kafkaSink(
+            ScoringConfig config, String name, KafkaRecordSerializationSchema<T> schema) {
+        Properties producer = new Properties();
+        producer.setProperty(
+                "transaction.timeout.ms", Long.toString(config.transactionTimeout().toMillis()));
+        producer.setProperty("linger.ms", "5");
+        producer.setProperty("compression.type", "lz4");
+        boolean exactlyOnce = config.delivery() == ScoringOptions.DeliveryGuarantee.EXACTLY_ONCE;
+        var builder =
+                KafkaSink.<T>builder()
+                        .setBootstrapServers(config.bootstrapServers())
+                        .setRecordSerializer(schema)
+                        .setKafkaProducerConfig(producer)
+                        .setDeliveryGuarantee(
+                                exactlyOnce
+                                        ? DeliveryGuarantee.EXACTLY_ONCE
+                                        : DeliveryGuarantee.AT_LEAST_ONCE);
+        if (exactlyOnce) {
+            builder.setTransactionalIdPrefix(config.transactionalIdPrefix() + "-" + name);
+        }
+        return builder.build();
+    }
+}

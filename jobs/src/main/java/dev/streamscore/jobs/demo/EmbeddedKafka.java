@@ -1,0 +1,106 @@
+package dev.streamscore.jobs.demo;
+
+import java.util.List;
+import java.util.Properties;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.test.KafkaClusterTestKit;
+import org.apache.kafka.common.test.TestKitNodes;
+
+/**
+ * A real Kafka broker in this JVM: one combined broker + controller in KRaft mode, from Kafka's own
+ * server jars, listening on loopback. For the demo and the system tests; production uses a real
+ * Kafka cluster.
+ *
+ * <pre>{@code
+ * try (EmbeddedKafka kafka = EmbeddedKafka.start(0)) {
+ *     kafka.createTopics(2, "transactions", "fraud-scores");
+ *     String bootstrap = kafka.bootstrapServers();
+ * }
+ * }</pre>
+ */
+public final class EmbeddedKafka implements AutoCloseable {
+
+    private final KafkaClusterTestKit cluster;
+
+    private EmbeddedKafka(KafkaClusterTestKit cluster) {
+        this.cluster = cluster;
+    }
+
+    /**
+     * Formats and starts a broker.
+     *
+     * @param port the client port on localhost, or 0 for any free port
+     */
+    public static EmbeddedKafka start(int port) throws Exception {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("Kafka port must be 0..65535, got " + port);
+        }
+        KafkaClusterTestKit.Builder builder =
+                new KafkaClusterTestKit.Builder(
+                                new TestKitNodes.Builder()
+                                        .setCombined(true)
+                                        .setNumBrokerNodes(1)
+                                        .setNumControllerNodes(1)
+                                        .build())
+                        .setConfigProp("offsets.topic.replication.factor", "1")
+                        .setConfigProp("offsets.topic.num.partitions", "4")
+                        .setConfigProp("transaction.state.log.replication.factor", "1")
+                        .setConfigProp("transaction.state.log.min.isr", "1")
+                        .setConfigProp("transaction.state.log.num.partitions", "4")
+                        .setConfigProp("group.initial.rebalance.delay.ms", "0")
+                        .setConfigProp("auto.create.topics.enable", "false")
+                        .setConfigProp("num.partitions", "2");
+        if (port > 0) {
+            builder.setConfigProp(
+                    "listeners", "EXTERNAL://localhost:" + port + ",CONTROLLER://localhost:0");
+        }
+        KafkaClusterTestKit cluster = builder.build();
+        try {
+            cluster.format();
+            cluster.startup();
+            cluster.waitForReadyBrokers();
+        } catch (Exception e) {
+            cluster.close();
+            throw new IllegalStateException(
+                    "could not start the embedded Kafka broker"
+                            + (port > 0 ? " on port " + port + " (is it in use?)" : "")
+                            + ": "
+                            + e.getMessage(),
+                    e);
+        }
+        return new EmbeddedKafka(cluster);
+    }
+
+    public String bootstrapServers() {
+        return cluster.bootstrapServers();
+    }
+
+    /**
+     * Creates topics with {@code partitions} partitions each; existing ones are left as they are.
+     */
+    public void createTopics(int partitions, String... topics) throws Exception {
+        Properties props = new Properties();
+        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        try (Admin admin = Admin.create(props)) {
+            for (String topic : topics) {
+                try {
+                    admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1)))
+                            .all()
+                            .get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (!(e.getCause() instanceof TopicExistsException)) {
+                        throw e;
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        cluster.close();
+    }
+}

@@ -1,0 +1,97 @@
+package dev.streamscore.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.streamscore.jobs.config.ScoringConfig;
+import dev.streamscore.jobs.config.ScoringOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class JobArgumentsTest {
+
+    @Test
+    void defaultsApplyWhenNothingIsGiven() {
+        ScoringConfig config = ScoringConfig.from(JobArguments.parse(new String[0]));
+        assertThat(config).isEqualTo(ScoringConfig.defaults());
+        assertThat(config.inference().maxBatchSize()).isEqualTo(256);
+        assertThat(config.inference().modelLocation()).isEqualTo("bundled:gbdt");
+        assertThat(config.delivery()).isEqualTo(ScoringOptions.DeliveryGuarantee.AT_LEAST_ONCE);
+    }
+
+    @Test
+    void flagsOverrideTheConfigFile(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("job.yaml");
+        Files.writeString(file, "batch-size: 64\nmax-wait: 25 ms\ndelivery: exactly-once\n");
+        ScoringConfig config =
+                ScoringConfig.from(
+                        JobArguments.parse(
+                                new String[] {"--config", file.toString(), "--batch-size", "32"}));
+        assertThat(config.inference().maxBatchSize()).isEqualTo(32);
+        assertThat(config.inference().maxWait()).isEqualTo(Duration.ofMillis(25));
+        assertThat(config.delivery()).isEqualTo(ScoringOptions.DeliveryGuarantee.EXACTLY_ONCE);
+    }
+
+    @Test
+    void unknownOptionsAreRejectedWithTheKnownOnes(@TempDir Path dir) throws Exception {
+        assertThatThrownBy(() -> JobArguments.parse(new String[] {"--batchsize", "3"}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--batchsize")
+                .hasMessageContaining("--batch-size");
+        Path file = dir.resolve("job.yaml");
+        Files.writeString(file, "bach-size: 64\n");
+        assertThatThrownBy(() -> JobArguments.parse(new String[] {"--config", file.toString()}))
+                .hasMessageContaining("unknown option 'bach-size'");
+    }
+
+    @Test
+    void badValuesFailWithAClearMessage() {
+        assertThatThrownBy(
+                        () ->
+                                ScoringConfig.from(
+                                        JobArguments.parse(new String[] {"--batch-size", "0"})))
+                .hasMessageContaining("batch");
+        assertThatThrownBy(
+                        () ->
+                                ScoringConfig.from(
+                                        JobArguments.parse(new String[] {"--parallelism", "0"})))
+                .hasMessage("parallelism must be at least 1, got 0");
+    }
+
+    /** The README's configuration table lists exactly these options with these defaults. */
+    @Test
+    void readmeConfigurationTableMatchesTheOptions() throws Exception {
+        String readme = Files.readString(Path.of("..", "README.md"));
+        String begin = "<!-- options:begin -->";
+        String end = "<!-- options:end -->";
+        assertThat(readme).contains(begin, end);
+        String table =
+                readme.substring(readme.indexOf(begin) + begin.length(), readme.indexOf(end))
+                        .trim();
+        assertThat(table).isEqualTo(configurationTable());
+    }
+
+    /** The table as it must stand in the README; print it with the test's failure to update. */
+    static String configurationTable() {
+        List<String> rows = new ArrayList<>();
+        rows.add("| option | default | meaning |");
+        rows.add("| --- | --- | --- |");
+        for (ConfigOption<?> option : ScoringOptions.all()) {
+            rows.add(
+                    "| `--"
+                            + option.key()
+                            + "` | `"
+                            + JobArguments.defaultText(option)
+                            + "` | "
+                            + JobArguments.description(option)
+                            + " |");
+        }
+        return String.join("\n", rows);
+    }
+}

@@ -1,0 +1,237 @@
+package dev.streamscore.operators.inference;
+
+import static org.assertj.core.api.Assertions.fail;
+
+import dev.streamscore.models.OnnxOptions;
+import dev.streamscore.operators.features.CardFeatures;
+import dev.streamscore.operators.features.EnrichedTransaction;
+import dev.streamscore.schemas.Channel;
+import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.Transaction;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.state.StateBackend;
+import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
+import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+
+/**
+ * Named inputs of the operator tests: the fixture models under {@code
+ * src/test/resources/fixture-model/} (written by its {@code make_fixture_models.py}), transactions
+ * with chosen feature vectors, and harnesses set up the way every test needs them.
+ */
+final class InferenceFixtures {
+
+    /** The fixture's weights and bias; a copy of those in make_fixture_models.py. */
+    static final float[] WEIGHTS = {
+        1.0f, -0.5f, 0.25f, 0.75f, -0.25f, 0.1f, -0.1f, 0.05f, 0.02f, 0.3f, -0.3f, -0.05f, 0.4f,
+        0.2f, 0.6f, 0.15f, 0.1f, -0.2f
+    };
+
+    static final float BIAS = -0.5f;
+
+    /** sigmoid(features . W + B): version 1, and the thresholds of both versions. */
+    static final String LINEAR_V1 = "linear-v1";
+
+    /** The same model name as v1, version 2, with negated weights. */
+    static final String LINEAR_V2 = "linear-v2";
+
+    /** v1's graph behind a Reshape to [8, 18]: ONNX Runtime fails on any batch but one of 8. */
+    static final String FAILS_UNLESS_8_ROWS = "fails-unless-8-rows";
+
+    /** v1 with a descriptor whose first two feature names are swapped. */
+    static final String WRONG_FEATURES = "wrong-features";
+
+    static final double REVIEW = 0.5;
+    static final double DECLINE = 0.8;
+
+    static final String TOPIC = "transactions";
+    static final Instant EVENT_TIME = Instant.parse("2026-11-20T10:15:30Z");
+
+    private InferenceFixtures() {}
+
+    /** The folder of a fixture model, as a model location. */
+    static String location(String fixture) {
+        URL url = InferenceFixtures.class.getResource("/fixture-model/" + fixture);
+        if (url == null) {
+            throw new IllegalStateException(
+                    "expected test resource /fixture-model/" + fixture + ", found none");
+        }
+        try {
+            return Path.of(url.toURI()).toString();
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Settings for tests: small batches, a 10 ms wait, one batch in flight, a 1 s cache. */
+    static InferenceSettings settings(String fixture, int maxBatchSize) {
+        return new InferenceSettings(
+                location(fixture),
+                OnnxOptions.DEFAULT,
+                maxBatchSize,
+                Duration.ofMillis(10),
+                1,
+                Duration.ofSeconds(1));
+    }
+
+    /** The score v1 gives {@code features}, computed without ONNX Runtime. */
+    static double expectedV1Score(float[] features) {
+        double z = BIAS;
+        for (int i = 0; i < features.length; i++) {
+            z += (double) WEIGHTS[i] * features[i];
+        }
+        return 1 / (1 + Math.exp(-z));
+    }
+
+    /** A vector whose v1 score is sigmoid(z): only {@code amount_log} is set. */
+    static float[] scoringLogit(double z) {
+        float[] features = new float[CardFeatures.COUNT];
+        features[0] = (float) (z - BIAS);
+        return features;
+    }
+
+    /** A distinct, non-trivial feature vector for each {@code i}. */
+    static float[] row(int i) {
+        float[] features = new float[CardFeatures.COUNT];
+        for (int c = 0; c < features.length; c++) {
+            features[c] = ((i * 7 + c * 3) % 11 - 5) / 4f;
+        }
+        return features;
+    }
+
+    static EnrichedTransaction txn(String id, String card, float[] features, long offset) {
+        Transaction transaction =
+                Transaction.newBuilder()
+                        .setTransactionId(id)
+                        .setCardId(card)
+                        .setMerchantId("merchant-1")
+                        .setMerchantCategory("5411")
+                        .setAmountMinor(12_34)
+                        .setCurrency("EUR")
+                        .setCountry("DE")
+                        .setChannel(Channel.POS)
+                        .setCardPresent(true)
+                        .setEventTime(EVENT_TIME.plusSeconds(offset))
+                        .setDeviceId(null)
+                        .build();
+        return new EnrichedTransaction(transaction, features, TOPIC, 3, offset);
+    }
+
+    /** Transaction {@code t<i>} of card {@code card-<i % cards>} with features {@link #row}. */
+    static EnrichedTransaction txn(int i, int cards) {
+        return txn("t" + i, "card-" + (i % cards), row(i), 1000 + i);
+    }
+
+    /**
+     * A harness keyed by card id like the job, with generic types (Kryo) disabled, opened (and
+     * restored from {@code state} when not null), on {@code backend} when not null.
+     */
+    static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness(
+            InferenceSettings settings, StateBackend backend, OperatorSubtaskState state)
+            throws Exception {
+        return harness(settings, backend, state, 1, 1, 0, false);
+    }
+
+    /** As above, as subtask {@code subtask} of {@code parallelism}, maybe with object reuse. */
+    static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness(
+            InferenceSettings settings,
+            StateBackend backend,
+            OperatorSubtaskState state,
+            int maxParallelism,
+            int parallelism,
+            int subtask,
+            boolean objectReuse)
+            throws Exception {
+        KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness =
+                new KeyedOneInputStreamOperatorTestHarness<>(
+                        new BatchingInferenceOperator(settings),
+                        e -> e.transaction.getCardId(),
+                        Types.STRING,
+                        maxParallelism,
+                        parallelism,
+                        subtask);
+        try {
+            harness.getExecutionConfig()
+                    .configure(
+                            Configuration.fromMap(Map.of("pipeline.generic-types", "false")),
+                            InferenceFixtures.class.getClassLoader());
+            if (objectReuse) {
+                harness.getExecutionConfig().enableObjectReuse();
+            }
+            if (backend != null) {
+                harness.setStateBackend(backend);
+            }
+            harness.setup(
+                    TypeInformation.of(FraudScore.class)
+                            .createSerializer(harness.getExecutionConfig().getSerializerConfig()));
+            if (state != null) {
+                harness.initializeState(state);
+            }
+            harness.open();
+            return harness;
+        } catch (Exception | Error e) {
+            harness.close();
+            throw e;
+        }
+    }
+
+    static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness(
+            InferenceSettings settings) throws Exception {
+        return harness(settings, null, null);
+    }
+
+    static BatchingInferenceOperator operator(
+            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h) {
+        return (BatchingInferenceOperator) h.getOperator();
+    }
+
+    /** Model calls the operator has completed (one inference-time sample per call). */
+    static long modelCalls(
+            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h) {
+        return operator(h).metrics().inferenceTimeMicros.getCount();
+    }
+
+    /**
+     * Runs the test thread's mailbox, where the operator's completions arrive from its inference
+     * threads, until {@code done} holds; fails after 30 s.
+     */
+    static void runMailboxUntil(
+            KeyedOneInputStreamOperatorTestHarness<?, ?, ?> harness, BooleanSupplier done)
+            throws Exception {
+        TaskMailbox mailbox = harness.getTaskMailbox();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!done.getAsBoolean()) {
+            Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
+            if (mail.isPresent()) {
+                mail.get().run();
+            } else if (System.nanoTime() > deadline) {
+                fail("condition not reached within 30 s; output so far: " + harness.getOutput());
+            } else {
+                Thread.sleep(1);
+            }
+        }
+    }
+
+    /** Runs the mails that are in the mailbox now, without waiting for more. */
+    static void runPendingMails(KeyedOneInputStreamOperatorTestHarness<?, ?, ?> harness)
+            throws Exception {
+        TaskMailbox mailbox = harness.getTaskMailbox();
+        for (Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
+                mail.isPresent();
+                mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY)) {
+            mail.get().run();
+        }
+    }
+}

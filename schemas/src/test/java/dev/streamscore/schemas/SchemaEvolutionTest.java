@@ -1,0 +1,55 @@
+package dev.streamscore.schemas;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.streamscore.schemas.serde.SchemaHistory;
+import java.util.List;
+import java.util.stream.Stream;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaCompatibility;
+import org.apache.avro.SchemaCompatibility.SchemaCompatibilityType;
+import org.apache.avro.SchemaNormalization;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Fails the build when a schema change would break reading data written with an earlier version, or
+ * when a schema changed without its new version being added to {@code schemas/history/}.
+ */
+class SchemaEvolutionTest {
+
+    static Stream<Schema> currentSchemas() {
+        return Stream.of(
+                Transaction.getClassSchema(),
+                FraudScore.getClassSchema(),
+                DeadLetter.getClassSchema());
+    }
+
+    @ParameterizedTest
+    @MethodSource("currentSchemas")
+    void currentSchemaCanReadEveryPublishedVersion(Schema current) {
+        for (Schema writer : SchemaHistory.versionsOf(current.getName())) {
+            SchemaCompatibility.SchemaPairCompatibility result =
+                    SchemaCompatibility.checkReaderWriterCompatibility(current, writer);
+            assertThat(result.getType())
+                    .as(
+                            "reading %s written with %s: %s",
+                            current.getName(), writer, result.getDescription())
+                    .isEqualTo(SchemaCompatibilityType.COMPATIBLE);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("currentSchemas")
+    void currentSchemaIsTheNewestPublishedVersion(Schema current) {
+        // The fingerprint on the wire is of the parsing canonical form: what every reader must
+        // know.
+        List<Schema> versions = SchemaHistory.versionsOf(current.getName());
+        assertThat(SchemaNormalization.parsingFingerprint64(versions.get(versions.size() - 1)))
+                .as(
+                        "schemas/history/%s/v%d.avsc must be the current %s.avsc: a changed schema"
+                                + " is published by adding it as the next version",
+                        current.getName(), versions.size(), current.getName())
+                .isEqualTo(SchemaNormalization.parsingFingerprint64(current));
+    }
+}

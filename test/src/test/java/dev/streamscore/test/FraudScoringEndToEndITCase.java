@@ -1,0 +1,342 @@
+package dev.streamscore.test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.config.ScoringConfig;
+import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.jobs.demo.EmbeddedKafka;
+import dev.streamscore.jobs.generator.GeneratedTransaction;
+import dev.streamscore.jobs.generator.TransactionGenerator;
+import dev.streamscore.models.ModelDescriptor;
+import dev.streamscore.models.OnnxModel;
+import dev.streamscore.models.OnnxOptions;
+import dev.streamscore.operators.features.CardFeatures;
+import dev.streamscore.operators.features.CardHistory;
+import dev.streamscore.schemas.DeadLetter;
+import dev.streamscore.schemas.Decision;
+import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.Stage;
+import dev.streamscore.schemas.Transaction;
+import dev.streamscore.schemas.serde.SingleObjectCodec;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The whole pipeline on real parts: an in-process KRaft Kafka broker, a Flink MiniCluster with the
+ * RocksDB state backend, Avro single-object bytes on the wire, and the bundled model in ONNX
+ * Runtime. Generated transactions and malformed records go in; every valid transaction must come
+ * out scored exactly once, with the score ONNX Runtime gives for the same features computed
+ * independently, and every malformed record exactly once on the dead-letter topic.
+ */
+class FraudScoringEndToEndITCase {
+
+    private static final int TRANSACTIONS = 3_000;
+    private static final String MODEL = "bundled:gbdt";
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK =
+            new MiniClusterExtension(
+                    new MiniClusterResourceConfiguration.Builder()
+                            .setConfiguration(flinkConfiguration())
+                            .setNumberTaskManagers(1)
+                            .setNumberSlotsPerTaskManager(2)
+                            .build());
+
+    private static EmbeddedKafka kafka;
+
+    private static Configuration flinkConfiguration() {
+        Configuration conf = new Configuration();
+        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        // Any failure fails the job, so "never restarted" is checked by the job still running.
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
+        return conf;
+    }
+
+    @BeforeAll
+    static void startKafka() throws Exception {
+        kafka = EmbeddedKafka.start(0);
+    }
+
+    @AfterAll
+    static void stopKafka() throws Exception {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    /** A malformed record sent, what stage must reject it, and where it landed. */
+    private record Malformed(byte[] bytes, Stage stage, int partition, long offset) {}
+
+    @ParameterizedTest
+    @EnumSource(ScoringOptions.DeliveryGuarantee.class)
+    void scoresEveryValidTransactionOnceAndDeadLettersEveryMalformedRecordOnce(
+            ScoringOptions.DeliveryGuarantee delivery) throws Exception {
+        String run = delivery.name().toLowerCase();
+        Map<String, String> options = new HashMap<>();
+        options.put(ScoringOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
+        options.put(ScoringOptions.TRANSACTIONS_TOPIC.key(), "transactions-" + run);
+        options.put(ScoringOptions.SCORES_TOPIC.key(), "scores-" + run);
+        options.put(ScoringOptions.DEAD_LETTER_TOPIC.key(), "dead-letters-" + run);
+        options.put(ScoringOptions.GROUP_ID.key(), "streamscore-" + run);
+        options.put(ScoringOptions.TRANSACTIONAL_ID_PREFIX.key(), "streamscore-it-" + run);
+        options.put(ScoringOptions.MODEL.key(), MODEL);
+        options.put(ScoringOptions.DELIVERY.key(), delivery.toString());
+        options.put(ScoringOptions.CHECKPOINT_INTERVAL.key(), "1 s");
+        options.put(ScoringOptions.BATCH_SIZE.key(), "64");
+        options.put(ScoringOptions.PARALLELISM.key(), "2");
+        ScoringConfig config = ScoringConfig.from(Configuration.fromMap(options));
+        kafka.createTopics(
+                2, config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
+
+        List<Transaction> valid = new ArrayList<>();
+        TransactionGenerator generator =
+                new TransactionGenerator(
+                        TransactionGenerator.Settings.defaults(11)
+                                .withCards(300)
+                                .withFraudRate(0.03));
+        for (int i = 0; i < TRANSACTIONS; i++) {
+            GeneratedTransaction g = generator.next();
+            valid.add(g.transaction());
+        }
+        List<Malformed> malformed = produce(config.transactionsTopic(), valid);
+
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        FraudScoringJob.configure(env, config);
+        FraudScoringJob.buildTopology(
+                env,
+                config,
+                FraudScoringJob.kafkaSource(config),
+                FraudScoringJob.scoreSink(config),
+                FraudScoringJob.deadLetterSink(config));
+        JobClient job = env.executeAsync("streamscore end-to-end " + run);
+        Map<String, List<FraudScore>> scores = new LinkedHashMap<>();
+        List<DeadLetter> deadLetters = new ArrayList<>();
+        try {
+            consume(
+                    config,
+                    scores,
+                    deadLetters,
+                    TRANSACTIONS,
+                    malformed.size(),
+                    Duration.ofSeconds(180));
+            // Anything extra (a duplicate) would arrive right behind the expected output.
+            consume(
+                    config,
+                    scores,
+                    deadLetters,
+                    Integer.MAX_VALUE,
+                    Integer.MAX_VALUE,
+                    Duration.ofSeconds(3));
+            assertThat(job.getJobStatus().get(10, TimeUnit.SECONDS)).isEqualTo(JobStatus.RUNNING);
+        } finally {
+            job.cancel().get(30, TimeUnit.SECONDS);
+        }
+
+        // Exactly one score per valid transaction id.
+        assertThat(scores.keySet())
+                .containsExactlyInAnyOrderElementsOf(
+                        valid.stream().map(Transaction::getTransactionId).toList());
+        assertThat(scores.values()).allSatisfy(list -> assertThat(list).hasSize(1));
+
+        // Each score equals ONNX Runtime's score of the same features, computed here independently.
+        Map<String, CardHistory> histories = new HashMap<>();
+        float[][] rows = new float[valid.size()][];
+        for (int i = 0; i < valid.size(); i++) {
+            Transaction txn = valid.get(i);
+            rows[i] =
+                    CardFeatures.computeAndUpdate(
+                            histories.computeIfAbsent(txn.getCardId(), k -> new CardHistory()),
+                            txn);
+        }
+        float[] expected;
+        ModelDescriptor descriptor;
+        try (OnnxModel model = OnnxModel.open(MODEL, OnnxOptions.DEFAULT)) {
+            expected = model.score(rows);
+            descriptor = model.descriptor();
+        }
+        int declines = 0;
+        for (int i = 0; i < valid.size(); i++) {
+            Transaction txn = valid.get(i);
+            FraudScore score = scores.get(txn.getTransactionId()).get(0);
+            assertThat(score.getScore())
+                    .as("score of %s", txn.getTransactionId())
+                    .isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-6));
+            assertThat(score.getDecision()).isEqualTo(decision(expected[i], descriptor));
+            assertThat(score.getCardId()).isEqualTo(txn.getCardId());
+            assertThat(score.getEventTime()).isEqualTo(txn.getEventTime());
+            assertThat(score.getModelName()).isEqualTo(descriptor.name());
+            assertThat(score.getModelVersion()).isEqualTo(descriptor.version());
+            declines += score.getDecision() == Decision.DECLINE ? 1 : 0;
+        }
+        assertThat(declines).as("the workload has fraud the model declines").isPositive();
+
+        // Each malformed record exactly once on the dead-letter topic, with its original bytes.
+        assertThat(deadLetters).hasSize(malformed.size());
+        for (Malformed bad : malformed) {
+            List<DeadLetter> matches =
+                    deadLetters.stream()
+                            .filter(
+                                    d ->
+                                            d.getSourcePartition() == bad.partition()
+                                                    && d.getSourceOffset() == bad.offset())
+                            .toList();
+            assertThat(matches)
+                    .as("dead letters for offset %s/%s", bad.partition(), bad.offset())
+                    .hasSize(1);
+            DeadLetter letter = matches.get(0);
+            assertThat(letter.getStage()).isEqualTo(bad.stage());
+            assertThat(letter.getSourceTopic()).isEqualTo(config.transactionsTopic());
+            assertThat(bytes(letter.getPayload())).isEqualTo(bad.bytes());
+            assertThat(letter.getErrorMessage()).isNotBlank();
+        }
+    }
+
+    private static Decision decision(float score, ModelDescriptor d) {
+        return score >= d.thresholds().decline()
+                ? Decision.DECLINE
+                : score >= d.thresholds().review() ? Decision.REVIEW : Decision.APPROVE;
+    }
+
+    /**
+     * Sends the valid transactions keyed by card, with malformed records of every kind among them.
+     */
+    private static List<Malformed> produce(String topic, List<Transaction> valid) throws Exception {
+        SingleObjectCodec<Transaction> codec = SingleObjectCodec.of(Transaction.class);
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.put(
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        Transaction sample = valid.get(0);
+        byte[] good = codec.encode(sample);
+        byte[] unknownFingerprint = good.clone();
+        unknownFingerprint[2] ^= 0x5a;
+        List<Object[]> bad =
+                List.of(
+                        new Object[] {
+                            "not avro at all".getBytes(StandardCharsets.UTF_8), Stage.DECODE
+                        },
+                        new Object[] {new byte[0], Stage.DECODE},
+                        new Object[] {java.util.Arrays.copyOf(good, good.length / 2), Stage.DECODE},
+                        new Object[] {unknownFingerprint, Stage.DECODE},
+                        new Object[] {
+                            codec.encode(
+                                    Transaction.newBuilder(sample).setCurrency("dollars").build()),
+                            Stage.VALIDATE
+                        },
+                        new Object[] {
+                            codec.encode(Transaction.newBuilder(sample).setAmountMinor(-5).build()),
+                            Stage.VALIDATE
+                        },
+                        new Object[] {
+                            codec.encode(
+                                    Transaction.newBuilder(sample)
+                                            .setMerchantCategory("59x1")
+                                            .build()),
+                            Stage.VALIDATE
+                        });
+        List<Malformed> sent = new ArrayList<>();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+            int step = valid.size() / bad.size();
+            for (int i = 0; i < valid.size(); i++) {
+                Transaction txn = valid.get(i);
+                producer.send(new ProducerRecord<>(topic, key(txn), codec.encode(txn)));
+                if (i % step == step / 2 && sent.size() < bad.size()) {
+                    Object[] b = bad.get(sent.size());
+                    byte[] bytes = (byte[]) b[0];
+                    RecordMetadata meta =
+                            producer.send(new ProducerRecord<>(topic, key(txn), bytes)).get();
+                    sent.add(new Malformed(bytes, (Stage) b[1], meta.partition(), meta.offset()));
+                }
+            }
+        }
+        assertThat(sent).hasSize(bad.size());
+        return sent;
+    }
+
+    private static byte[] key(Transaction txn) {
+        return txn.getCardId().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static void consume(
+            ScoringConfig config,
+            Map<String, List<FraudScore>> scores,
+            List<DeadLetter> deadLetters,
+            int expectedScores,
+            int expectedDeadLetters,
+            Duration timeout)
+            throws Exception {
+        SingleObjectCodec<FraudScore> scoreCodec = SingleObjectCodec.of(FraudScore.class);
+        SingleObjectCodec<DeadLetter> deadLetterCodec = SingleObjectCodec.of(DeadLetter.class);
+        Properties props = new Properties();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, "it-reader-" + config.groupId());
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        props.put(
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
+                ByteArrayDeserializer.class.getName());
+        props.put(
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
+                ByteArrayDeserializer.class.getName());
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
+            consumer.subscribe(List.of(config.scoresTopic(), config.deadLetterTopic()));
+            while (System.nanoTime() < deadline
+                    && (scoreCount(scores) < expectedScores
+                            || deadLetters.size() < expectedDeadLetters)) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.topic().equals(config.scoresTopic())) {
+                        FraudScore s = scoreCodec.decode(r.value());
+                        scores.computeIfAbsent(s.getTransactionId(), k -> new ArrayList<>()).add(s);
+                    } else {
+                        deadLetters.add(deadLetterCodec.decode(r.value()));
+                    }
+                }
+            }
+            consumer.commitSync();
+        }
+    }
+
+    private static int scoreCount(Map<String, List<FraudScore>> scores) {
+        return scores.values().stream().mapToInt(List::size).sum();
+    }
+
+    private static byte[] bytes(ByteBuffer buffer) {
+        byte[] out = new byte[buffer.remaining()];
+        buffer.duplicate().get(out);
+        return out;
+    }
+}
