@@ -25,12 +25,20 @@ class DemoCommandITCase {
 
         int exit =
                 cli.execute(
-                        "demo", "--events", "1500", "--rate", "1000", "--malformed-rate", "0.01",
-                        "--checkpoint-interval", "2 s");
+                        "demo",
+                        "--events",
+                        "1500",
+                        "--rate",
+                        "1000",
+                        "--malformed-rate",
+                        "0.01",
+                        "--checkpoint-interval",
+                        "2 s");
 
         String text = output.toString();
         assertThat(exit).as(text).isZero();
-        assertThat(text).contains("Kafka bootstrap : localhost:", "all 1500 transactions accounted for");
+        assertThat(text)
+                .contains("Kafka bootstrap : localhost:", "all 1500 transactions accounted for");
         Matcher sent = Pattern.compile("sent +: 1500 \\((\\d+) malformed\\)").matcher(text);
         assertThat(sent.find()).as(text).isTrue();
         int malformed = Integer.parseInt(sent.group(1));

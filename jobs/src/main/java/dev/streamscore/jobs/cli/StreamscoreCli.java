@@ -24,7 +24,9 @@ public final class StreamscoreCli {
         System.exit(commandLine().execute(args));
     }
 
-    /** The configured command line, for {@link #main} and for tests that run a command in-process. */
+    /**
+     * The configured command line, for {@link #main} and for tests that run a command in-process.
+     */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new StreamscoreCli());
         // The job's options come from one definition, ScoringOptions, for every command that runs
