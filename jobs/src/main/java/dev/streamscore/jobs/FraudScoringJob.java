@@ -100,7 +100,9 @@ public final class FraudScoringJob {
 
         SingleOutputStreamOperator<EnrichedTransaction> enriched =
                 valid.keyBy(t -> t.transaction.getCardId(), Types.STRING)
-                        .process(new CardFeatureEnricher(config.cardHistoryTtl()))
+                        .process(
+                                new CardFeatureEnricher(
+                                        config.cardHistoryTtl(), config.dedupWindow()))
                         .uid("card-features")
                         .name("enrich: card features");
 

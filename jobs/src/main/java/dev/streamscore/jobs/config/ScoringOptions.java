@@ -107,6 +107,15 @@ public final class ScoringOptions {
                     .withDescription(
                             "A card unseen for this long is forgotten by the feature state.");
 
+    public static final ConfigOption<Duration> DEDUP_WINDOW =
+            ConfigOptions.key("dedup-window")
+                    .durationType()
+                    .defaultValue(Duration.ofHours(1))
+                    .withDescription(
+                            "A transaction id seen again within this window is a re-send: not"
+                                + " counted twice in its card's features, and scored as the first"
+                                + " time; 0 turns this off.");
+
     public static final ConfigOption<Integer> PARALLELISM =
             ConfigOptions.key("parallelism")
                     .intType()

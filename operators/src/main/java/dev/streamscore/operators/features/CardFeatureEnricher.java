@@ -3,10 +3,15 @@ package dev.streamscore.operators.features;
 import dev.streamscore.operators.serde.SourcedTransaction;
 import java.time.Duration;
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
 
@@ -16,10 +21,17 @@ import org.apache.flink.util.Collector;
  * {@link CardFeatures}. A card unseen for {@code historyTtl} is forgotten (its state expires and
  * RocksDB compaction removes it), so state does not grow with every card ever seen.
  *
+ * <p>Re-sent transactions (the same {@code transaction_id} again within {@code dedupWindow}, as
+ * at-least-once producers do) are not counted twice: the card's history is left alone and the
+ * transaction is enriched with the very feature vector it got the first time, so the inference
+ * operator's result cache (keyed by that vector) answers it with the first score. A zero window
+ * turns this off.
+ *
  * <pre>{@code
  * DataStream<EnrichedTransaction> enriched = valid
- *         .keyBy(t -> t.transaction.getCardId())
- *         .process(new CardFeatureEnricher(Duration.ofDays(30))).uid("card-features").name("enrich: card features");
+ *         .keyBy(t -> t.transaction.getCardId(), Types.STRING)
+ *         .process(new CardFeatureEnricher(Duration.ofDays(30), Duration.ofHours(1)))
+ *         .uid("card-features").name("enrich: card features");
  * }</pre>
  */
 public class CardFeatureEnricher
@@ -28,14 +40,22 @@ public class CardFeatureEnricher
     private static final long serialVersionUID = 1L;
 
     private final Duration historyTtl;
+    private final Duration dedupWindow;
     private transient ValueState<CardHistory> history;
+    private transient MapState<String, float[]> recentFeatures;
+    private transient Counter duplicates;
 
-    public CardFeatureEnricher(Duration historyTtl) {
+    public CardFeatureEnricher(Duration historyTtl, Duration dedupWindow) {
         if (historyTtl == null || historyTtl.isNegative() || historyTtl.isZero()) {
             throw new IllegalArgumentException(
                     "card history TTL must be positive, got " + historyTtl);
         }
+        if (dedupWindow == null || dedupWindow.isNegative()) {
+            throw new IllegalArgumentException(
+                    "dedup window must be zero (off) or positive, got " + dedupWindow);
+        }
         this.historyTtl = historyTtl;
+        this.dedupWindow = dedupWindow;
     }
 
     @Override
@@ -43,27 +63,49 @@ public class CardFeatureEnricher
         ValueStateDescriptor<CardHistory> descriptor =
                 new ValueStateDescriptor<>("card-history", TypeInformation.of(CardHistory.class));
         // Processing-time TTL (the only kind Flink has); refreshed on every write.
-        descriptor.enableTimeToLive(
-                StateTtlConfig.newBuilder(historyTtl)
-                        .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                        .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-                        .cleanupInRocksdbCompactFilter(1000)
-                        .build());
+        descriptor.enableTimeToLive(ttl(historyTtl));
         history = getRuntimeContext().getState(descriptor);
+        if (!dedupWindow.isZero()) {
+            MapStateDescriptor<String, float[]> recent =
+                    new MapStateDescriptor<>(
+                            "recent-transaction-features",
+                            Types.STRING,
+                            PrimitiveArrayTypeInfo.FLOAT_PRIMITIVE_ARRAY_TYPE_INFO);
+            recent.enableTimeToLive(ttl(dedupWindow));
+            recentFeatures = getRuntimeContext().getMapState(recent);
+        }
+        duplicates = getRuntimeContext().getMetricGroup().counter("duplicatesResent");
+    }
+
+    private static StateTtlConfig ttl(Duration ttl) {
+        return StateTtlConfig.newBuilder(ttl)
+                .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
+                .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+                .cleanupInRocksdbCompactFilter(1000)
+                .build();
     }
 
     @Override
     public void processElement(
             SourcedTransaction in, Context ctx, Collector<EnrichedTransaction> out)
             throws Exception {
-        CardHistory card = history.value();
-        if (card == null) {
-            card = new CardHistory();
+        String id = in.transaction.getTransactionId();
+        float[] features = recentFeatures == null ? null : recentFeatures.get(id);
+        if (features != null) {
+            duplicates.inc();
+        } else {
+            CardHistory card = history.value();
+            if (card == null) {
+                card = new CardHistory();
+            }
+            features = CardFeatures.computeAndUpdate(card, in.transaction);
+            history.update(card);
+            if (recentFeatures != null) {
+                recentFeatures.put(id, features);
+            }
         }
-        float[] features = CardFeatures.computeAndUpdate(card, in.transaction);
-        history.update(card);
         out.collect(
                 new EnrichedTransaction(
-                        in.transaction, features, in.topic, in.partition, in.offset));
+                        in.transaction, features.clone(), in.topic, in.partition, in.offset));
     }
 }

@@ -20,7 +20,8 @@ class CardFeatureEnricherTest {
             harness() throws Exception {
         var h =
                 new KeyedOneInputStreamOperatorTestHarness<>(
-                        new KeyedProcessOperator<>(new CardFeatureEnricher(Duration.ofDays(30))),
+                        new KeyedProcessOperator<>(
+                                new CardFeatureEnricher(Duration.ofDays(30), Duration.ofHours(1))),
                         t -> t.transaction.getCardId(),
                         Types.STRING);
         h.setStateBackend(new EmbeddedRocksDBStateBackend());
@@ -61,6 +62,38 @@ class CardFeatureEnricherTest {
             assertThat(f[CardFeaturesTest.index("history_count_log")])
                     .isEqualTo((float) Math.log1p(2));
             assertThat(out.get(0).sourceOffset).isEqualTo(20);
+        }
+    }
+
+    @Test
+    void aResentTransactionGetsItsFirstVectorAndIsNotCountedTwice() throws Exception {
+        try (var h = harness()) {
+            h.open();
+            h.processElement(in("a", 0, "DE"), 0);
+            h.processElement(in("b", 5, "DE"), 0);
+            h.processElement(in("a", 0, "DE"), 0); // re-sent by an at-least-once producer
+            h.processElement(in("c", 10, "DE"), 0);
+            List<EnrichedTransaction> out = h.extractOutputValues();
+            assertThat(out).hasSize(4);
+            assertThat(out.get(2).features).containsExactly(out.get(0).features);
+            // c sees a and b once each: the re-send changed nothing.
+            assertThat(out.get(3).features[CardFeaturesTest.index("txn_count_1h")]).isEqualTo(2f);
+            assertThat(out.get(3).features[CardFeaturesTest.index("history_count_log")])
+                    .isEqualTo((float) Math.log1p(2));
+        }
+    }
+
+    @Test
+    void aResendAfterTheDedupWindowCountsAsNew() throws Exception {
+        try (var h = harness()) {
+            h.open();
+            h.setStateTtlProcessingTime(0);
+            h.processElement(in("a", 0, "DE"), 0);
+            h.setStateTtlProcessingTime(Duration.ofHours(1).toMillis());
+            h.processElement(in("a", 0, "DE"), 0);
+            List<EnrichedTransaction> out = h.extractOutputValues();
+            assertThat(out.get(1).features[CardFeaturesTest.index("history_count_log")])
+                    .isEqualTo((float) Math.log1p(1));
         }
     }
 
