@@ -14,6 +14,9 @@ BIAS: change both together.
                            accepts it at load (OnnxModel warms up with 8 rows) and then fails
                            at run time for any batch that does not hold exactly 8 rows
     wrong-features/        the v1 model with a descriptor whose first two features are swapped
+    fails-on-nan/          v1's scores, but ONNX Runtime fails the whole call when any row holds
+                           a NaN feature (a Gather whose index is out of range for such rows): a
+                           real model error caused by one poison row, for failure isolation
 
 Needs only the `onnx` module (Debian python3-onnx); no ONNX Runtime for Python.
 """
@@ -38,7 +41,7 @@ THRESHOLDS = {"review": 0.5, "decline": 0.8}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def linear_model(weights, reshape_rows=None):
+def linear_model(weights, reshape_rows=None, fail_on_nan=False):
     w = numpy_helper.from_array(np.asarray(weights, dtype=np.float32).reshape(18, 1), "W")
     b = numpy_helper.from_array(np.asarray([BIAS], dtype=np.float32), "B")
     inits = [w, b]
@@ -51,8 +54,24 @@ def linear_model(weights, reshape_rows=None):
     nodes += [
         helper.make_node("MatMul", [x, "W"], ["z0"]),
         helper.make_node("Add", ["z0", "B"], ["z"]),
-        helper.make_node("Sigmoid", ["z"], ["probability"]),
     ]
+    if fail_on_nan:
+        # poisoned[r] = 1 if row r holds a NaN, else 0; Gather(table of 1 value, poisoned * 1000)
+        # reads index 0 (adds 0.0) for clean rows and fails with "indices element out of data
+        # bounds" as soon as one row of the call is poisoned.
+        inits.append(numpy_helper.from_array(np.asarray([0.0], dtype=np.float32), "zero_table"))
+        inits.append(numpy_helper.from_array(np.asarray([1000], dtype=np.int64), "out_of_range"))
+        nodes += [
+            helper.make_node("IsNaN", ["features"], ["nan"]),
+            helper.make_node("Cast", ["nan"], ["nan_i"], to=TensorProto.INT64),
+            helper.make_node("ReduceMax", ["nan_i"], ["poisoned"], axes=[1], keepdims=1),
+            helper.make_node("Mul", ["poisoned", "out_of_range"], ["index"]),
+            helper.make_node("Gather", ["zero_table", "index"], ["guard"], axis=0),
+            helper.make_node("Add", ["z", "guard"], ["z_guarded"]),
+            helper.make_node("Sigmoid", ["z_guarded"], ["probability"]),
+        ]
+    else:
+        nodes.append(helper.make_node("Sigmoid", ["z"], ["probability"]))
     graph = helper.make_graph(
         nodes,
         "fixture_linear",
@@ -89,5 +108,6 @@ if __name__ == "__main__":
     write("linear-v1", linear_model(WEIGHTS), "1")
     write("linear-v2", linear_model([-w for w in WEIGHTS]), "2")
     write("fails-unless-8-rows", linear_model(WEIGHTS, reshape_rows=8), "broken")
+    write("fails-on-nan", linear_model(WEIGHTS, fail_on_nan=True), "fails-on-nan")
     swapped = [FEATURES[1], FEATURES[0]] + FEATURES[2:]
     write("wrong-features", linear_model(WEIGHTS), "1", features=swapped)

@@ -84,6 +84,14 @@ public final class JobArguments {
 
     public static String defaultText(ConfigOption<?> option) {
         Object value = option.defaultValue();
+        if (value == null || (value instanceof java.util.List<?> list && list.isEmpty())) {
+            return "(none)";
+        }
+        if (value instanceof java.util.List<?> list) {
+            return list.stream()
+                    .map(String::valueOf)
+                    .collect(java.util.stream.Collectors.joining(";"));
+        }
         if (value instanceof java.time.Duration d) {
             return org.apache.flink.util.TimeUtils.formatWithHighestUnit(d);
         }

@@ -4,13 +4,18 @@ import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,11 +34,24 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>{@link #score} is thread-safe (ONNX Runtime sessions are).
+ * <p>The session runs on the {@link OnnxOptions#executionProvider() execution provider} asked for;
+ * {@link ExecutionProvider#AUTO} takes the best one that initialises and logs at INFO why each
+ * better one was passed over. {@link #executionProvider()} says which one is in use.
+ *
+ * <p>{@link #score} is thread-safe (ONNX Runtime sessions are) as long as concurrent calls use
+ * different input buffers.
  */
 public final class OnnxModel implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(OnnxModel.class);
+
+    /** Rows of the warm-up call when no padding sizes are set. */
+    private static final int WARM_UP_ROWS = 8;
+
+    /** Where to get the GPU build, for messages about a provider this build lacks. */
+    private static final String GPU_BUILD_HINT =
+            "the GPU build (com.microsoft.onnxruntime:onnxruntime_gpu) comes with the Maven"
+                    + " profile 'gpu' of streamscore-models (mvn -Pgpu, or -Dgpu)";
 
     /** Shared sessions by key; guarded by itself. */
     private static final Map<String, SharedSession> SESSIONS = new HashMap<>();
@@ -47,13 +65,30 @@ public final class OnnxModel implements AutoCloseable {
 
     /**
      * Opens (or shares) the session of the model at {@code location}; see {@link ModelArtifact}.
+     *
+     * @throws IllegalStateException when the execution provider asked for is not in this ONNX
+     *     Runtime build or fails to initialise (not for {@link ExecutionProvider#AUTO}, which falls
+     *     back)
      */
     public static OnnxModel open(String location, OnnxOptions options) throws OrtException {
+        return open(location, options, OrtEnvironment.getAvailableProviders());
+    }
+
+    /**
+     * As {@link #open(String, OnnxOptions)}, with the set of providers this ONNX Runtime build is
+     * taken to have given: tests claim GPU providers to drive ONNX Runtime's own failure to
+     * initialise them on a CPU-only build.
+     */
+    static OnnxModel open(String location, OnnxOptions options, Set<OrtProvider> providersInBuild)
+            throws OrtException {
+        // The provider is part of the options, so a cuda and a cpu handle never share a session.
         String key = location + "|" + options;
         synchronized (SESSIONS) {
             SharedSession shared = SESSIONS.get(key);
             if (shared == null) {
-                shared = SharedSession.create(key, ModelArtifact.load(location), options);
+                shared =
+                        SharedSession.create(
+                                key, ModelArtifact.load(location), options, providersInBuild);
                 SESSIONS.put(key, shared);
             }
             shared.references++;
@@ -76,56 +111,88 @@ public final class OnnxModel implements AutoCloseable {
         return shared.descriptor.featureCount();
     }
 
+    /** The provider the session runs on: never {@link ExecutionProvider#AUTO}. */
+    public ExecutionProvider executionProvider() {
+        return shared.provider;
+    }
+
+    /** The options the session was opened with. */
+    public OnnxOptions options() {
+        return shared.options;
+    }
+
     /**
      * A direct, native-order buffer for {@code rows} input rows, the form ONNX Runtime reads
-     * without a copy.
+     * without a copy. With padding it holds {@link OnnxOptions#paddedRows(int) the padded number}
+     * of rows, as {@link #score} needs.
      */
     public FloatBuffer newInputBuffer(int rows) {
-        return ByteBuffer.allocateDirect(rows * featureCount() * Float.BYTES)
+        int capacity = Math.multiplyExact(shared.options.paddedRows(rows), featureCount());
+        return ByteBuffer.allocateDirect(Math.multiplyExact(capacity, Float.BYTES))
                 .order(ByteOrder.nativeOrder())
                 .asFloatBuffer();
     }
 
     /**
-     * Scores {@code n} rows held row-major from position 0 of {@code rows} and writes their fraud
-     * probabilities into {@code out[0..n)}.
+     * Scores {@code n} rows held row-major from index 0 of {@code rows} and writes their fraud
+     * probabilities into {@code out[0..n)}. The buffer's position and limit are ignored and left as
+     * they are. With padding, the rows after the {@code n}th up to the padded size are overwritten
+     * with zeros and their outputs discarded.
      */
     public void score(FloatBuffer rows, int n, float[] out) throws OrtException {
         if (closed) {
             throw new IllegalStateException("model " + shared.descriptor.id() + " is closed");
         }
         int columns = featureCount();
-        if (n < 1 || out.length < n || rows.capacity() < n * columns) {
+        int padded = n < 1 ? n : shared.options.paddedRows(n);
+        if (n < 1 || out.length < n || rows.capacity() < (long) padded * columns) {
             throw new IllegalArgumentException(
-                    "score needs 1 <= n <= out.length and n * "
+                    "score needs 1 <= n <= out.length and "
+                            + (padded == n ? "n" : padded + " (n padded)")
+                            + " * "
                             + columns
-                            + " floats of input, got n="
+                            + " floats of input (see newInputBuffer), got n="
                             + n
                             + ", out.length="
                             + out.length
                             + ", input capacity="
                             + rows.capacity());
         }
-        FloatBuffer view = rows.duplicate();
-        view.position(0).limit(n * columns);
-        try (OnnxTensor input =
+        for (int i = n * columns; i < padded * columns; i++) {
+            rows.put(i, 0f);
+        }
+        int perCall = Math.min(padded, shared.options.largestCall());
+        for (int first = 0; first < n; first += perCall) {
+            FloatBuffer view = rows.duplicate();
+            view.clear().position(first * columns).limit((first + perCall) * columns);
+            run(view.slice(), perCall, out, first, Math.min(perCall, n - first));
+        }
+    }
+
+    /** One ONNX Runtime call on {@code callRows} rows; keeps the first {@code keep} outputs. */
+    private void run(FloatBuffer input, int callRows, float[] out, int outOffset, int keep)
+            throws OrtException {
+        ModelDescriptor d = shared.descriptor;
+        try (OnnxTensor tensor =
                         OnnxTensor.createTensor(
-                                OrtEnvironment.getEnvironment(), view, new long[] {n, columns});
+                                OrtEnvironment.getEnvironment(),
+                                input,
+                                new long[] {callRows, d.featureCount()});
                 OrtSession.Result result =
-                        shared.session.run(Map.of(shared.descriptor.inputName(), input))) {
-            OnnxTensor output = (OnnxTensor) result.get(shared.descriptor.outputName()).get();
+                        shared.session.run(Map.of(d.inputName(), tensor), shared.runOptions)) {
+            OnnxTensor output = (OnnxTensor) result.get(d.outputName()).get();
             FloatBuffer probabilities = output.getFloatBuffer();
-            if (probabilities.remaining() != n) {
+            if (probabilities.remaining() != callRows) {
                 throw new IllegalStateException(
                         "model "
-                                + shared.descriptor.id()
+                                + d.id()
                                 + " returned "
                                 + probabilities.remaining()
                                 + " values for "
-                                + n
+                                + callRows
                                 + " rows; expected one probability per row");
             }
-            probabilities.get(out, 0, n);
+            probabilities.get(out, outOffset, keep);
         }
     }
 
@@ -154,7 +221,7 @@ public final class OnnxModel implements AutoCloseable {
         synchronized (SESSIONS) {
             if (--shared.references == 0) {
                 SESSIONS.remove(shared.key);
-                shared.session.close();
+                shared.release();
             }
         }
     }
@@ -162,39 +229,193 @@ public final class OnnxModel implements AutoCloseable {
     private static final class SharedSession {
         final String key;
         final ModelDescriptor descriptor;
+        final OnnxOptions options;
+        final ExecutionProvider provider;
         final OrtSession session;
+        final OrtSession.RunOptions runOptions;
         int references;
 
-        private SharedSession(String key, ModelDescriptor descriptor, OrtSession session) {
+        private SharedSession(
+                String key,
+                ModelDescriptor descriptor,
+                OnnxOptions options,
+                ExecutionProvider provider,
+                OrtSession session,
+                OrtSession.RunOptions runOptions) {
             this.key = key;
             this.descriptor = descriptor;
+            this.options = options;
+            this.provider = provider;
             this.session = session;
+            this.runOptions = runOptions;
         }
 
-        static SharedSession create(String key, ModelArtifact artifact, OnnxOptions options)
+        static SharedSession create(
+                String key,
+                ModelArtifact artifact,
+                OnnxOptions options,
+                Set<OrtProvider> providersInBuild)
                 throws OrtException {
-            OrtEnvironment env = OrtEnvironment.getEnvironment();
+            ExecutionProvider requested = options.executionProvider();
+            SharedSession shared;
+            if (requested == ExecutionProvider.AUTO) {
+                shared = startBestProvider(key, artifact, options, providersInBuild);
+            } else if (requested == ExecutionProvider.CPU) {
+                shared = start(key, artifact, options, ExecutionProvider.CPU);
+            } else {
+                shared = startGpu(key, artifact, options, providersInBuild, requested);
+            }
+            LOG.info(
+                    "Loaded model {} from {} on {} ({} features, {} intra-op / {} inter-op"
+                            + " threads, {})",
+                    artifact.descriptor().id(),
+                    artifact.location(),
+                    shared.provider == ExecutionProvider.CPU
+                            ? "cpu"
+                            : shared.provider + " (GPU device " + options.deviceId() + ")",
+                    artifact.descriptor().featureCount(),
+                    options.intraOpThreads(),
+                    options.interOpThreads(),
+                    options.padToSizes().isEmpty()
+                            ? "no padding"
+                            : "batches padded to " + options.padToSizes());
+            return shared;
+        }
+
+        /** A GPU provider asked for by name: it works, or opening fails saying why. */
+        private static SharedSession startGpu(
+                String key,
+                ModelArtifact artifact,
+                OnnxOptions options,
+                Set<OrtProvider> providersInBuild,
+                ExecutionProvider provider)
+                throws OrtException {
+            if (!providersInBuild.contains(provider.ortProvider())) {
+                throw new IllegalStateException(
+                        "execution provider '"
+                                + provider
+                                + "' is not in this ONNX Runtime build, which has "
+                                + ExecutionProvider.describe(providersInBuild)
+                                + "; "
+                                + GPU_BUILD_HINT
+                                + ". Or choose execution provider 'cpu', or 'auto' to fall back"
+                                + " to the CPU");
+            }
+            try {
+                return start(key, artifact, options, provider);
+            } catch (OrtException e) {
+                throw new IllegalStateException(
+                        "execution provider '"
+                                + provider
+                                + "' (GPU device "
+                                + options.deviceId()
+                                + ") failed to initialise for model "
+                                + artifact.descriptor().id()
+                                + ": "
+                                + e.getMessage(),
+                        e);
+            }
+        }
+
+        /** TensorRT, else CUDA, else the CPU; logs why each better provider was passed over. */
+        private static SharedSession startBestProvider(
+                String key,
+                ModelArtifact artifact,
+                OnnxOptions options,
+                Set<OrtProvider> providersInBuild)
+                throws OrtException {
+            List<String> passedOver = new ArrayList<>();
+            for (ExecutionProvider candidate :
+                    List.of(ExecutionProvider.TENSORRT, ExecutionProvider.CUDA)) {
+                if (!providersInBuild.contains(candidate.ortProvider())) {
+                    passedOver.add(
+                            candidate
+                                    + ": not in this ONNX Runtime build, which has "
+                                    + ExecutionProvider.describe(providersInBuild));
+                    continue;
+                }
+                try {
+                    SharedSession shared = start(key, artifact, options, candidate);
+                    logChoice(artifact, candidate, passedOver);
+                    return shared;
+                } catch (OrtException e) {
+                    passedOver.add(
+                            candidate
+                                    + " (GPU device "
+                                    + options.deviceId()
+                                    + "): failed to initialise: "
+                                    + e.getMessage());
+                }
+            }
+            if (passedOver.stream().anyMatch(reason -> reason.contains("not in this"))) {
+                passedOver.add(GPU_BUILD_HINT);
+            }
+            SharedSession shared = start(key, artifact, options, ExecutionProvider.CPU);
+            logChoice(artifact, ExecutionProvider.CPU, passedOver);
+            return shared;
+        }
+
+        private static void logChoice(
+                ModelArtifact artifact, ExecutionProvider chosen, List<String> passedOver) {
+            LOG.info(
+                    "Execution provider auto chose {} for model {}{}",
+                    chosen,
+                    artifact.descriptor().id(),
+                    passedOver.isEmpty() ? "" : "; passed over " + String.join("; ", passedOver));
+        }
+
+        /**
+         * A session on {@code provider}, its signature checked and warmed up. An OrtException means
+         * the session could not be created or run on this provider.
+         */
+        private static SharedSession start(
+                String key, ModelArtifact artifact, OnnxOptions options, ExecutionProvider provider)
+                throws OrtException {
             OrtSession session;
-            try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+            try (OrtSession.SessionOptions so = sessionOptions(options, provider)) {
+                session = OrtEnvironment.getEnvironment().createSession(artifact.onnxBytes(), so);
+            }
+            OrtSession.RunOptions runOptions = null;
+            try {
+                checkSignature(artifact, session);
+                runOptions = new OrtSession.RunOptions();
+                runOptions.setLogLevel(options.runLogLevel().ort());
+                SharedSession shared =
+                        new SharedSession(
+                                key, artifact.descriptor(), options, provider, session, runOptions);
+                warmUp(shared);
+                return shared;
+            } catch (RuntimeException | OrtException e) {
+                if (runOptions != null) {
+                    runOptions.close();
+                }
+                session.close();
+                throw e;
+            }
+        }
+
+        private static OrtSession.SessionOptions sessionOptions(
+                OnnxOptions options, ExecutionProvider provider) throws OrtException {
+            OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+            try {
                 so.setIntraOpNumThreads(options.intraOpThreads());
                 so.setInterOpNumThreads(options.interOpThreads());
                 so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-                session = env.createSession(artifact.onnxBytes(), so);
-            }
-            try {
-                checkSignature(artifact, session);
-                SharedSession shared = new SharedSession(key, artifact.descriptor(), session);
-                warmUp(shared);
-                LOG.info(
-                        "Loaded model {} from {} ({} features, {} intra-op / {} inter-op threads)",
-                        artifact.descriptor().id(),
-                        artifact.location(),
-                        artifact.descriptor().featureCount(),
-                        options.intraOpThreads(),
-                        options.interOpThreads());
-                return shared;
+                so.setSessionLogLevel(options.sessionLogLevel().ort());
+                // Providers are tried per node in the order registered; the CPU comes last.
+                switch (provider) {
+                    case TENSORRT -> {
+                        so.addTensorrt(options.deviceId());
+                        so.addCUDA(options.deviceId());
+                        so.addCPU(true);
+                    }
+                    case CUDA -> so.addCUDA(options.deviceId());
+                    case CPU -> {}
+                    case AUTO -> throw new IllegalArgumentException("auto is not one provider");
+                }
+                return so;
             } catch (RuntimeException | OrtException e) {
-                session.close();
+                so.close();
                 throw e;
             }
         }
@@ -233,15 +454,26 @@ public final class OnnxModel implements AutoCloseable {
                                 + "] to match its "
                                 + d.featureCount()
                                 + " descriptor features, found "
-                                + java.util.Arrays.toString(shape));
+                                + Arrays.toString(shape));
             }
         }
 
-        /** One call at load, so the first real batch does not pay for lazy initialisation. */
+        /**
+         * Calls at load, so the first real batch does not pay for lazy initialisation: one per
+         * padding size (a shape-specialising provider builds its engine for each), else one.
+         */
         private static void warmUp(SharedSession shared) throws OrtException {
             OnnxModel probe = new OnnxModel(shared);
-            int rows = 8;
-            probe.score(probe.newInputBuffer(rows), rows, new float[rows]);
+            List<Integer> sizes = shared.options.padToSizes();
+            for (int rows : sizes.isEmpty() ? List.of(WARM_UP_ROWS) : sizes) {
+                probe.score(probe.newInputBuffer(rows), rows, new float[rows]);
+            }
+        }
+
+        /** Closes what {@link #start} opened, in reverse order. */
+        void release() throws OrtException {
+            runOptions.close();
+            session.close();
         }
     }
 }

@@ -41,8 +41,9 @@ public final class DemoCommand implements Callable<Integer> {
             names = "--events",
             defaultValue = "0",
             description =
-                    "Transactions to send, then stop; 0 runs until Ctrl-C. Default:"
-                            + " ${DEFAULT-VALUE}.")
+                    "Transactions to send, then stop once all are scored or dead-lettered (with"
+                            + " --no-generator: once that many records sent from outside are);"
+                            + " 0 runs until Ctrl-C. Default: ${DEFAULT-VALUE}.")
     long events;
 
     @Option(
@@ -222,10 +223,12 @@ public final class DemoCommand implements Callable<Integer> {
             }
             lastIn = sentNow;
             lastOut = doneNow;
-            if (events > 0 && traffic != null && doneNow >= events) {
+            if (events > 0 && doneNow >= events) {
                 return "all " + events + " transactions accounted for";
             }
-            if (events > 0 && System.nanoTime() - lastProgress > 60e9) {
+            // Without the generator, wait as long as it takes for outside producers to begin.
+            boolean started = traffic != null || doneNow > 0;
+            if (events > 0 && started && System.nanoTime() - lastProgress > 60e9) {
                 return "incomplete: no output for 60 s";
             }
         }
@@ -263,7 +266,10 @@ public final class DemoCommand implements Callable<Integer> {
                         + config.parallelism());
         out.println(
                 noGenerator
-                        ? "  generator       : off (produce to the input topic yourself)"
+                        ? "  generator       : off (produce to the input topic yourself"
+                                + (events > 0
+                                        ? "; stops when " + events + " records are accounted for)"
+                                        : ")")
                         : "  generator       : "
                                 + (events > 0 ? events + " transactions" : "unbounded")
                                 + " at "
@@ -288,6 +294,12 @@ public final class DemoCommand implements Callable<Integer> {
         }
         out.println("  scored        : " + scored);
         out.println("  dead letters  : " + monitor.deadLettered.get());
+        if (traffic != null) {
+            long pending = traffic.sent.get() - scored - monitor.deadLettered.get();
+            if (pending > 0) {
+                out.println("  still in flight when stopped: " + pending);
+            }
+        }
         if (scored > 0) {
             out.printf(
                     "  decisions     : %.2f%% review, %.2f%% decline; cache hits %.2f%%%n",

@@ -17,7 +17,12 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "streamscore 0.1.0",
         description = "Real-time fraud scoring on Apache Flink and Kafka with ONNX Runtime.",
-        subcommands = {DemoCommand.class, RunCommand.class, ExportTrainingDataCommand.class})
+        subcommands = {
+            DemoCommand.class,
+            RunCommand.class,
+            ExportTrainingDataCommand.class,
+            dev.streamscore.jobs.bench.OperatorBenchmarkCommand.class
+        })
 public final class StreamscoreCli {
 
     public static void main(String[] args) {

@@ -66,12 +66,24 @@ public record ScoringConfig(
                 conf.get(DEAD_LETTER_TOPIC),
                 conf.get(GROUP_ID),
                 new InferenceSettings(
-                        conf.get(MODEL),
-                        new OnnxOptions(conf.get(INTRA_OP_THREADS), conf.get(INTER_OP_THREADS)),
-                        conf.get(BATCH_SIZE),
-                        conf.get(MAX_WAIT),
-                        conf.get(MAX_IN_FLIGHT),
-                        conf.get(CACHE_TTL)),
+                                conf.get(MODEL),
+                                OnnxOptions.DEFAULT
+                                        .withThreads(
+                                                conf.get(INTRA_OP_THREADS),
+                                                conf.get(INTER_OP_THREADS))
+                                        .withExecutionProvider(
+                                                conf.get(EXECUTION_PROVIDER), conf.get(GPU_DEVICE))
+                                        .withPadToSizes(conf.get(PAD_TO_SIZES)),
+                                conf.get(BATCH_SIZE),
+                                conf.get(MAX_WAIT),
+                                conf.get(MAX_IN_FLIGHT),
+                                conf.get(CACHE_TTL))
+                        .withOutputMode(conf.get(OUTPUT_MODE))
+                        .withLatencyTarget(conf.get(LATENCY_TARGET))
+                        .withModelCallTimeout(conf.get(MODEL_CALL_TIMEOUT))
+                        .withMaxRetries(conf.get(MAX_RETRIES))
+                        .withInitialBackoff(conf.get(RETRY_BACKOFF))
+                        .withFallbackScore(conf.getOptional(FALLBACK_SCORE).orElse(null)),
                 conf.get(CARD_HISTORY_TTL),
                 conf.get(DEDUP_WINDOW),
                 conf.get(PARALLELISM),

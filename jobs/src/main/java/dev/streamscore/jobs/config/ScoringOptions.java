@@ -1,5 +1,7 @@
 package dev.streamscore.jobs.config;
 
+import dev.streamscore.models.ExecutionProvider;
+import dev.streamscore.operators.inference.OutputMode;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.time.Duration;
@@ -85,13 +87,87 @@ public final class ScoringOptions {
             ConfigOptions.key("intra-op-threads")
                     .intType()
                     .defaultValue(1)
-                    .withDescription("ONNX Runtime threads per model call.");
+                    .withDescription(
+                            "ONNX Runtime threads per model call; 1 by default, since a"
+                                    + " TaskManager's slots already use the cores.");
 
     public static final ConfigOption<Integer> INTER_OP_THREADS =
             ConfigOptions.key("inter-op-threads")
                     .intType()
                     .defaultValue(1)
                     .withDescription("ONNX Runtime threads for independent graph nodes.");
+
+    public static final ConfigOption<ExecutionProvider> EXECUTION_PROVIDER =
+            ConfigOptions.key("execution-provider")
+                    .enumType(ExecutionProvider.class)
+                    .defaultValue(ExecutionProvider.CPU)
+                    .withDescription(
+                            "Where ONNX Runtime runs the model: cpu, cuda, tensorrt, or auto"
+                                + " (TensorRT, else CUDA, else CPU; logs the choice and why). GPU"
+                                + " providers need the build with -Pgpu.");
+
+    public static final ConfigOption<Integer> GPU_DEVICE =
+            ConfigOptions.key("gpu-device")
+                    .intType()
+                    .defaultValue(0)
+                    .withDescription("GPU device id used by cuda and tensorrt.");
+
+    public static final ConfigOption<List<Integer>> PAD_TO_SIZES =
+            ConfigOptions.key("pad-to-sizes")
+                    .intType()
+                    .asList()
+                    .defaultValues()
+                    .withDescription(
+                            "Batch sizes, increasing, to pad every model call to (e.g."
+                                + " 1;8;32;128;256), for providers that prefer static shapes; empty"
+                                + " = off.");
+
+    public static final ConfigOption<OutputMode> OUTPUT_MODE =
+            ConfigOptions.key("output-mode")
+                    .enumType(OutputMode.class)
+                    .defaultValue(OutputMode.UNORDERED)
+                    .withDescription(
+                            "unordered: each score as soon as it is known; ordered: scores in input"
+                                + " order (a cache hit waits behind earlier events). Watermarks are"
+                                + " respected in both.");
+
+    public static final ConfigOption<Duration> LATENCY_TARGET =
+            ConfigOptions.key("latency-target")
+                    .durationType()
+                    .defaultValue(Duration.ZERO)
+                    .withDescription(
+                            "Adaptive batching: choose batch size and wait (within batch-size and"
+                                + " max-wait) to keep queue wait plus model time under this; 0 ="
+                                + " off.");
+
+    public static final ConfigOption<Duration> MODEL_CALL_TIMEOUT =
+            ConfigOptions.key("model-call-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(5))
+                    .withDescription(
+                            "A model call that takes longer counts as failed and is retried.");
+
+    public static final ConfigOption<Integer> MAX_RETRIES =
+            ConfigOptions.key("max-retries")
+                    .intType()
+                    .defaultValue(2)
+                    .withDescription(
+                            "Retries of a failed batch, with doubling backoff; a batch that still"
+                                    + " fails is split in halves to isolate the bad rows.");
+
+    public static final ConfigOption<Duration> RETRY_BACKOFF =
+            ConfigOptions.key("retry-backoff")
+                    .durationType()
+                    .defaultValue(Duration.ofMillis(10))
+                    .withDescription("Wait before the first retry; doubles for each further one.");
+
+    public static final ConfigOption<Double> FALLBACK_SCORE =
+            ConfigOptions.key("fallback-score")
+                    .doubleType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Score in [0, 1] for a transaction the model cannot score, marked"
+                                    + " fallback=true; unset sends it to the dead-letter topic.");
 
     public static final ConfigOption<Duration> CACHE_TTL =
             ConfigOptions.key("cache-ttl")

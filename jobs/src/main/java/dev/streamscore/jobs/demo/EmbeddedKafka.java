@@ -24,9 +24,11 @@ import org.apache.kafka.common.test.TestKitNodes;
 public final class EmbeddedKafka implements AutoCloseable {
 
     private final KafkaClusterTestKit cluster;
+    private final String bootstrapServers;
 
-    private EmbeddedKafka(KafkaClusterTestKit cluster) {
+    private EmbeddedKafka(KafkaClusterTestKit cluster, String bootstrapServers) {
         this.cluster = cluster;
+        this.bootstrapServers = bootstrapServers;
     }
 
     /**
@@ -54,12 +56,27 @@ public final class EmbeddedKafka implements AutoCloseable {
                         .setConfigProp("auto.create.topics.enable", "false")
                         .setConfigProp("num.partitions", "2");
         if (port > 0) {
+            // The test kit pre-binds random ports for its own listener names, so a fixed port gets
+            // a listener of its own; clients that bootstrap through it are answered with its
+            // address.
             builder.setConfigProp(
-                    "listeners", "EXTERNAL://localhost:" + port + ",CONTROLLER://localhost:0");
+                            "listeners",
+                            "EXTERNAL://localhost:0,CONTROLLER://localhost:0,CLIENTS://localhost:"
+                                    + port)
+                    .setConfigProp(
+                            "listener.security.protocol.map",
+                            "EXTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,CLIENTS:PLAINTEXT");
         }
         KafkaClusterTestKit cluster = builder.build();
+        java.io.PrintStream stdout = System.out;
         try {
-            cluster.format();
+            // The storage formatter prints its bootstrap metadata to stdout; keep the demo's clean.
+            System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+            try {
+                cluster.format();
+            } finally {
+                System.setOut(stdout);
+            }
             cluster.startup();
             cluster.waitForReadyBrokers();
         } catch (Exception e) {
@@ -71,11 +88,12 @@ public final class EmbeddedKafka implements AutoCloseable {
                             + e.getMessage(),
                     e);
         }
-        return new EmbeddedKafka(cluster);
+        return new EmbeddedKafka(
+                cluster, port > 0 ? "localhost:" + port : cluster.bootstrapServers());
     }
 
     public String bootstrapServers() {
-        return cluster.bootstrapServers();
+        return bootstrapServers;
     }
 
     /**

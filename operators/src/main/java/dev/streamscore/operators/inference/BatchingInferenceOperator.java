@@ -1,7 +1,6 @@
 package dev.streamscore.operators.inference;
 
 import dev.streamscore.models.ModelDescriptor;
-import dev.streamscore.models.OnnxModel;
 import dev.streamscore.operators.cache.CachedScore;
 import dev.streamscore.operators.cache.ScoreCache;
 import dev.streamscore.operators.deadletter.DeadLetters;
@@ -13,18 +12,24 @@ import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Stage;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
+import java.io.Serializable;
 import java.nio.FloatBuffer;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.api.common.TaskInfo;
 import org.apache.flink.api.common.operators.MailboxExecutor;
@@ -47,31 +52,59 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.util.Preconditions;
 
 /**
- * Scores card transactions with an ONNX model in micro-batches, off the task thread, and answers
- * repeated feature vectors of a card from a score cache in keyed state.
+ * Scores card transactions with a model in micro-batches, off the task thread, answers repeated
+ * feature vectors of a card from a score cache in keyed state, and isolates the rows a model fails
+ * on.
  *
  * <p>It runs on a stream keyed by card id. A transaction whose exact feature vector the card was
- * recently scored for by the same model version is answered at once ({@code cache_hit = true}).
- * Every other transaction joins the current batch, which is scored by one {@link OnnxModel#score}
- * call when it holds {@link InferenceSettings#maxBatchSize()} rows, when its oldest row has waited
- * {@link InferenceSettings#maxWait()}, or when the input ends. Batches are scored on a small pool
- * of inference threads; at most {@link InferenceSettings#maxInFlight()} at once, beyond which the
- * task thread waits (which back-pressures the source). Results come back to the task thread through
- * the mailbox, where they are cached and emitted, batch by batch in the order the batches closed.
+ * recently scored for by the same model version is answered from the cache ({@code cache_hit =
+ * true}). One whose vector is already waiting for the model for the same card (buffered or being
+ * scored) attaches to that row: the model scores the row once and every attached transaction gets
+ * the score, with {@code cache_hit = true} because it did not cost a model row (counted by the
+ * {@code coalesced} metric). Every other transaction becomes a row of the current batch, which is
+ * scored by one {@link BatchScorer#score} call when it holds {@link
+ * InferenceSettings#maxBatchSize()} rows, when its oldest row has waited {@link
+ * InferenceSettings#maxWait()}, or when the input ends; with a {@link
+ * InferenceSettings#latencyTarget()}, size and wait are chosen per batch by an {@link
+ * AdaptiveBatchSizer}. Batches are scored on a small pool of inference threads, at most {@link
+ * InferenceSettings#maxInFlight()} at once, beyond which the task thread waits (which
+ * back-pressures the source); it also waits while twice the rows of {@code maxInFlight + 1} full
+ * batches are accepted and not yet emitted. Results come back to the task thread through the
+ * mailbox, where they are cached and emitted in the {@link InferenceSettings#outputMode()}.
+ *
+ * <p>When a model call fails. A call that throws, or that has not returned after {@link
+ * InferenceSettings#modelCallTimeout()}, is retried after {@link
+ * InferenceSettings#initialBackoff()}, doubling per retry, up to {@link
+ * InferenceSettings#maxRetries()} times; backoffs are processing-time timers, so the task thread
+ * keeps working meanwhile. A batch that still fails is split in halves, each scored once and split
+ * again when it fails, down to single rows, which again get the retries: a row is given up only
+ * when it failed alone {@code 1 + maxRetries} times, so one poison row costs a batch of {@code n =
+ * 2^k} rows {@code 2 (1 + maxRetries) + 2k - 1} calls and no neighbour. A given-up row's
+ * transactions go to the {@link DeadLetters#TAG} side output with stage {@code INFERENCE}, or get
+ * {@link InferenceSettings#fallbackScore()} with {@code fallback = true} when one is configured
+ * (never cached). ONNX Runtime cannot cancel a call: a timed-out call keeps its input buffer until
+ * it returns, and the batch continues with a fresh buffer (at most {@code maxInFlight} such
+ * buffers; beyond that the batch waits for a buffer to come free). A bad batch never fails the job;
+ * an {@link Error} thrown by the model does.
  *
  * <p>Guarantees:
  *
  * <ul>
- *   <li>A batch the model fails on is not retried: each of its transactions goes to the {@link
- *       DeadLetters#TAG} side output with stage {@code INFERENCE}; the job keeps running.
- *   <li>A watermark is held back until every transaction that arrived before it has been emitted.
- *       Cache hits are emitted at once, so output order is not input order.
- *   <li>Checkpoints hold every buffered and in-flight transaction; after a restore each is scored
- *       and emitted exactly once, by the subtask that owns its card's key group.
+ *   <li>A watermark is held back until every transaction that arrived before it has been emitted,
+ *       and no result is emitted before a watermark that arrived before its transaction.
+ *   <li>Checkpoints hold every transaction accepted and not yet emitted (buffered, being scored,
+ *       backing off, attached to another's row, or waiting behind others); after a restore each is
+ *       scored and emitted exactly once, by the subtask that owns its card's key group.
  *   <li>The output record keeps the input record's timestamp.
+ *   <li>At end of input every transaction is emitted before {@code endInput} returns; retries then
+ *       start without backoff and calls started from then on are not timed out, because the task
+ *       may stop firing processing-time timers while it finishes.
  * </ul>
  *
- * <p>The model's descriptor must list exactly {@link CardFeatures#NAMES}, or {@code open} fails.
+ * <p>The model is a {@link BatchScorer}, read once per batch on the task thread: every call of a
+ * batch (retries and halves included) uses the scorer the batch opened with, so the scorer can be
+ * swapped between batches. The model's descriptor must list exactly {@link CardFeatures#NAMES}, or
+ * {@code open} fails.
  *
  * <pre>{@code
  * SingleOutputStreamOperator<FraudScore> scores =
@@ -87,9 +120,9 @@ import org.apache.flink.util.Preconditions;
 public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore>
         implements OneInputStreamOperator<EnrichedTransaction, FraudScore>, BoundedOneInput {
 
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
 
-    /** Operator (union list) state of buffered and in-flight transactions. */
+    /** Operator (union list) state of accepted and not yet emitted transactions. */
     static final String PENDING_STATE = "batching-inference-pending";
 
     /** Prefix of the inference threads' names. */
@@ -101,7 +134,15 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
     private static final SingleObjectCodec<Transaction> TRANSACTIONS =
             SingleObjectCodec.of(Transaction.class);
 
+    /** A monotonic clock in nanoseconds: arrival times, queue times and model call durations. */
+    @FunctionalInterface
+    interface Ticker extends Serializable {
+        long nanoTime();
+    }
+
     private final InferenceSettings settings;
+    private final BatchScorer.Factory scorers;
+    private final Ticker ticker;
 
     /**
      * The task's mailbox at this operator's position in the chain. The runtime hands it to every
@@ -118,29 +159,61 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
     private transient List<StreamRecord<EnrichedTransaction>> restored;
     private transient ScoreCache cache;
 
-    private transient OnnxModel model;
-    private transient ModelDescriptor descriptor;
-    private transient ArrayDeque<Slot> freeSlots;
+    /**
+     * The model new batches are scored with. Written only by the task thread and only between
+     * batches (each {@link Batch} keeps the scorer it opened with); volatile for the metric gauges.
+     */
+    private transient volatile BatchScorer scorer;
+
+    private transient int columns;
     private transient ExecutorService inferenceThreads;
     private transient InferenceMetrics metrics;
+    private transient AdaptiveBatchSizer sizer;
 
-    /**
-     * Batches (open, waiting for a slot, scoring, or scored) and held-back watermarks, in the order
-     * they arrived. Only the task thread touches it.
-     */
-    private transient ArrayDeque<Object> pending;
+    /** Accepted transactions and held watermarks until they are emitted. */
+    private transient ResultQueue results;
 
-    /** The batch new misses join; also the last batch in {@link #pending}. */
+    /** Rows buffered or being scored, by card, model and vector: what new misses attach to. */
+    private transient Map<RowKey, PendingRow> pendingRows;
+
+    /** The batch new rows join, if one is open. */
     private transient Batch open;
 
+    private transient ArrayDeque<Slot> freeSlots;
+
+    /** Batches in flight that need an input buffer to go on (theirs was kept by a hung call). */
+    private transient ArrayDeque<Batch> waitingForSlot;
+
+    /** Batches waiting for a retry's backoff timer. */
+    private transient LinkedHashSet<Batch> backingOff;
+
+    /** Buffers of timed-out calls that were replaced and are still held by those calls. */
+    private transient int replacedSlots;
+
     private transient int inFlight;
+    private transient int callsAwaited;
+    private transient int pendingCapacity;
+    private transient int chosenBatchSize;
+    private transient long chosenWaitNanos;
+    private transient long nextSeq;
     private transient long nextBatchId;
     private transient StreamRecord<FraudScore> reusableOutput;
+    private transient boolean draining;
     private transient boolean closed;
 
     public BatchingInferenceOperator(InferenceSettings settings) {
+        this(settings, OnnxBatchScorer::open, System::nanoTime);
+    }
+
+    /** With another model or clock: the seams the tests use. */
+    BatchingInferenceOperator(
+            InferenceSettings settings, BatchScorer.Factory scorers, Ticker ticker) {
         Preconditions.checkArgument(settings != null, "inference settings must be set, found none");
+        Preconditions.checkArgument(scorers != null, "scorer factory must be set, found none");
+        Preconditions.checkArgument(ticker != null, "ticker must be set, found none");
         this.settings = settings;
+        this.scorers = scorers;
+        this.ticker = ticker;
     }
 
     @Override
@@ -196,31 +269,53 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
                             + " before open, found none");
         }
         copyInputs = getExecutionConfig().isObjectReuseEnabled();
-        pending = new ArrayDeque<>();
         reusableOutput = new StreamRecord<>(null);
+        results = ResultQueue.create(settings.outputMode(), new Emitter());
+        pendingRows = new HashMap<>();
+        waitingForSlot = new ArrayDeque<>();
+        backingOff = new LinkedHashSet<>();
+        pendingCapacity = 2 * settings.maxBatchSize() * (settings.maxInFlight() + 1);
 
-        model = OnnxModel.open(settings.modelLocation(), settings.onnx());
-        descriptor = model.descriptor();
+        BatchScorer opened = scorers.open(settings);
         try {
-            checkFeatures(descriptor);
+            checkFeatures(opened.descriptor());
         } catch (IllegalArgumentException e) {
-            model.close();
-            model = null;
+            opened.close();
             throw e;
         }
+        scorer = opened;
+        columns = opened.descriptor().featureCount();
         freeSlots = new ArrayDeque<>(settings.maxInFlight());
         for (int i = 0; i < settings.maxInFlight(); i++) {
-            freeSlots.add(
-                    new Slot(
-                            model.newInputBuffer(settings.maxBatchSize()),
-                            new float[settings.maxBatchSize()]));
+            freeSlots.add(newSlot(opened));
         }
+        // Twice maxInFlight: a call that timed out keeps its thread until it returns.
         inferenceThreads =
                 Executors.newFixedThreadPool(
-                        settings.maxInFlight(),
+                        2 * settings.maxInFlight(),
                         new InferenceThreadFactory(
                                 getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks()));
-        metrics = new InferenceMetrics(getMetricGroup(), () -> inFlight);
+        if (settings.adaptiveBatching()) {
+            sizer =
+                    new AdaptiveBatchSizer(
+                            settings.latencyTarget(), settings.maxBatchSize(), settings.maxWait());
+        }
+        chosenBatchSize = settings.maxBatchSize();
+        chosenWaitNanos = settings.maxWait().toNanos();
+        metrics =
+                new InferenceMetrics(
+                        getMetricGroup(),
+                        () -> inFlight,
+                        () -> chosenBatchSize,
+                        () -> chosenWaitNanos / 1_000,
+                        () -> {
+                            BatchScorer current = scorer;
+                            return current == null ? "none" : current.descriptor().id();
+                        },
+                        () -> {
+                            BatchScorer current = scorer;
+                            return current == null ? "none" : current.executionProvider();
+                        });
 
         if (restored != null) {
             for (StreamRecord<EnrichedTransaction> record : restored) {
@@ -266,48 +361,112 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
         // this operator keeps it in a batch (and the cache keeps its feature array).
         EnrichedTransaction element =
                 copyInputs ? elementSerializer.copy(record.getValue()) : record.getValue();
+        if (results.size() >= pendingCapacity) {
+            waitForCapacity();
+        }
         accept(element, record.hasTimestamp(), record.getTimestamp());
     }
 
-    /** Answers from the cache or buffers; the element's key is the current key. */
+    /**
+     * Back-pressure for what batching alone does not bound: cache hits waiting behind earlier
+     * transactions (ordered output, or behind a watermark) and transactions attached to a row.
+     */
+    private void waitForCapacity() throws Exception {
+        closeOpenBatch();
+        Object key = getCurrentKey();
+        while (results.size() >= pendingCapacity) {
+            mailbox.yield();
+        }
+        setCurrentKey(key);
+    }
+
+    /**
+     * Answers from the cache, attaches to a pending row, or buffers; the key is the current key.
+     */
     private void accept(EnrichedTransaction element, boolean hasTimestamp, long timestamp)
             throws Exception {
+        PendingElement pending = new PendingElement(nextSeq++, element, hasTimestamp, timestamp);
+        results.add(pending);
         if (element.features == null || element.features.length != CardFeatures.COUNT) {
-            deadLetter(
-                    element,
-                    hasTimestamp,
-                    timestamp,
-                    IllegalArgumentException.class.getName(),
-                    "expected "
-                            + CardFeatures.COUNT
-                            + " features, found "
-                            + (element.features == null ? "none" : element.features.length));
+            pending.deadLetter =
+                    deadLetterOf(
+                            element,
+                            IllegalArgumentException.class.getName(),
+                            "expected "
+                                    + CardFeatures.COUNT
+                                    + " features, found "
+                                    + (element.features == null
+                                            ? "none"
+                                            : element.features.length));
+            metrics.deadLetters.inc();
+            results.completed(pending);
             return;
         }
+        BatchScorer current = scorer;
+        ModelDescriptor descriptor = current.descriptor();
+        RowKey rowKey = null;
+        long featureHash = 0;
         if (cache != null) {
-            CachedScore hit =
-                    cache.lookup(element.featureHash(), element.features, descriptor.id());
+            featureHash = element.featureHash();
+            CachedScore hit = cache.lookup(featureHash, element.features, descriptor.id());
             if (hit != null) {
                 metrics.cacheHits.inc();
-                emitScore(element, hasTimestamp, timestamp, hit.score, true);
+                pending.score = scoreOf(element, descriptor, hit.score, true, false);
+                results.completed(pending);
                 return;
             }
             metrics.cacheMisses.inc();
+            rowKey = new RowKey(getCurrentKey(), descriptor.id(), featureHash, element.features);
+            PendingRow row = pendingRows.get(rowKey);
+            if (row != null) {
+                metrics.coalesced.inc();
+                row.waiting.add(pending);
+                return;
+            }
+        }
+        PendingRow row =
+                new PendingRow(
+                        rowKey, getCurrentKey(), element.features, featureHash, ticker.nanoTime());
+        row.waiting.add(pending);
+        if (rowKey != null) {
+            pendingRows.put(rowKey, row);
+        }
+        if (sizer != null) {
+            sizer.onArrival(row.arrivalNanos);
         }
         if (open == null) {
-            Batch batch = new Batch(nextBatchId++, settings.maxBatchSize());
-            long deadline =
-                    getProcessingTimeService().getCurrentProcessingTime()
-                            + settings.maxWait().toMillis();
-            batch.maxWaitTimer =
-                    getProcessingTimeService().registerTimer(deadline, time -> onMaxWait(batch));
-            open = batch;
-            pending.add(batch);
+            openBatch(current);
         }
-        open.add(element, hasTimestamp, timestamp);
-        if (open.size == settings.maxBatchSize()) {
+        open.add(row);
+        if (open.size >= open.limit
+                || (sizer != null
+                        && row.arrivalNanos - open.rows[0].arrivalNanos >= open.waitNanos)) {
             closeOpenBatch();
         }
+    }
+
+    private void openBatch(BatchScorer current) {
+        if (sizer != null) {
+            sizer.choose();
+            chosenBatchSize = sizer.batchSize();
+            chosenWaitNanos = sizer.waitNanos();
+        }
+        Batch batch =
+                new Batch(
+                        nextBatchId++,
+                        current,
+                        settings.maxBatchSize(),
+                        chosenBatchSize,
+                        chosenWaitNanos);
+        if (batch.limit > 1) {
+            // Rounded up: an adaptive wait below 1 ms is checked on arrivals; this timer only
+            // closes the batch when rows stop coming.
+            long waitMillis = (chosenWaitNanos + 999_999) / 1_000_000;
+            long deadline = getProcessingTimeService().getCurrentProcessingTime() + waitMillis;
+            batch.maxWaitTimer =
+                    getProcessingTimeService().registerTimer(deadline, time -> onMaxWait(batch));
+        }
+        open = batch;
     }
 
     private void onMaxWait(Batch batch) throws Exception {
@@ -317,8 +476,8 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
     }
 
     /**
-     * Hands the open batch to an inference thread, first waiting (running other mails, among them
-     * the completions that free a slot) while {@code maxInFlight} batches are being scored.
+     * Starts the open batch on an inference thread, first waiting (running other mails, among them
+     * the completions that free a buffer) while {@code maxInFlight} batches are being scored.
      */
     private void closeOpenBatch() throws Exception {
         Batch batch = open;
@@ -326,10 +485,12 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
             return;
         }
         open = null;
-        batch.maxWaitTimer.cancel(false);
+        if (batch.maxWaitTimer != null) {
+            batch.maxWaitTimer.cancel(false);
+        }
         metrics.batchSize.update(batch.size);
         if (freeSlots.isEmpty()) {
-            // A completion that runs while we yield emits with its own keys; put ours back after.
+            // A completion that runs while we yield writes the cache under its own key.
             Object key = getCurrentKey();
             while (freeSlots.isEmpty()) {
                 mailbox.yield();
@@ -338,132 +499,289 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
                 setCurrentKey(key);
             }
         }
-        Slot slot = freeSlots.poll();
-        for (int row = 0; row < batch.size; row++) {
-            slot.rows.put(row * CardFeatures.COUNT, batch.elements[row].features);
-        }
-        batch.slot = slot;
+        batch.slot = freeSlots.poll();
         inFlight++;
-        inferenceThreads.execute(() -> scoreOffTaskThread(batch));
+        fillSlot(batch);
+        long start = ticker.nanoTime();
+        for (int i = 0; i < batch.size; i++) {
+            metrics.queueTimeMicros.update((start - batch.rows[i].arrivalNanos) / 1_000);
+        }
+        batch.work.push(new Range(0, batch.size, true));
+        proceed(batch);
     }
 
-    /**
-     * Runs on an inference thread: one model call, then the result goes back through the mailbox.
-     */
-    private void scoreOffTaskThread(Batch batch) {
-        long start = System.nanoTime();
-        try {
-            model.score(batch.slot.rows, batch.size, batch.slot.scores);
-        } catch (Throwable t) {
-            // Not handled here: the task thread turns it into dead letters, or fails on an Error.
-            batch.failure = t;
+    private void fillSlot(Batch batch) {
+        for (int i = 0; i < batch.size; i++) {
+            batch.slot.rows.put(i * columns, batch.rows[i].features);
         }
-        batch.inferenceNanos = System.nanoTime() - start;
+    }
+
+    /** Starts the batch's next call, or waits for a buffer, or finishes the batch. */
+    private void proceed(Batch batch) throws Exception {
+        if (batch.work.isEmpty()) {
+            finish(batch);
+        } else if (batch.slot == null) {
+            waitingForSlot.add(batch);
+        } else {
+            call(batch, batch.work.pop());
+        }
+    }
+
+    private void call(Batch batch, Range range) {
+        Attempt attempt =
+                new Attempt(
+                        batch,
+                        range,
+                        batch.slot,
+                        range.from == 0 ? batch.slot.scores : new float[range.size()]);
+        callsAwaited++;
+        if (!draining) {
+            long deadline =
+                    getProcessingTimeService().getCurrentProcessingTime()
+                            + settings.modelCallTimeout().toMillis();
+            attempt.timeoutTimer =
+                    getProcessingTimeService().registerTimer(deadline, t -> onTimeout(attempt));
+        }
+        inferenceThreads.execute(() -> callOffTaskThread(attempt));
+    }
+
+    /** Runs on an inference thread: one model call, then the outcome goes back via the mailbox. */
+    private void callOffTaskThread(Attempt attempt) {
+        int n = attempt.range.size();
+        FloatBuffer rows = attempt.slot.rows.slice(attempt.range.from * columns, n * columns);
+        long start = ticker.nanoTime();
+        try {
+            attempt.batch.scorer.score(rows, n, attempt.out);
+        } catch (Throwable t) {
+            // Not handled here: the task thread retries, splits or gives up, or fails on an Error.
+            attempt.failure = t;
+        }
+        attempt.nanos = ticker.nanoTime() - start;
+        attempt.returned = true;
         try {
             mailbox.execute(
-                    () -> onBatchScored(batch), "scored batch %s of %s rows", batch.id, batch.size);
+                    () -> onCallReturned(attempt),
+                    "model call on %s rows of batch %s",
+                    n,
+                    attempt.batch.id);
         } catch (RejectedExecutionException e) {
             // The task is shutting down; the batch is restored from the last checkpoint.
-            LOG.debug("Dropped the result of batch {}: the mailbox is closed", batch.id, e);
+            LOG.debug("Dropped the result of batch {}: the mailbox is closed", attempt.batch.id, e);
         }
     }
 
-    private void onBatchScored(Batch batch) throws Exception {
+    private void onCallReturned(Attempt attempt) throws Exception {
         if (closed) {
             return;
         }
-        batch.scored = true;
-        metrics.inferenceTimeMicros.update(TimeUnit.NANOSECONDS.toMicros(batch.inferenceNanos));
-        if (batch.failure instanceof Error) {
-            throw (Error) batch.failure;
-        }
-        emitCompleted();
-    }
-
-    /** Emits scored batches and held watermarks from the head of {@link #pending}, in order. */
-    private void emitCompleted() throws Exception {
-        while (!pending.isEmpty()) {
-            Object head = pending.peek();
-            if (head instanceof Watermark watermark) {
-                pending.poll();
-                super.processWatermark(watermark);
-            } else if (((Batch) head).scored) {
-                pending.poll();
-                emitBatch((Batch) head);
+        metrics.inferenceTimeMicros.update(attempt.nanos / 1_000);
+        if (attempt.timedOut) {
+            // Already failed and moved on; only its buffer was waiting for this.
+            if (attempt.slotReplaced) {
+                replacedSlots--;
             } else {
-                return;
+                releaseSlot(attempt.slot);
             }
+            return;
         }
+        callsAwaited--;
+        if (attempt.timeoutTimer != null) {
+            attempt.timeoutTimer.cancel(false);
+        }
+        Batch batch = attempt.batch;
+        if (attempt.failure instanceof Error error) {
+            throw error;
+        }
+        if (attempt.failure != null) {
+            failed(batch, attempt.range, attempt.failure);
+            return;
+        }
+        int n = attempt.range.size();
+        metrics.inferenceTimePerRowNanos.update(attempt.nanos / n);
+        if (sizer != null) {
+            sizer.onCall(n, attempt.nanos);
+        }
+        for (int i = 0; i < n; i++) {
+            scored(batch, batch.rows[attempt.range.from + i], attempt.out[i]);
+        }
+        metrics.rowsScored.inc(n);
+        proceed(batch);
     }
 
-    private void emitBatch(Batch batch) throws Exception {
-        try {
-            if (batch.failure == null) {
-                for (int row = 0; row < batch.size; row++) {
-                    EnrichedTransaction element = batch.elements[row];
-                    float score = batch.slot.scores[row];
-                    if (cache != null) {
-                        setCurrentKey(keySelector.getKey(element));
-                        cache.put(element.featureHash(), element.features, descriptor.id(), score);
-                    }
-                    emitScore(
-                            element, batch.hasTimestamp[row], batch.timestamps[row], score, false);
-                }
-                metrics.rowsScored.inc(batch.size);
-            } else {
-                Throwable failure = batch.failure;
-                LOG.warn(
-                        "Model {} failed on a batch of {} rows; sending them to dead letters",
-                        descriptor.id(),
-                        batch.size,
-                        failure);
-                for (int row = 0; row < batch.size; row++) {
-                    deadLetter(
-                            batch.elements[row],
-                            batch.hasTimestamp[row],
-                            batch.timestamps[row],
-                            failure.getClass().getName(),
-                            String.valueOf(failure.getMessage()));
-                }
-            }
-        } finally {
-            freeSlots.add(batch.slot);
-            batch.slot = null;
-            inFlight--;
+    private void onTimeout(Attempt attempt) throws Exception {
+        if (closed || attempt.returned || attempt.timedOut) {
+            return; // returned in time: its outcome is already in the mailbox
         }
-    }
-
-    private void emitScore(
-            EnrichedTransaction element,
-            boolean hasTimestamp,
-            long timestamp,
-            float score,
-            boolean cacheHit) {
-        Transaction txn = element.transaction;
-        FraudScore result =
-                FraudScore.newBuilder()
-                        .setTransactionId(txn.getTransactionId())
-                        .setCardId(txn.getCardId())
-                        .setScore(score)
-                        .setDecision(decide(score))
-                        .setModelName(descriptor.name())
-                        .setModelVersion(descriptor.version())
-                        .setCacheHit(cacheHit)
-                        .setEventTime(txn.getEventTime())
-                        .setScoredAt(
-                                Instant.ofEpochMilli(
-                                        getProcessingTimeService().getCurrentProcessingTime()))
-                        .build();
-        if (hasTimestamp) {
-            reusableOutput.replace(result, timestamp);
+        attempt.timedOut = true;
+        callsAwaited--;
+        metrics.modelCallTimeouts.inc();
+        Batch batch = attempt.batch;
+        // The call still reads its buffer and ONNX Runtime cannot cancel it: the buffer stays
+        // with the call until it returns, and the batch goes on with another.
+        if (replacedSlots < settings.maxInFlight()) {
+            replacedSlots++;
+            attempt.slotReplaced = true;
+            batch.slot = newSlot(batch.scorer);
+            fillSlot(batch);
         } else {
-            reusableOutput.replace(result);
-            reusableOutput.eraseTimestamp();
+            batch.slot = null;
         }
-        output.collect(reusableOutput);
+        failed(
+                batch,
+                attempt.range,
+                new TimeoutException(
+                        "model call on "
+                                + attempt.range.size()
+                                + " rows did not return within "
+                                + settings.modelCallTimeout()));
     }
 
-    private Decision decide(double score) {
+    /** Retries the range, splits it, or gives its row up. */
+    private void failed(Batch batch, Range range, Throwable failure) throws Exception {
+        metrics.modelCallFailures.inc();
+        range.failures++;
+        if (batch.firstFailure == null) {
+            batch.firstFailure = failure;
+        }
+        if (range.retriable && range.failures <= settings.maxRetries()) {
+            metrics.retries.inc();
+            batch.work.push(range);
+            long backoff = settings.initialBackoff().toMillis() << (range.failures - 1);
+            if (draining) {
+                proceed(batch);
+            } else {
+                backingOff.add(batch);
+                batch.retryTimer =
+                        getProcessingTimeService()
+                                .registerTimer(
+                                        getProcessingTimeService().getCurrentProcessingTime()
+                                                + backoff,
+                                        t -> onBackoffElapsed(batch));
+            }
+            return;
+        }
+        if (range.size() > 1) {
+            metrics.batchSplits.inc();
+            int middle = range.from + range.size() / 2;
+            // A stack: the first half is scored first, then the second.
+            batch.work.push(new Range(middle, range.to, middle + 1 == range.to));
+            batch.work.push(new Range(range.from, middle, range.from + 1 == middle));
+        } else {
+            givenUp(batch, batch.rows[range.from], failure);
+        }
+        proceed(batch);
+    }
+
+    private void onBackoffElapsed(Batch batch) throws Exception {
+        if (closed || !backingOff.remove(batch)) {
+            return;
+        }
+        batch.retryTimer = null;
+        proceed(batch);
+    }
+
+    private void scored(Batch batch, PendingRow row, float score) throws Exception {
+        ModelDescriptor descriptor = batch.scorer.descriptor();
+        if (row.key != null) {
+            pendingRows.remove(row.key);
+        }
+        if (cache != null) {
+            setCurrentKey(row.cardKey);
+            cache.put(row.featureHash, row.features, descriptor.id(), score);
+        }
+        for (int i = 0; i < row.waiting.size(); i++) {
+            PendingElement pending = row.waiting.get(i);
+            // Only the first transaction cost the row; those attached to it count as hits.
+            pending.score = scoreOf(pending.element, descriptor, score, i > 0, false);
+            results.completed(pending);
+        }
+    }
+
+    private void givenUp(Batch batch, PendingRow row, Throwable failure) throws Exception {
+        ModelDescriptor descriptor = batch.scorer.descriptor();
+        batch.givenUp++;
+        if (row.key != null) {
+            pendingRows.remove(row.key);
+        }
+        Double fallback = settings.fallbackScore();
+        for (int i = 0; i < row.waiting.size(); i++) {
+            PendingElement pending = row.waiting.get(i);
+            if (fallback != null) {
+                pending.score = scoreOf(pending.element, descriptor, fallback, i > 0, true);
+                metrics.fallbacks.inc();
+            } else {
+                pending.deadLetter =
+                        deadLetterOf(
+                                pending.element,
+                                failure.getClass().getName(),
+                                String.valueOf(failure.getMessage()));
+                metrics.deadLetters.inc();
+            }
+            results.completed(pending);
+        }
+    }
+
+    private void finish(Batch batch) throws Exception {
+        if (batch.givenUp > 0) {
+            LOG.warn(
+                    "Model {} could not score {} of the {} rows of batch {} after retries and"
+                            + " splits; they got {}",
+                    batch.scorer.descriptor().id(),
+                    batch.givenUp,
+                    batch.size,
+                    batch.id,
+                    settings.fallbackScore() == null
+                            ? "dead letters"
+                            : "the fallback score " + settings.fallbackScore(),
+                    batch.firstFailure);
+        }
+        Slot slot = batch.slot;
+        batch.slot = null;
+        inFlight--;
+        if (slot != null) { // null: its last call timed out and still holds the buffer
+            releaseSlot(slot);
+        }
+    }
+
+    private void releaseSlot(Slot slot) throws Exception {
+        Batch waiting = waitingForSlot.poll();
+        if (waiting == null) {
+            freeSlots.add(slot);
+        } else {
+            waiting.slot = slot;
+            fillSlot(waiting);
+            proceed(waiting);
+        }
+    }
+
+    private Slot newSlot(BatchScorer model) {
+        return new Slot(
+                model.newInputBuffer(settings.maxBatchSize()), new float[settings.maxBatchSize()]);
+    }
+
+    private FraudScore scoreOf(
+            EnrichedTransaction element,
+            ModelDescriptor descriptor,
+            double score,
+            boolean cacheHit,
+            boolean fallback) {
+        Transaction txn = element.transaction;
+        return FraudScore.newBuilder()
+                .setTransactionId(txn.getTransactionId())
+                .setCardId(txn.getCardId())
+                .setScore(score)
+                .setDecision(decide(descriptor, score))
+                .setModelName(descriptor.name())
+                .setModelVersion(descriptor.version())
+                .setCacheHit(cacheHit)
+                .setEventTime(txn.getEventTime())
+                .setScoredAt(
+                        Instant.ofEpochMilli(getProcessingTimeService().getCurrentProcessingTime()))
+                .setFallback(fallback)
+                .build();
+    }
+
+    private static Decision decide(ModelDescriptor descriptor, double score) {
         ModelDescriptor.Thresholds thresholds = descriptor.thresholds();
         if (score >= thresholds.decline()) {
             return Decision.DECLINE;
@@ -471,52 +789,34 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
         return score >= thresholds.review() ? Decision.REVIEW : Decision.APPROVE;
     }
 
-    private void deadLetter(
-            EnrichedTransaction element,
-            boolean hasTimestamp,
-            long timestamp,
-            String errorClass,
-            String errorMessage) {
+    private static DeadLetter deadLetterOf(
+            EnrichedTransaction element, String errorClass, String errorMessage) {
         Transaction txn = element.transaction;
-        DeadLetter letter =
-                DeadLetters.of(
-                        TRANSACTIONS.encode(txn),
-                        element.sourceTopic,
-                        element.sourcePartition,
-                        element.sourceOffset,
-                        Stage.INFERENCE,
-                        errorClass,
-                        errorMessage,
-                        txn.getTransactionId());
-        output.collect(
-                DeadLetters.TAG,
-                hasTimestamp ? new StreamRecord<>(letter, timestamp) : new StreamRecord<>(letter));
-        metrics.deadLetters.inc();
+        return DeadLetters.of(
+                TRANSACTIONS.encode(txn),
+                element.sourceTopic,
+                element.sourcePartition,
+                element.sourceOffset,
+                Stage.INFERENCE,
+                errorClass,
+                errorMessage,
+                txn.getTransactionId());
     }
 
     @Override
     public void processWatermark(Watermark mark) throws Exception {
-        // Anything pending arrived before this watermark and may be older than it.
-        if (pending.isEmpty()) {
-            super.processWatermark(mark);
-        } else {
-            pending.add(mark);
-        }
+        results.addWatermark(mark);
     }
 
     @Override
     public void snapshotState(StateSnapshotContext context) throws Exception {
         super.snapshotState(context);
         List<StreamElement> elements = new ArrayList<>();
-        for (Object entry : pending) {
-            if (entry instanceof Batch batch) {
-                for (int row = 0; row < batch.size; row++) {
-                    elements.add(
-                            batch.hasTimestamp[row]
-                                    ? new StreamRecord<>(batch.elements[row], batch.timestamps[row])
-                                    : new StreamRecord<>(batch.elements[row]));
-                }
-            }
+        for (PendingElement pending : results.unemitted()) {
+            elements.add(
+                    pending.hasTimestamp
+                            ? new StreamRecord<>(pending.element, pending.timestamp)
+                            : new StreamRecord<>(pending.element));
         }
         pendingState.update(elements);
     }
@@ -532,14 +832,22 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
         super.finish();
     }
 
-    /** Scores the partial batch and waits until everything pending has been emitted. */
+    /** Scores the partial batch and waits until everything accepted has been emitted. */
     private void flushAndWait() throws Exception {
-        if (pending == null || closed) {
+        if (results == null || closed) {
             return; // open() failed, or the operator was closed (cancelled): nothing to wait for
         }
+        // Processing-time timers may stop firing while the task finishes: retry without backoff.
+        draining = true;
+        List<Batch> waiting = new ArrayList<>(backingOff);
+        backingOff.clear();
+        for (Batch batch : waiting) {
+            batch.retryTimer.cancel(false);
+            batch.retryTimer = null;
+            proceed(batch);
+        }
         closeOpenBatch();
-        emitCompleted();
-        while (!pending.isEmpty()) {
+        while (!results.isEmpty()) {
             mailbox.yield();
         }
     }
@@ -549,7 +857,7 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
         closed = true;
         try {
             if (inferenceThreads != null) {
-                // Queued batches are not needed any more: they are in the last checkpoint.
+                // Queued calls are not needed any more: their rows are in the last checkpoint.
                 inferenceThreads.shutdownNow();
                 if (!inferenceThreads.awaitTermination(
                         SHUTDOWN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -558,16 +866,17 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
                             "A model call of {} did not return within {}; leaving its session open",
                             settings.modelLocation(),
                             SHUTDOWN_TIMEOUT);
-                    model = null;
+                    scorer = null;
                 }
                 inferenceThreads = null;
             }
         } finally {
             freeSlots = null;
             try {
-                if (model != null) {
-                    model.close();
-                    model = null;
+                BatchScorer current = scorer;
+                if (current != null) {
+                    scorer = null;
+                    current.close();
                 }
             } finally {
                 super.close();
@@ -580,6 +889,11 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
         return metrics;
     }
 
+    /** Model calls started whose outcome the operator still waits for; for tests. */
+    int callsAwaited() {
+        return callsAwaited;
+    }
+
     private KeyGroupRange ownedKeyGroups() {
         TaskInfo task = getRuntimeContext().getTaskInfo();
         return KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex(
@@ -588,34 +902,167 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
                 task.getIndexOfThisSubtask());
     }
 
+    /** Emits on the task thread what {@link #results} lets go. */
+    private final class Emitter implements ResultQueue.Sink {
+        @Override
+        public void emit(PendingElement pending) {
+            if (pending.score != null) {
+                if (pending.hasTimestamp) {
+                    reusableOutput.replace(pending.score, pending.timestamp);
+                } else {
+                    reusableOutput.replace(pending.score);
+                    reusableOutput.eraseTimestamp();
+                }
+                output.collect(reusableOutput);
+            } else {
+                output.collect(
+                        DeadLetters.TAG,
+                        pending.hasTimestamp
+                                ? new StreamRecord<>(pending.deadLetter, pending.timestamp)
+                                : new StreamRecord<>(pending.deadLetter));
+            }
+        }
+
+        @Override
+        public void emitWatermark(Watermark watermark) throws Exception {
+            BatchingInferenceOperator.super.processWatermark(watermark);
+        }
+    }
+
+    /** What makes two pending rows the same model input: card, model version, exact vector. */
+    private static final class RowKey {
+        final Object cardKey;
+        final String modelId;
+        final long featureHash;
+        final float[] features;
+
+        RowKey(Object cardKey, String modelId, long featureHash, float[] features) {
+            this.cardKey = cardKey;
+            this.modelId = modelId;
+            this.featureHash = featureHash;
+            this.features = features;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            // Bit for bit, as the cache compares vectors.
+            return o instanceof RowKey that
+                    && featureHash == that.featureHash
+                    && cardKey.equals(that.cardKey)
+                    && modelId.equals(that.modelId)
+                    && Arrays.equals(features, that.features);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * Long.hashCode(featureHash) + cardKey.hashCode();
+        }
+    }
+
+    /** One model input row and the transactions waiting for its score (the first one owns it). */
+    private static final class PendingRow {
+        final RowKey key;
+        final Object cardKey;
+        final float[] features;
+        final long featureHash;
+        final long arrivalNanos;
+        final List<PendingElement> waiting = new ArrayList<>(1);
+
+        PendingRow(
+                RowKey key, Object cardKey, float[] features, long featureHash, long arrivalNanos) {
+            this.key = key;
+            this.cardKey = cardKey;
+            this.features = features;
+            this.featureHash = featureHash;
+            this.arrivalNanos = arrivalNanos;
+        }
+    }
+
     /**
-     * A micro-batch: filled on the task thread while open, then read by one inference thread, whose
-     * results come back to the task thread through the mailbox (which orders the accesses).
+     * A micro-batch: rows filled on the task thread while open, then scored by calls on inference
+     * threads, one call at a time, whose outcomes come back to the task thread via the mailbox.
      */
     private static final class Batch {
         final long id;
-        final EnrichedTransaction[] elements;
-        final long[] timestamps;
-        final boolean[] hasTimestamp;
+
+        /** The model this batch is scored with from its first call to its last. */
+        final BatchScorer scorer;
+
+        final PendingRow[] rows;
+
+        /** Rows at which it closes. */
+        final int limit;
+
+        /** How long its oldest row may wait. */
+        final long waitNanos;
+
         int size;
         ScheduledFuture<?> maxWaitTimer;
         Slot slot;
-        boolean scored;
-        Throwable failure;
-        long inferenceNanos;
 
-        Batch(long id, int capacity) {
+        /** Row ranges still to score, first on top: the whole batch, then halves of failures. */
+        final ArrayDeque<Range> work = new ArrayDeque<>();
+
+        ScheduledFuture<?> retryTimer;
+        int givenUp;
+        Throwable firstFailure;
+
+        Batch(long id, BatchScorer scorer, int capacity, int limit, long waitNanos) {
             this.id = id;
-            this.elements = new EnrichedTransaction[capacity];
-            this.timestamps = new long[capacity];
-            this.hasTimestamp = new boolean[capacity];
+            this.scorer = scorer;
+            this.rows = new PendingRow[capacity];
+            this.limit = limit;
+            this.waitNanos = waitNanos;
         }
 
-        void add(EnrichedTransaction element, boolean hasTimestamp, long timestamp) {
-            elements[size] = element;
-            this.hasTimestamp[size] = hasTimestamp;
-            timestamps[size] = timestamp;
-            size++;
+        void add(PendingRow row) {
+            rows[size++] = row;
+        }
+    }
+
+    /**
+     * Rows {@code [from, to)} of a batch. Only the whole batch and single rows are retried: a
+     * failing half is split at once, which costs no more than a retry and isolates faster.
+     */
+    private static final class Range {
+        final int from;
+        final int to;
+        final boolean retriable;
+        int failures;
+
+        Range(int from, int to, boolean retriable) {
+            this.from = from;
+            this.to = to;
+            this.retriable = retriable;
+        }
+
+        int size() {
+            return to - from;
+        }
+    }
+
+    /** One model call on a range of a batch. */
+    private static final class Attempt {
+        final Batch batch;
+        final Range range;
+        final Slot slot;
+        final float[] out;
+
+        /** Written by the inference thread before {@link #returned}. */
+        Throwable failure;
+
+        long nanos;
+        volatile boolean returned;
+
+        ScheduledFuture<?> timeoutTimer;
+        boolean timedOut;
+        boolean slotReplaced;
+
+        Attempt(Batch batch, Range range, Slot slot, float[] out) {
+            this.batch = batch;
+            this.range = range;
+            this.slot = slot;
+            this.out = out;
         }
     }
 

@@ -59,6 +59,7 @@ import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.apache.flink.util.InstantiationUtil;
 import org.junit.jupiter.api.Test;
 
 class BatchingInferenceOperatorTest {
@@ -139,10 +140,14 @@ class BatchingInferenceOperatorTest {
     }
 
     @Test
-    void scoresConcurrentBatchesEachFromItsOwnRowsAndEmitsThemInTheOrderTheyClosed()
+    void scoresConcurrentBatchesEachFromItsOwnRowsAndInOrderedModeEmitsThemInInputOrder()
             throws Exception {
         int n = 400;
-        try (var h = harness(settings(LINEAR_V1, 4).withMaxInFlight(3))) {
+        try (var h =
+                harness(
+                        settings(LINEAR_V1, 4)
+                                .withMaxInFlight(3)
+                                .withOutputMode(OutputMode.ORDERED))) {
             for (int i = 0; i < n; i++) {
                 h.processElement(txn(i, 50), i);
             }
@@ -459,16 +464,17 @@ class BatchingInferenceOperatorTest {
             assertThat(h.getOutput()).containsExactly(new Watermark(5));
 
             h.setProcessingTime(10); // max wait: the batch of t0 and t1 is scored
-            runMailboxUntil(h, () -> h.getOutput().contains(new Watermark(20)));
+            runMailboxUntil(h, () -> h.extractOutputValues().size() == 2);
 
+            // t1 arrived after the watermark: it does not overtake it either.
             List<Object> out = new ArrayList<>(h.getOutput());
             assertThat(out).hasSize(4);
             assertThat(out.get(0)).isEqualTo(new Watermark(5));
             assertThat(((FraudScore) ((StreamRecord<?>) out.get(1)).getValue()).getTransactionId())
                     .isEqualTo("t0");
-            assertThat(((FraudScore) ((StreamRecord<?>) out.get(2)).getValue()).getTransactionId())
+            assertThat(out.get(2)).isEqualTo(new Watermark(20));
+            assertThat(((FraudScore) ((StreamRecord<?>) out.get(3)).getValue()).getTransactionId())
                     .isEqualTo("t1");
-            assertThat(out.get(3)).isEqualTo(new Watermark(20));
         }
     }
 
@@ -476,7 +482,8 @@ class BatchingInferenceOperatorTest {
 
     @Test
     void sendsEveryTransactionOfAFailedBatchToDeadLettersAndKeepsScoring() throws Exception {
-        try (var h = harness(settings(FAILS_UNLESS_8_ROWS, 8))) {
+        // No retries: the batch of 3 fails, then its halves [t0] and [t1, t2], then [t1] and [t2].
+        try (var h = harness(settings(FAILS_UNLESS_8_ROWS, 8).withMaxRetries(0))) {
             List<EnrichedTransaction> failing = List.of(txn(0, 4), txn(1, 4), txn(2, 4));
             for (int i = 0; i < failing.size(); i++) {
                 h.processElement(failing.get(i), 100 + i);
@@ -501,6 +508,7 @@ class BatchingInferenceOperatorTest {
                 assertThat(letter.getTransactionId()).isEqualTo(e.transaction.getTransactionId());
             }
             assertThat(operator(h).metrics().deadLetters.getCount()).isEqualTo(3);
+            assertThat(modelCalls(h)).isEqualTo(5);
 
             for (int i = 3; i < 11; i++) { // a batch of 8 rows, which this model accepts
                 h.processElement(txn(i, 4), 100 + i);
@@ -601,6 +609,15 @@ class BatchingInferenceOperatorTest {
             assertThat(h.getOperator().getExecutionConfig().getSerializerConfig())
                     .matches(config -> config.hasGenericTypesDisabled());
         }
+    }
+
+    @Test
+    void theOperatorSurvivesJavaSerializationAsPartOfTheJobGraph() throws Exception {
+        BatchingInferenceOperator operator =
+                new BatchingInferenceOperator(
+                        InferenceSettings.defaults("bundled:gbdt").withFallbackScore(0.5));
+
+        assertThat(InstantiationUtil.clone(operator)).isNotNull();
     }
 
     // ---- helpers --------------------------------------------------------------------------

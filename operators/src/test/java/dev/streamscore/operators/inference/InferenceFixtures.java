@@ -50,6 +50,12 @@ final class InferenceFixtures {
     /** v1's graph behind a Reshape to [8, 18]: ONNX Runtime fails on any batch but one of 8. */
     static final String FAILS_UNLESS_8_ROWS = "fails-unless-8-rows";
 
+    /**
+     * v1's scores, but ONNX Runtime fails the whole call when a row holds a NaN feature: a real
+     * model error caused by one poison row (see {@link #poisoned}).
+     */
+    static final String FAILS_ON_NAN = "fails-on-nan";
+
     /** v1 with a descriptor whose first two feature names are swapped. */
     static final String WRONG_FEATURES = "wrong-features";
 
@@ -111,6 +117,15 @@ final class InferenceFixtures {
         return features;
     }
 
+    /**
+     * {@link #row}{@code (i)} with a NaN feature: {@link #FAILS_ON_NAN} fails on any call with it.
+     */
+    static float[] poisoned(int i) {
+        float[] features = row(i);
+        features[5] = Float.NaN;
+        return features;
+    }
+
     static EnrichedTransaction txn(String id, String card, float[] features, long offset) {
         Transaction transaction =
                 Transaction.newBuilder()
@@ -154,9 +169,35 @@ final class InferenceFixtures {
             int subtask,
             boolean objectReuse)
             throws Exception {
+        return harness(
+                new BatchingInferenceOperator(settings),
+                backend,
+                state,
+                maxParallelism,
+                parallelism,
+                subtask,
+                objectReuse);
+    }
+
+    /** A harness around {@code operator} (built with a test seam), on {@code backend} if set. */
+    static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness(
+            BatchingInferenceOperator operator, StateBackend backend) throws Exception {
+        return harness(operator, backend, null, 1, 1, 0, false);
+    }
+
+    private static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore>
+            harness(
+                    BatchingInferenceOperator operator,
+                    StateBackend backend,
+                    OperatorSubtaskState state,
+                    int maxParallelism,
+                    int parallelism,
+                    int subtask,
+                    boolean objectReuse)
+                    throws Exception {
         KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness =
                 new KeyedOneInputStreamOperatorTestHarness<>(
-                        new BatchingInferenceOperator(settings),
+                        operator,
                         e -> e.transaction.getCardId(),
                         Types.STRING,
                         maxParallelism,
@@ -220,6 +261,32 @@ final class InferenceFixtures {
                 fail("condition not reached within 30 s; output so far: " + harness.getOutput());
             } else {
                 Thread.sleep(1);
+            }
+        }
+    }
+
+    /**
+     * Runs the mailbox until {@code done} holds, and whenever no model call is running and no mail
+     * is waiting, moves processing time on by 1 ms, so that max-wait and backoff timers fire as
+     * they would in time (a call's timeout never fires: time stands still while one runs). Fails
+     * after 30 s.
+     */
+    static void runUntil(
+            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness,
+            BooleanSupplier done)
+            throws Exception {
+        TaskMailbox mailbox = harness.getTaskMailbox();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!done.getAsBoolean()) {
+            Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
+            if (mail.isPresent()) {
+                mail.get().run();
+            } else if (System.nanoTime() > deadline) {
+                fail("condition not reached within 30 s; output so far: " + harness.getOutput());
+            } else if (operator(harness).callsAwaited() > 0) {
+                Thread.sleep(1);
+            } else {
+                harness.setProcessingTime(harness.getProcessingTime() + 1);
             }
         }
     }
