@@ -8,6 +8,7 @@ import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.jobs.demo.EmbeddedKafka;
 import dev.streamscore.jobs.generator.GeneratedTransaction;
 import dev.streamscore.jobs.generator.TransactionGenerator;
+import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.OnnxOptions;
@@ -46,8 +47,10 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -102,23 +105,7 @@ class FraudScoringEndToEndITCase {
     @EnumSource(ScoringOptions.DeliveryGuarantee.class)
     void scoresEveryValidTransactionOnceAndDeadLettersEveryMalformedRecordOnce(
             ScoringOptions.DeliveryGuarantee delivery) throws Exception {
-        String run = delivery.name().toLowerCase();
-        Map<String, String> options = new HashMap<>();
-        options.put(ScoringOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
-        options.put(ScoringOptions.TRANSACTIONS_TOPIC.key(), "transactions-" + run);
-        options.put(ScoringOptions.SCORES_TOPIC.key(), "scores-" + run);
-        options.put(ScoringOptions.DEAD_LETTER_TOPIC.key(), "dead-letters-" + run);
-        options.put(ScoringOptions.GROUP_ID.key(), "streamscore-" + run);
-        options.put(ScoringOptions.TRANSACTIONAL_ID_PREFIX.key(), "streamscore-it-" + run);
-        options.put(ScoringOptions.MODEL.key(), MODEL);
-        options.put(ScoringOptions.DELIVERY.key(), delivery.toString());
-        options.put(ScoringOptions.CHECKPOINT_INTERVAL.key(), "1 s");
-        options.put(ScoringOptions.BATCH_SIZE.key(), "64");
-        options.put(ScoringOptions.PARALLELISM.key(), "2");
-        ScoringConfig config = ScoringConfig.from(Configuration.fromMap(options));
-        kafka.createTopics(
-                2, config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
-
+        ScoringConfig config = config(delivery.name().toLowerCase(), delivery);
         List<Transaction> valid = new ArrayList<>();
         TransactionGenerator generator =
                 new TransactionGenerator(
@@ -129,39 +116,10 @@ class FraudScoringEndToEndITCase {
             GeneratedTransaction g = generator.next();
             valid.add(g.transaction());
         }
-        List<Malformed> malformed = produce(config.transactionsTopic(), valid);
-
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        FraudScoringJob.configure(env, config);
-        FraudScoringJob.buildTopology(
-                env,
-                config,
-                FraudScoringJob.kafkaSource(config),
-                FraudScoringJob.scoreSink(config),
-                FraudScoringJob.deadLetterSink(config));
-        JobClient job = env.executeAsync("streamscore end-to-end " + run);
+        List<Malformed> malformed = produce(config.transactionsTopic(), valid, true);
         Map<String, List<FraudScore>> scores = new LinkedHashMap<>();
         List<DeadLetter> deadLetters = new ArrayList<>();
-        try {
-            consume(
-                    config,
-                    scores,
-                    deadLetters,
-                    TRANSACTIONS,
-                    malformed.size(),
-                    Duration.ofSeconds(180));
-            // Anything extra (a duplicate) would arrive right behind the expected output.
-            consume(
-                    config,
-                    scores,
-                    deadLetters,
-                    Integer.MAX_VALUE,
-                    Integer.MAX_VALUE,
-                    Duration.ofSeconds(3));
-            assertThat(job.getJobStatus().get(10, TimeUnit.SECONDS)).isEqualTo(JobStatus.RUNNING);
-        } finally {
-            job.cancel().get(30, TimeUnit.SECONDS);
-        }
+        runJobUntil(config, scores, deadLetters, TRANSACTIONS, malformed.size());
 
         // Exactly one score per valid transaction id.
         assertThat(scores.keySet())
@@ -170,28 +128,15 @@ class FraudScoringEndToEndITCase {
         assertThat(scores.values()).allSatisfy(list -> assertThat(list).hasSize(1));
 
         // Each score equals ONNX Runtime's score of the same features, computed here independently.
-        Map<String, CardHistory> histories = new HashMap<>();
-        float[][] rows = new float[valid.size()][];
-        for (int i = 0; i < valid.size(); i++) {
-            Transaction txn = valid.get(i);
-            rows[i] =
-                    CardFeatures.computeAndUpdate(
-                            histories.computeIfAbsent(txn.getCardId(), k -> new CardHistory()),
-                            txn);
-        }
-        float[] expected;
-        ModelDescriptor descriptor;
-        try (OnnxModel model = OnnxModel.open(MODEL, OnnxOptions.DEFAULT)) {
-            expected = model.score(rows);
-            descriptor = model.descriptor();
-        }
+        float[] expected = expectedScores(valid);
+        ModelDescriptor descriptor = ModelArtifact.load(MODEL).descriptor();
         int declines = 0;
         for (int i = 0; i < valid.size(); i++) {
             Transaction txn = valid.get(i);
             FraudScore score = scores.get(txn.getTransactionId()).get(0);
             assertThat(score.getScore())
                     .as("score of %s", txn.getTransactionId())
-                    .isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-6));
+                    .isCloseTo(expected[i], Offset.offset(1e-6));
             assertThat(score.getDecision()).isEqualTo(decision(expected[i], descriptor));
             assertThat(score.getCardId()).isEqualTo(txn.getCardId());
             assertThat(score.getEventTime()).isEqualTo(txn.getEventTime());
@@ -222,6 +167,130 @@ class FraudScoringEndToEndITCase {
         }
     }
 
+    /**
+     * Re-sent transactions (as at-least-once producers send them) come out scored twice, as they
+     * went in, but the second time from the cache with the first score, and without being counted
+     * twice in their card's features: every score still equals the one for features computed here
+     * from the stream without the re-sends.
+     */
+    @Test
+    void resentTransactionsGetTheirFirstScoreFromTheCacheAndAreNotCountedTwice() throws Exception {
+        ScoringConfig config = config("resent", ScoringOptions.DeliveryGuarantee.AT_LEAST_ONCE);
+        List<Transaction> sent = new ArrayList<>();
+        List<Transaction> originals = new ArrayList<>();
+        TransactionGenerator generator =
+                new TransactionGenerator(
+                        TransactionGenerator.Settings.defaults(12)
+                                .withCards(200)
+                                .withDuplicateRate(0.05));
+        int resent = 0;
+        for (int i = 0; i < 2_000; i++) {
+            GeneratedTransaction g = generator.next();
+            sent.add(g.transaction());
+            if (g.duplicate()) {
+                resent++;
+            } else {
+                originals.add(g.transaction());
+            }
+        }
+        assertThat(resent).isGreaterThan(50);
+        produce(config.transactionsTopic(), sent, false);
+        Map<String, List<FraudScore>> scores = new LinkedHashMap<>();
+        runJobUntil(config, scores, new ArrayList<>(), sent.size(), 0);
+
+        float[] expected = expectedScores(originals);
+        for (int i = 0; i < originals.size(); i++) {
+            Transaction original = originals.get(i);
+            List<FraudScore> got = scores.get(original.getTransactionId());
+            long copies = sent.stream().filter(t -> t == original).count();
+            assertThat(got).hasSize((int) copies);
+            for (FraudScore s : got) {
+                assertThat(s.getScore()).isCloseTo(expected[i], Offset.offset(1e-6));
+                assertThat(s.getDecision()).isEqualTo(got.get(0).getDecision());
+            }
+            if (copies == 2) {
+                assertThat(got.stream().filter(FraudScore::getCacheHit).count())
+                        .as("re-sent %s", original.getTransactionId())
+                        .isEqualTo(1);
+            }
+        }
+    }
+
+    private static ScoringConfig config(String run, ScoringOptions.DeliveryGuarantee delivery)
+            throws Exception {
+        Map<String, String> options = new HashMap<>();
+        options.put(ScoringOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
+        options.put(ScoringOptions.TRANSACTIONS_TOPIC.key(), "transactions-" + run);
+        options.put(ScoringOptions.SCORES_TOPIC.key(), "scores-" + run);
+        options.put(ScoringOptions.DEAD_LETTER_TOPIC.key(), "dead-letters-" + run);
+        options.put(ScoringOptions.GROUP_ID.key(), "streamscore-" + run);
+        options.put(ScoringOptions.TRANSACTIONAL_ID_PREFIX.key(), "streamscore-it-" + run);
+        options.put(ScoringOptions.MODEL.key(), MODEL);
+        options.put(ScoringOptions.DELIVERY.key(), delivery.toString());
+        options.put(ScoringOptions.CHECKPOINT_INTERVAL.key(), "1 s");
+        options.put(ScoringOptions.BATCH_SIZE.key(), "64");
+        options.put(ScoringOptions.PARALLELISM.key(), "2");
+        ScoringConfig config = ScoringConfig.from(Configuration.fromMap(options));
+        kafka.createTopics(
+                2, config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
+        return config;
+    }
+
+    /** Runs the job until the expected output arrived (and a little longer, to catch extras). */
+    private static void runJobUntil(
+            ScoringConfig config,
+            Map<String, List<FraudScore>> scores,
+            List<DeadLetter> deadLetters,
+            int expectedScores,
+            int expectedDeadLetters)
+            throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        FraudScoringJob.configure(env, config);
+        FraudScoringJob.buildTopology(
+                env,
+                config,
+                FraudScoringJob.kafkaSource(config),
+                FraudScoringJob.scoreSink(config),
+                FraudScoringJob.deadLetterSink(config));
+        JobClient job = env.executeAsync("streamscore end-to-end " + config.transactionsTopic());
+        try {
+            consume(
+                    config,
+                    scores,
+                    deadLetters,
+                    expectedScores,
+                    expectedDeadLetters,
+                    Duration.ofSeconds(180));
+            // Anything extra (a duplicate) would arrive right behind the expected output.
+            consume(
+                    config,
+                    scores,
+                    deadLetters,
+                    Integer.MAX_VALUE,
+                    Integer.MAX_VALUE,
+                    Duration.ofSeconds(3));
+            assertThat(job.getJobStatus().get(10, TimeUnit.SECONDS)).isEqualTo(JobStatus.RUNNING);
+        } finally {
+            job.cancel().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** ONNX Runtime's scores for features computed here, independently of the job, in order. */
+    private static float[] expectedScores(List<Transaction> transactions) throws Exception {
+        Map<String, CardHistory> histories = new HashMap<>();
+        float[][] rows = new float[transactions.size()][];
+        for (int i = 0; i < transactions.size(); i++) {
+            Transaction txn = transactions.get(i);
+            rows[i] =
+                    CardFeatures.computeAndUpdate(
+                            histories.computeIfAbsent(txn.getCardId(), k -> new CardHistory()),
+                            txn);
+        }
+        try (OnnxModel model = OnnxModel.open(MODEL, OnnxOptions.DEFAULT)) {
+            return model.score(rows);
+        }
+    }
+
     private static Decision decision(float score, ModelDescriptor d) {
         return score >= d.thresholds().decline()
                 ? Decision.DECLINE
@@ -231,7 +300,8 @@ class FraudScoringEndToEndITCase {
     /**
      * Sends the valid transactions keyed by card, with malformed records of every kind among them.
      */
-    private static List<Malformed> produce(String topic, List<Transaction> valid) throws Exception {
+    private static List<Malformed> produce(
+            String topic, List<Transaction> valid, boolean withMalformed) throws Exception {
         SingleObjectCodec<Transaction> codec = SingleObjectCodec.of(Transaction.class);
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
@@ -273,7 +343,7 @@ class FraudScoringEndToEndITCase {
             for (int i = 0; i < valid.size(); i++) {
                 Transaction txn = valid.get(i);
                 producer.send(new ProducerRecord<>(topic, key(txn), codec.encode(txn)));
-                if (i % step == step / 2 && sent.size() < bad.size()) {
+                if (withMalformed && i % step == step / 2 && sent.size() < bad.size()) {
                     Object[] b = bad.get(sent.size());
                     byte[] bytes = (byte[]) b[0];
                     RecordMetadata meta =
@@ -282,7 +352,7 @@ class FraudScoringEndToEndITCase {
                 }
             }
         }
-        assertThat(sent).hasSize(bad.size());
+        assertThat(sent).hasSize(withMalformed ? bad.size() : 0);
         return sent;
     }
 

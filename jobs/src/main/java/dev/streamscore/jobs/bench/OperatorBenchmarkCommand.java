@@ -10,7 +10,6 @@ import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Transaction;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +22,7 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
@@ -78,11 +78,21 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
 
     @Option(
             names = "--cache",
+            split = ",",
             defaultValue = "off",
             description =
-                    "Result cache: off, or on (with a workload that never repeats a vector, to"
-                            + " measure its cost). Default: ${DEFAULT-VALUE}.")
-    String cache;
+                    "Result cache settings to compare: off, on (the workload never repeats a"
+                        + " vector, so 'on' measures what the cache costs when it does not hit), or"
+                        + " off,on. Default: ${DEFAULT-VALUE}.")
+    List<String> caches;
+
+    @Option(
+            names = "--state-backend",
+            defaultValue = "rocksdb",
+            description =
+                    "Keyed state backend: rocksdb (as the job runs) or hashmap. Default:"
+                            + " ${DEFAULT-VALUE}.")
+    String stateBackend;
 
     /** The workload, shared with the sources in this JVM (the MiniCluster runs here). */
     static EnrichedTransaction[] workload;
@@ -96,61 +106,68 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
             throw new IllegalArgumentException(
                     "--events must be at least 1000 and --repeats at least 1");
         }
-        if (!cache.equals("on") && !cache.equals("off")) {
-            throw new IllegalArgumentException("--cache must be on or off, got " + cache);
+        for (String cache : caches) {
+            if (!cache.equals("on") && !cache.equals("off")) {
+                throw new IllegalArgumentException("--cache takes on and/or off, got " + cache);
+            }
         }
         workload = buildWorkload(events);
         Map<String, List<Double>> results = new HashMap<>();
         List<String> order = new ArrayList<>();
         System.out.printf(
-                "bench-operator: %d events per run, parallelism %d, cache %s, %d cores, Java %s%n",
+                "bench-operator: %d events per run, parallelism %d, cache %s, state backend %s, %d"
+                        + " cores, Java %s%n",
                 events,
                 parallelism,
-                cache,
+                caches,
+                stateBackend,
                 Runtime.getRuntime().availableProcessors(),
                 System.getProperty("java.version"));
         for (int round = 0; round <= repeats; round++) {
             for (String model : models) {
                 for (int batch : batchSizes) {
-                    String key = model + " batch " + batch;
-                    double rate = run(model, batch);
-                    if (round == 0) {
-                        System.out.printf(
-                                "  warm-up  %-18s %,10.0f events/s (discarded)%n", key, rate);
-                        continue;
+                    for (String cache : caches) {
+                        String key = model + " batch " + batch + " cache " + cache;
+                        double rate = run(model, batch, cache.equals("on"));
+                        if (round == 0) {
+                            System.out.printf(
+                                    "  warm-up  %-18s %,10.0f events/s (discarded)%n", key, rate);
+                            continue;
+                        }
+                        if (!results.containsKey(key)) {
+                            order.add(key);
+                        }
+                        results.computeIfAbsent(key, k -> new ArrayList<>()).add(rate);
+                        System.out.printf("  round %d  %-28s %,10.0f events/s%n", round, key, rate);
                     }
-                    if (!results.containsKey(key)) {
-                        order.add(key);
-                    }
-                    results.computeIfAbsent(key, k -> new ArrayList<>()).add(rate);
-                    System.out.printf("  round %d  %-18s %,10.0f events/s%n", round, key, rate);
                 }
             }
         }
         System.out.println();
-        System.out.println("| model | batch size | events/s (median) | min | max | runs |");
-        System.out.println("| --- | ---: | ---: | ---: | ---: | ---: |");
+        System.out.println("| model | batch size | cache | events/s (median) | min | max | runs |");
+        System.out.println("| --- | ---: | --- | ---: | ---: | ---: | ---: |");
         for (String key : order) {
             double[] r =
                     results.get(key).stream().mapToDouble(Double::doubleValue).sorted().toArray();
-            String[] parts = key.split(" batch ");
+            String[] parts = key.split(" batch | cache ");
             System.out.printf(
-                    "| %s | %s | %,.0f | %,.0f | %,.0f | %d |%n",
-                    parts[0], parts[1], median(r), r[0], r[r.length - 1], r.length);
+                    "| %s | %s | %s | %,.0f | %,.0f | %,.0f | %d |%n",
+                    parts[0], parts[1], parts[2], median(r), r[0], r[r.length - 1], r.length);
         }
         return 0;
     }
 
-    private double run(String model, int batch) throws Exception {
+    private double run(String model, int batch, boolean cacheOn) throws Exception {
         Configuration conf = new Configuration();
         conf.set(PipelineOptions.GENERIC_TYPES, false);
+        conf.set(StateBackendOptions.STATE_BACKEND, stateBackend);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.setParallelism(parallelism);
         InferenceSettings settings =
                 InferenceSettings.defaults("bundled:" + model)
                         .withMaxBatchSize(batch)
                         .withMaxWait(Duration.ofMillis(10))
-                        .withCacheTtl(cache.equals("on") ? Duration.ofMinutes(10) : Duration.ZERO);
+                        .withCacheTtl(cacheOn ? Duration.ofMinutes(10) : Duration.ZERO);
         FIRST.set(0);
         LAST.set(0);
         env.fromSource(
@@ -203,9 +220,5 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
     private static double median(double[] sorted) {
         int n = sorted.length;
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    }
-
-    static String describe(double[] values) {
-        return Arrays.toString(values);
     }
 }
