@@ -60,9 +60,14 @@ public final class FraudScoringJob {
 
     /** Builds the Kafka-to-Kafka job on {@code env} and runs it until cancelled. */
     public static void run(StreamExecutionEnvironment env, ScoringConfig config) throws Exception {
+        buildKafkaJob(env, config);
+        env.execute("streamscore: fraud scoring");
+    }
+
+    /** Configures {@code env} and builds the job with its Kafka source and sinks, ready to run. */
+    public static void buildKafkaJob(StreamExecutionEnvironment env, ScoringConfig config) {
         configure(env, config);
         buildTopology(env, config, kafkaSource(config), scoreSink(config), deadLetterSink(config));
-        env.execute("streamscore: fraud scoring");
     }
 
     /**

@@ -245,13 +245,7 @@ class FraudScoringEndToEndITCase {
             int expectedDeadLetters)
             throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        FraudScoringJob.configure(env, config);
-        FraudScoringJob.buildTopology(
-                env,
-                config,
-                FraudScoringJob.kafkaSource(config),
-                FraudScoringJob.scoreSink(config),
-                FraudScoringJob.deadLetterSink(config));
+        FraudScoringJob.buildKafkaJob(env, config);
         JobClient job = env.executeAsync("streamscore end-to-end " + config.transactionsTopic());
         try {
             consume(

@@ -109,13 +109,7 @@ public final class DemoCommand implements Callable<Integer> {
             printBanner(kafka, config);
 
             StreamExecutionEnvironment env = LocalFlink.environment(jobOptions);
-            FraudScoringJob.configure(env, config);
-            FraudScoringJob.buildTopology(
-                    env,
-                    config,
-                    FraudScoringJob.kafkaSource(config),
-                    FraudScoringJob.scoreSink(config),
-                    FraudScoringJob.deadLetterSink(config));
+            FraudScoringJob.buildKafkaJob(env, config);
             JobClient job = env.executeAsync("streamscore: fraud scoring (demo)");
 
             DemoTraffic traffic = null;
