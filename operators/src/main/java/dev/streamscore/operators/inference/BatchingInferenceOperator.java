@@ -470,7 +470,7 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
     }
 
     private void onMaxWait(Batch batch) throws Exception {
-        if (open == batch) {
+        if (!closed && open == batch) {
             closeOpenBatch();
         }
     }
@@ -521,7 +521,14 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
         if (batch.work.isEmpty()) {
             finish(batch);
         } else if (batch.slot == null) {
-            waitingForSlot.add(batch);
+            // A buffer may have come free (a timed-out call returned) while this batch backed off.
+            batch.slot = freeSlots.poll();
+            if (batch.slot == null) {
+                waitingForSlot.add(batch);
+            } else {
+                fillSlot(batch);
+                call(batch, batch.work.pop());
+            }
         } else {
             call(batch, batch.work.pop());
         }
@@ -548,7 +555,17 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
     /** Runs on an inference thread: one model call, then the outcome goes back via the mailbox. */
     private void callOffTaskThread(Attempt attempt) {
         int n = attempt.range.size();
-        FloatBuffer rows = attempt.slot.rows.slice(attempt.range.from * columns, n * columns);
+        FloatBuffer rows;
+        if (attempt.range.from == 0 && n == attempt.batch.size) {
+            // The whole batch: the slot has room for padding rows past it (see OnnxOptions).
+            rows = attempt.slot.rows;
+        } else {
+            // Part of a split batch: a copy of its own, so that padding written past the part
+            // cannot overwrite the rows of the other half.
+            rows = attempt.batch.scorer.newInputBuffer(n);
+            rows.put(attempt.slot.rows.slice(attempt.range.from * columns, n * columns));
+            rows.clear();
+        }
         long start = ticker.nanoTime();
         try {
             attempt.batch.scorer.score(rows, n, attempt.out);
@@ -859,13 +876,22 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
             if (inferenceThreads != null) {
                 // Queued calls are not needed any more: their rows are in the last checkpoint.
                 inferenceThreads.shutdownNow();
-                if (!inferenceThreads.awaitTermination(
-                        SHUTDOWN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                boolean terminated;
+                try {
+                    terminated =
+                            inferenceThreads.awaitTermination(
+                                    SHUTDOWN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    // Cancellation interrupts the task thread; calls may still be running.
+                    Thread.currentThread().interrupt();
+                    terminated = inferenceThreads.isTerminated();
+                }
+                if (!terminated) {
                     // Closing a session under a running call could crash the JVM; leak it instead.
                     LOG.error(
-                            "A model call of {} did not return within {}; leaving its session open",
-                            settings.modelLocation(),
-                            SHUTDOWN_TIMEOUT);
+                            "A model call of {} was still running when the operator closed;"
+                                    + " leaving its session open",
+                            settings.modelLocation());
                     scorer = null;
                 }
                 inferenceThreads = null;

@@ -16,6 +16,7 @@ import static dev.streamscore.operators.inference.InferenceFixtures.txn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.streamscore.models.OnnxOptions;
 import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.inference.ScriptedScorer.Step;
@@ -221,6 +222,46 @@ class InferenceFailuresTest {
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 1);
             assertThat(h.extractOutputValues().get(0).getScore())
                     .isCloseTo(expectedV1Score(row(1)), within(1e-6));
+        }
+    }
+
+    /**
+     * With padding to fixed sizes, a partial batch is scored in one padded call, and a split
+     * batch's halves are padded without overwriting each other's rows.
+     */
+    @Test
+    void withPaddingToFixedSizesScoresPartialBatchesAndSplitHalvesCorrectly() throws Exception {
+        InferenceSettings settings =
+                settings(FAILS_ON_NAN, 64)
+                        .withMaxRetries(0)
+                        .withOnnx(OnnxOptions.DEFAULT.withPadToSizes(8, 64));
+        List<EnrichedTransaction> input = batchWithPoisonRow();
+        try (var h = harness(settings)) {
+            for (int i = 0; i < 5; i++) {
+                h.processElement(txn("p" + i, "card-" + (i % 8), row(i), i), 10 + i);
+            }
+            h.setProcessingTime(10); // max-wait: a partial batch of 5, padded to 8
+            runUntil(h, () -> h.extractOutputValues().size() == 5);
+            assertThat(modelCalls(h)).isEqualTo(1);
+
+            for (int i = 0; i < input.size(); i++) {
+                h.processElement(input.get(i), 100 + i);
+            }
+            runUntil(h, () -> h.extractOutputValues().size() + deadLetters(h).size() == 5 + 64);
+            Map<String, FraudScore> scores = byId(h.extractOutputValues());
+            for (int i = 0; i < 64; i++) {
+                if (i != POISON) {
+                    assertThat(scores.get("t" + i).getScore())
+                            .as("t%s", i)
+                            .isCloseTo(expectedV1Score(row(i)), within(1e-6));
+                }
+            }
+            for (int i = 0; i < 5; i++) {
+                assertThat(scores.get("p" + i).getScore())
+                        .isCloseTo(expectedV1Score(row(i)), within(1e-6));
+            }
+            assertThat(deadLetters(h)).hasSize(1);
+            assertThat(deadLetters(h).peek().getValue().getTransactionId()).isEqualTo("t" + POISON);
         }
     }
 
