@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
             DemoCommand.class,
             RunCommand.class,
             ExportTrainingDataCommand.class,
+            ClusterCommand.class,
             dev.streamscore.jobs.bench.OperatorBenchmarkCommand.class
         })
 public final class StreamscoreCli {

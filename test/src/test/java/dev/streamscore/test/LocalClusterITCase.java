@@ -1,0 +1,456 @@
+package dev.streamscore.test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.streamscore.jobs.cli.StreamscoreCli;
+import dev.streamscore.jobs.cluster.ClusterLayout;
+import dev.streamscore.jobs.cluster.FlinkRestClient;
+import dev.streamscore.jobs.cluster.LocalCluster;
+import dev.streamscore.jobs.generator.TransactionGenerator;
+import dev.streamscore.models.OnnxModel;
+import dev.streamscore.models.OnnxOptions;
+import dev.streamscore.operators.features.CardFeatures;
+import dev.streamscore.operators.features.CardHistory;
+import dev.streamscore.schemas.DeadLetter;
+import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.Transaction;
+import dev.streamscore.schemas.serde.SingleObjectCodec;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The job jar on a real Flink standalone cluster: {@code ./streamscore cluster up} starts a Kafka
+ * broker, a JobManager and two TaskManagers as separate JVMs from the launcher's classpath; the
+ * shaded job jar is submitted through Flink's REST API with exactly-once delivery; a TaskManager
+ * running the job is killed with SIGKILL mid-stream and a new one started; a read_committed
+ * consumer must then see every transaction scored exactly once. Then the job is stopped with a
+ * savepoint, more transactions are sent while it is down, and it is resumed from the savepoint at
+ * parallelism 4: again every transaction exactly once. Every score must equal the model's score of
+ * the card features computed here from each card's transactions in order, so per-card state has no
+ * gap and no double count across the kill and the rescale. The resumed job runs in TaskManagers
+ * that already loaded ONNX Runtime for the earlier job: its native library must survive a new user
+ * classloader. Everything is torn down, also when the test fails.
+ */
+class LocalClusterITCase {
+
+    /** Sent before and across the TaskManager kill. */
+    private static final int EVENTS = 2000;
+
+    /** Sent while the job is stopped with a savepoint, scored after it resumes at parallelism 4. */
+    private static final int EVENTS_AFTER_SAVEPOINT = 1000;
+
+    /** Sent again after the upgrade, to find them in the restored cache. */
+    private static final int RESENT = 200;
+
+    private static final Duration RESULT_TIMEOUT = Duration.ofSeconds(120);
+
+    private static final Path REPO = Path.of("..").toAbsolutePath().normalize();
+    private static final Path WORK_DIR = REPO.resolve("test/target/local-cluster-it");
+
+    private static final String MODEL = "bundled:gbdt";
+
+    private static LocalCluster cluster;
+
+    /** The last score read for each transaction id. */
+    private static final Map<String, FraudScore> SCORES = new HashMap<>();
+
+    @BeforeAll
+    static void up() throws Exception {
+        cluster = new LocalCluster(ClusterLayout.of(REPO, WORK_DIR));
+        cluster.down(Duration.ofSeconds(5)); // a cluster a killed earlier run left behind
+        deleteRecursively(WORK_DIR);
+        long start = System.nanoTime();
+        cluster.up(2, Duration.ofMinutes(2));
+        System.out.printf("cluster up in %.1f s%n", (System.nanoTime() - start) / 1e9);
+    }
+
+    @AfterAll
+    static void down() throws Exception {
+        if (cluster == null) {
+            return;
+        }
+        Map<String, Long> pids = cluster.recordedPids();
+        try {
+            cluster.down(Duration.ofSeconds(10));
+        } finally {
+            // Whatever survived down, by the pids recorded, so no process outlives the test.
+            for (long pid : pids.values()) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        }
+        assertThat(cluster.runningProcesses()).isEmpty();
+    }
+
+    @Test
+    void scoresEveryTransactionExactlyOnceAcrossATaskManagerKillAndASavepointUpgrade()
+            throws Exception {
+        FlinkRestClient rest = cluster.rest();
+        int exit =
+                StreamscoreCli.commandLine()
+                        .execute(
+                                "cluster",
+                                "submit",
+                                "--work-dir",
+                                WORK_DIR.toString(),
+                                "--delivery",
+                                "exactly-once",
+                                "--checkpoint-interval",
+                                "2 s");
+        assertThat(exit).as("exit code of cluster submit").isZero();
+        JsonNode jobs = rest.jobsOverview();
+        assertThat(jobs).hasSize(1);
+        String jobId = jobs.get(0).path("jid").asText();
+        awaitCompletedCheckpoints(rest, jobId, 1);
+
+        List<Transaction> transactions = generate();
+        long start = System.nanoTime();
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            send(producer, transactions.subList(0, EVENTS / 2));
+            // Mid-stream: the first half is being scored, the second half is still to come.
+            String victim = taskManagerRunning(rest, jobId);
+            cluster.kill(victim);
+            System.out.printf(
+                    "killed %s (SIGKILL) after %.1f s%n",
+                    victim, (System.nanoTime() - start) / 1e9);
+            String replacement = cluster.startTaskManager();
+            CompletableFuture<Void> rest2 =
+                    CompletableFuture.runAsync(
+                            () -> send(producer, transactions.subList(EVENTS / 2, EVENTS)));
+            rest2.get();
+            System.out.println("started " + replacement + ", sent all " + EVENTS);
+        }
+
+        Set<String> expected = new LinkedHashSet<>();
+        transactions.subList(0, EVENTS).forEach(t -> expected.add(t.getTransactionId()));
+        Map<String, Integer> scored = new HashMap<>();
+        Map<String, Integer> deadLettered = new HashMap<>();
+        readCommitted(expected, scored, deadLettered);
+        int failures =
+                rest.get("/jobs/" + jobId + "/exceptions")
+                        .path("exceptionHistory")
+                        .path("entries")
+                        .size();
+        System.out.printf(
+                "all %d accounted for after %.1f s; job failures: %d%n",
+                EVENTS, (System.nanoTime() - start) / 1e9, failures);
+        assertThat(failures)
+                .as("job failures recorded (the kill must have hit the job)")
+                .isPositive();
+
+        Set<String> seen = new TreeSet<>(scored.keySet());
+        seen.addAll(deadLettered.keySet());
+        assertThat(seen)
+                .as("transactions scored or dead-lettered")
+                .isEqualTo(new TreeSet<>(expected));
+        assertThat(deadLettered)
+                .as("dead letters (every generated transaction is valid)")
+                .isEmpty();
+        assertThat(scored.entrySet().stream().filter(e -> e.getValue() != 1).toList())
+                .as("transactions scored more than once")
+                .isEmpty();
+        assertThat(rest.get("/jobs/" + jobId).path("state").asText()).isEqualTo("RUNNING");
+
+        // Upgrade: stop with a savepoint, send more while the job is down, resume at parallelism 4.
+        long stopped = System.nanoTime();
+        assertThat(
+                        StreamscoreCli.commandLine()
+                                .execute("cluster", "savepoint", "--work-dir", WORK_DIR.toString()))
+                .as("exit code of cluster savepoint")
+                .isZero();
+        assertThat(rest.get("/jobs/" + jobId).path("state").asText()).isEqualTo("FINISHED");
+        Path savepoint;
+        try (var dirs = Files.list(cluster.layout().savepointsDir())) {
+            savepoint = dirs.filter(Files::isDirectory).findFirst().orElseThrow();
+        }
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            send(producer, transactions.subList(EVENTS, EVENTS + EVENTS_AFTER_SAVEPOINT));
+        }
+        assertThat(
+                        StreamscoreCli.commandLine()
+                                .execute(
+                                        "cluster",
+                                        "submit",
+                                        "--work-dir",
+                                        WORK_DIR.toString(),
+                                        "--from-savepoint",
+                                        savepoint.toUri().toString(),
+                                        "--delivery",
+                                        "exactly-once",
+                                        "--checkpoint-interval",
+                                        "2 s",
+                                        "--parallelism",
+                                        "4"))
+                .as("exit code of cluster submit --from-savepoint")
+                .isZero();
+        String resumed = null;
+        for (JsonNode job : rest.jobsOverview()) {
+            if (job.path("state").asText().equals("RUNNING")) {
+                resumed = job.path("jid").asText();
+            }
+        }
+        assertThat(resumed).as("the resumed job").isNotNull();
+        for (JsonNode vertex : rest.get("/jobs/" + resumed).path("vertices")) {
+            assertThat(vertex.path("parallelism").asInt())
+                    .as(vertex.path("name").asText())
+                    .isEqualTo(4);
+        }
+        transactions.forEach(t -> expected.add(t.getTransactionId()));
+        scored.clear();
+        deadLettered.clear();
+        readCommitted(expected, scored, deadLettered);
+        System.out.printf(
+                "savepoint, resume at parallelism 4: all %d accounted for %.1f s after the stop%n",
+                expected.size(), (System.nanoTime() - stopped) / 1e9);
+        assertThat(new TreeSet<>(scored.keySet()))
+                .as("transactions scored after the upgrade")
+                .isEqualTo(new TreeSet<>(expected));
+        assertThat(scored.entrySet().stream().filter(e -> e.getValue() != 1).toList())
+                .as("transactions scored more than once after the upgrade")
+                .isEmpty();
+        assertThat(
+                        rest.checkpoints(resumed)
+                                .path("latest")
+                                .path("restored")
+                                .path("external_path")
+                                .asText())
+                .as("the resumed job's restore point")
+                .contains(savepoint.getFileName().toString());
+
+        // Per-card feature state continuous across the kill and the rescaling savepoint: each
+        // score equals the model's score of the features computed here from each card's
+        // transactions in order; a lost or doubly counted transaction in a card's history would
+        // change every later score of that card.
+        float[] expectedScores = expectedScores(transactions);
+        for (int i = 0; i < transactions.size(); i++) {
+            String id = transactions.get(i).getTransactionId();
+            assertThat(SCORES.get(id).getScore())
+                    .as("score of %s (transaction %d of its stream)", id, i)
+                    .isCloseTo(expectedScores[i], Offset.offset(1e-6));
+        }
+
+        // The result cache and the memory of recent transaction ids carried over the savepoint
+        // and the rescale too: transactions sent before the stop, sent again now, are answered
+        // from the cache with their first score, and are not counted again.
+        List<Transaction> resent = transactions.subList(0, RESENT);
+        Map<String, FraudScore> first = new HashMap<>();
+        resent.forEach(t -> first.put(t.getTransactionId(), SCORES.get(t.getTransactionId())));
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            send(producer, resent);
+        }
+        Map<String, Integer> again = new HashMap<>();
+        readCommitted(transactions.size() + RESENT, again, new HashMap<>());
+        for (Transaction t : resent) {
+            String id = t.getTransactionId();
+            assertThat(again.get(id)).as("scores of re-sent %s", id).isEqualTo(2);
+            FraudScore second = SCORES.get(id);
+            assertThat(second.getCacheHit()).as("re-sent %s answered from the cache", id).isTrue();
+            assertThat(second.getScore()).isEqualTo(first.get(id).getScore());
+            assertThat(second.getDecision()).isEqualTo(first.get(id).getDecision());
+        }
+
+        // ONNX Runtime is loaded parent-first: a restarted task's fresh user classloader on a
+        // TaskManager that already scored must not fail to load its native library.
+        for (String tm : List.of("taskmanager-1", "taskmanager-2", "taskmanager-3")) {
+            Path log = cluster.layout().log(tm);
+            assertThat(Files.exists(log) ? Files.readString(log) : "")
+                    .as(log.toString())
+                    .doesNotContain("already loaded in another classloader");
+        }
+    }
+
+    private static List<Transaction> generate() {
+        TransactionGenerator generator =
+                new TransactionGenerator(
+                        TransactionGenerator.Settings.defaults(7)
+                                .withDuplicateRate(0)
+                                .withCards(200));
+        List<Transaction> out = new ArrayList<>();
+        for (int i = 0; i < EVENTS + EVENTS_AFTER_SAVEPOINT; i++) {
+            out.add(generator.next().transaction());
+        }
+        return out;
+    }
+
+    /** The bundled model's score of each transaction, features computed per card in order. */
+    private static float[] expectedScores(List<Transaction> transactions) throws Exception {
+        Map<String, CardHistory> histories = new HashMap<>();
+        float[][] rows = new float[transactions.size()][];
+        for (int i = 0; i < transactions.size(); i++) {
+            Transaction txn = transactions.get(i);
+            rows[i] =
+                    CardFeatures.computeAndUpdate(
+                            histories.computeIfAbsent(txn.getCardId(), k -> new CardHistory()),
+                            txn);
+        }
+        try (OnnxModel model = OnnxModel.open(MODEL, OnnxOptions.DEFAULT)) {
+            return model.score(rows);
+        }
+    }
+
+    private static KafkaProducer<byte[], byte[]> producer() {
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.put(
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        return new KafkaProducer<>(props);
+    }
+
+    /** Sends at about 400 transactions per second, keyed by card id. */
+    private static void send(KafkaProducer<byte[], byte[]> producer, List<Transaction> batch) {
+        SingleObjectCodec<Transaction> codec = SingleObjectCodec.of(Transaction.class);
+        try {
+            for (int i = 0; i < batch.size(); i++) {
+                Transaction t = batch.get(i);
+                producer.send(
+                        new ProducerRecord<>(
+                                "transactions",
+                                t.getCardId().getBytes(StandardCharsets.UTF_8),
+                                codec.encode(t)));
+                if (i % 40 == 39) {
+                    Thread.sleep(100);
+                }
+            }
+            producer.flush();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Reads scores and dead letters with read_committed until every expected transaction is there,
+     * then two more checkpoint intervals, so a duplicate committed late is seen too.
+     */
+    private static void readCommitted(
+            Set<String> expected, Map<String, Integer> scored, Map<String, Integer> deadLettered)
+            throws Exception {
+        readCommitted(expected.size(), scored, deadLettered);
+    }
+
+    /** As above, until at least {@code expectedRecords} score and dead-letter records are read. */
+    private static void readCommitted(
+            int expectedRecords, Map<String, Integer> scored, Map<String, Integer> deadLettered)
+            throws Exception {
+        Properties props = new Properties();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        props.put(
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
+                ByteArrayDeserializer.class.getName());
+        props.put(
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
+                ByteArrayDeserializer.class.getName());
+        SingleObjectCodec<FraudScore> scores = SingleObjectCodec.of(FraudScore.class);
+        SingleObjectCodec<DeadLetter> deadLetters = SingleObjectCodec.of(DeadLetter.class);
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (String topic : List.of("fraud-scores", "transactions-dead-letter")) {
+                for (int p = 0; p < LocalCluster.TOPIC_PARTITIONS; p++) {
+                    partitions.add(new TopicPartition(topic, p));
+                }
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            long deadline = System.nanoTime() + RESULT_TIMEOUT.toNanos();
+            long quietUntil = Long.MAX_VALUE;
+            while (System.nanoTime() < Math.min(deadline, quietUntil)) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.topic().equals("fraud-scores")) {
+                        FraudScore score = scores.decode(r.value());
+                        scored.merge(score.getTransactionId(), 1, Integer::sum);
+                        SCORES.put(score.getTransactionId(), score);
+                    } else {
+                        DeadLetter d = deadLetters.decode(r.value());
+                        deadLettered.merge(String.valueOf(d.getTransactionId()), 1, Integer::sum);
+                    }
+                }
+                if (quietUntil == Long.MAX_VALUE
+                        && total(scored) + total(deadLettered) >= expectedRecords) {
+                    quietUntil = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+                }
+            }
+        }
+    }
+
+    private static int total(Map<String, Integer> counts) {
+        return counts.values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    /** A TaskManager that runs a subtask of the job, by the id the cluster gives it. */
+    private static String taskManagerRunning(FlinkRestClient rest, String jobId) throws Exception {
+        for (JsonNode vertex : rest.get("/jobs/" + jobId).path("vertices")) {
+            JsonNode tms =
+                    rest.get(
+                                    "/jobs/"
+                                            + jobId
+                                            + "/vertices/"
+                                            + vertex.path("id").asText()
+                                            + "/taskmanagers")
+                            .path("taskmanagers");
+            for (JsonNode tm : tms) {
+                String id = tm.path("taskmanager-id").asText();
+                if (id.startsWith("taskmanager-")) {
+                    return id;
+                }
+            }
+        }
+        throw new AssertionError("expected a TaskManager running job " + jobId + ", found none");
+    }
+
+    private static void awaitCompletedCheckpoints(FlinkRestClient rest, String jobId, int n)
+            throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (rest.checkpoints(jobId).path("counts").path("completed").asInt() >= n) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError(
+                "expected "
+                        + n
+                        + " completed checkpoints of job "
+                        + jobId
+                        + " within 60 s; see "
+                        + cluster.layout().log("jobmanager"));
+    }
+
+    private static void deleteRecursively(Path dir) throws Exception {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}
