@@ -10,10 +10,6 @@ import dev.streamscore.jobs.generator.GeneratedTransaction;
 import dev.streamscore.jobs.generator.TransactionGenerator;
 import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.ModelDescriptor;
-import dev.streamscore.models.OnnxModel;
-import dev.streamscore.models.OnnxOptions;
-import dev.streamscore.operators.features.CardFeatures;
-import dev.streamscore.operators.features.CardHistory;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.Decision;
 import dev.streamscore.schemas.FraudScore;
@@ -45,7 +41,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
@@ -128,7 +123,7 @@ class FraudScoringEndToEndITCase {
         assertThat(scores.values()).allSatisfy(list -> assertThat(list).hasSize(1));
 
         // Each score equals ONNX Runtime's score of the same features, computed here independently.
-        float[] expected = expectedScores(valid);
+        float[] expected = SystemTestSupport.referenceScores(valid, MODEL);
         ModelDescriptor descriptor = ModelArtifact.load(MODEL).descriptor();
         int declines = 0;
         for (int i = 0; i < valid.size(); i++) {
@@ -198,7 +193,7 @@ class FraudScoringEndToEndITCase {
         Map<String, List<FraudScore>> scores = new LinkedHashMap<>();
         runJobUntil(config, scores, new ArrayList<>(), sent.size(), 0);
 
-        float[] expected = expectedScores(originals);
+        float[] expected = SystemTestSupport.referenceScores(originals, MODEL);
         for (int i = 0; i < originals.size(); i++) {
             Transaction original = originals.get(i);
             List<FraudScore> got = scores.get(original.getTransactionId());
@@ -266,22 +261,6 @@ class FraudScoringEndToEndITCase {
             assertThat(job.getJobStatus().get(10, TimeUnit.SECONDS)).isEqualTo(JobStatus.RUNNING);
         } finally {
             job.cancel().get(30, TimeUnit.SECONDS);
-        }
-    }
-
-    /** ONNX Runtime's scores for features computed here, independently of the job, in order. */
-    private static float[] expectedScores(List<Transaction> transactions) throws Exception {
-        Map<String, CardHistory> histories = new HashMap<>();
-        float[][] rows = new float[transactions.size()][];
-        for (int i = 0; i < transactions.size(); i++) {
-            Transaction txn = transactions.get(i);
-            rows[i] =
-                    CardFeatures.computeAndUpdate(
-                            histories.computeIfAbsent(txn.getCardId(), k -> new CardHistory()),
-                            txn);
-        }
-        try (OnnxModel model = OnnxModel.open(MODEL, OnnxOptions.DEFAULT)) {
-            return model.score(rows);
         }
     }
 
@@ -364,17 +343,8 @@ class FraudScoringEndToEndITCase {
             throws Exception {
         SingleObjectCodec<FraudScore> scoreCodec = SingleObjectCodec.of(FraudScore.class);
         SingleObjectCodec<DeadLetter> deadLetterCodec = SingleObjectCodec.of(DeadLetter.class);
-        Properties props = new Properties();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        Properties props = SystemTestSupport.readCommittedConsumer(kafka.bootstrapServers());
         props.put(ConsumerConfig.GROUP_ID_CONFIG, "it-reader-" + config.groupId());
-        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        props.put(
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
-                ByteArrayDeserializer.class.getName());
-        props.put(
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
-                ByteArrayDeserializer.class.getName());
         long deadline = System.nanoTime() + timeout.toNanos();
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
             consumer.subscribe(List.of(config.scoresTopic(), config.deadLetterTopic()));

@@ -8,10 +8,6 @@ import dev.streamscore.jobs.cluster.ClusterLayout;
 import dev.streamscore.jobs.cluster.FlinkRestClient;
 import dev.streamscore.jobs.cluster.LocalCluster;
 import dev.streamscore.jobs.generator.TransactionGenerator;
-import dev.streamscore.models.OnnxModel;
-import dev.streamscore.models.OnnxOptions;
-import dev.streamscore.operators.features.CardFeatures;
-import dev.streamscore.operators.features.CardHistory;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Transaction;
@@ -29,15 +25,11 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -245,7 +237,7 @@ class LocalClusterITCase {
         // score equals the model's score of the features computed here from each card's
         // transactions in order; a lost or doubly counted transaction in a card's history would
         // change every later score of that card.
-        float[] expectedScores = expectedScores(transactions);
+        float[] expectedScores = SystemTestSupport.referenceScores(transactions, MODEL);
         for (int i = 0; i < transactions.size(); i++) {
             String id = transactions.get(i).getTransactionId();
             assertThat(SCORES.get(id).getScore())
@@ -296,31 +288,8 @@ class LocalClusterITCase {
         return out;
     }
 
-    /** The bundled model's score of each transaction, features computed per card in order. */
-    private static float[] expectedScores(List<Transaction> transactions) throws Exception {
-        Map<String, CardHistory> histories = new HashMap<>();
-        float[][] rows = new float[transactions.size()][];
-        for (int i = 0; i < transactions.size(); i++) {
-            Transaction txn = transactions.get(i);
-            rows[i] =
-                    CardFeatures.computeAndUpdate(
-                            histories.computeIfAbsent(txn.getCardId(), k -> new CardHistory()),
-                            txn);
-        }
-        try (OnnxModel model = OnnxModel.open(MODEL, OnnxOptions.DEFAULT)) {
-            return model.score(rows);
-        }
-    }
-
     private static KafkaProducer<byte[], byte[]> producer() {
-        Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
-        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        props.put(
-                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        props.put(ProducerConfig.ACKS_CONFIG, "all");
-        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        return new KafkaProducer<>(props);
+        return new KafkaProducer<>(SystemTestSupport.producer(cluster.bootstrapServers()));
     }
 
     /** Sends at about 400 transactions per second, keyed by card id. */
@@ -359,15 +328,7 @@ class LocalClusterITCase {
     private static void readCommitted(
             int expectedRecords, Map<String, Integer> scored, Map<String, Integer> deadLettered)
             throws Exception {
-        Properties props = new Properties();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        props.put(
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
-                ByteArrayDeserializer.class.getName());
-        props.put(
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
-                ByteArrayDeserializer.class.getName());
+        Properties props = SystemTestSupport.readCommittedConsumer(cluster.bootstrapServers());
         SingleObjectCodec<FraudScore> scores = SingleObjectCodec.of(FraudScore.class);
         SingleObjectCodec<DeadLetter> deadLetters = SingleObjectCodec.of(DeadLetter.class);
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
