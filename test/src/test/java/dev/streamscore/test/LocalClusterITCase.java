@@ -167,6 +167,13 @@ class LocalClusterITCase {
                 .isEmpty();
         assertThat(rest.get("/jobs/" + jobId).path("state").asText()).isEqualTo("RUNNING");
 
+        // The operator metrics the README names reach Prometheus through Flink's reporter.
+        assertThat(scrapePrometheus())
+                .contains("flink_taskmanager_job_task_operator_rowsScored")
+                .contains("flink_taskmanager_job_task_operator_batchSize")
+                .contains("flink_taskmanager_job_task_operator_cacheMisses")
+                .contains("flink_taskmanager_job_task_operator_deadLettersDecode");
+
         // Upgrade: stop with a savepoint, send more while the job is down, resume at parallelism 4.
         long stopped = System.nanoTime();
         assertThat(
@@ -359,6 +366,30 @@ class LocalClusterITCase {
                 }
             }
         }
+    }
+
+    /** Everything the cluster's processes serve on their Prometheus reporter ports. */
+    private static String scrapePrometheus() throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        StringBuilder all = new StringBuilder();
+        for (int port = 9250; port <= 9299; port++) {
+            try {
+                java.net.http.HttpResponse<String> response =
+                        http.send(
+                                java.net.http.HttpRequest.newBuilder(
+                                                java.net.URI.create(
+                                                        "http://127.0.0.1:" + port + "/metrics"))
+                                        .timeout(Duration.ofSeconds(2))
+                                        .build(),
+                                java.net.http.HttpResponse.BodyHandlers.ofString());
+                if (response.statusCode() == 200) {
+                    all.append(response.body());
+                }
+            } catch (java.io.IOException nothingListening) {
+                // Not every port of the range is taken.
+            }
+        }
+        return all.toString();
     }
 
     private static int total(Map<String, Integer> counts) {

@@ -398,8 +398,8 @@ public final class LocalCluster {
                                     "kafka.tools.StorageTool",
                                     List.of(
                                             "format",
-                                            "-t",
-                                            kafkaClusterId(),
+                                            // One argument: a random id may start with '-'.
+                                            "--cluster-id=" + kafkaClusterId(),
                                             "-c",
                                             layout.kafkaConfig().toString()))
                             .start();
