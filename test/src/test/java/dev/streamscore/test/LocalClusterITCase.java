@@ -44,9 +44,12 @@ import org.junit.jupiter.api.Test;
  * savepoint, more transactions are sent while it is down, and it is resumed from the savepoint at
  * parallelism 4: again every transaction exactly once. Every score must equal the model's score of
  * the card features computed here from each card's transactions in order, so per-card state has no
- * gap and no double count across the kill and the rescale. The resumed job runs in TaskManagers
- * that already loaded ONNX Runtime for the earlier job: its native library must survive a new user
- * classloader. Everything is torn down, also when the test fails.
+ * gap and no double count across the kill and the rescale. Transactions sent before the stop and
+ * sent again after it are answered from the restored result cache. A second savepoint upgrade
+ * brings a new model version, which must never be answered with the old version's cached score. The
+ * operator metrics must be served by Flink's Prometheus reporter. The resumed jobs run in
+ * TaskManagers that already loaded ONNX Runtime for the earlier job: its native library must
+ * survive a new user classloader. Everything is torn down, also when the test fails.
  */
 class LocalClusterITCase {
 
@@ -270,6 +273,65 @@ class LocalClusterITCase {
             assertThat(second.getCacheHit()).as("re-sent %s answered from the cache", id).isTrue();
             assertThat(second.getScore()).isEqualTo(first.get(id).getScore());
             assertThat(second.getDecision()).isEqualTo(first.get(id).getDecision());
+        }
+
+        // A second upgrade brings a new model version (here the same weights, published as
+        // 1.1.0): state carries over, but the cache never answers for the new version.
+        Path newModel = WORK_DIR.resolve("model-1.1.0");
+        Files.createDirectories(newModel);
+        Path bundled = Path.of("..", "models", "artifacts", "gbdt");
+        Files.copy(bundled.resolve("model.onnx"), newModel.resolve("model.onnx"));
+        Files.writeString(
+                newModel.resolve("descriptor.json"),
+                Files.readString(bundled.resolve("descriptor.json"))
+                        .replaceFirst("\"version\": \"[^\"]+\"", "\"version\": \"1.1.0\""));
+        assertThat(
+                        StreamscoreCli.commandLine()
+                                .execute("cluster", "savepoint", "--work-dir", WORK_DIR.toString()))
+                .as("exit code of the second cluster savepoint")
+                .isZero();
+        Path second;
+        try (var dirs = Files.list(cluster.layout().savepointsDir())) {
+            second =
+                    dirs.filter(Files::isDirectory)
+                            .filter(d -> !d.equals(savepoint))
+                            .findFirst()
+                            .orElseThrow();
+        }
+        assertThat(
+                        StreamscoreCli.commandLine()
+                                .execute(
+                                        "cluster",
+                                        "submit",
+                                        "--work-dir",
+                                        WORK_DIR.toString(),
+                                        "--from-savepoint",
+                                        second.toUri().toString(),
+                                        "--delivery",
+                                        "exactly-once",
+                                        "--checkpoint-interval",
+                                        "2 s",
+                                        "--parallelism",
+                                        "4",
+                                        "--model",
+                                        newModel.toString()))
+                .as("exit code of cluster submit with a new model")
+                .isZero();
+        List<Transaction> rescored = transactions.subList(0, RESENT / 2);
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            send(producer, rescored);
+        }
+        Map<String, Integer> third = new HashMap<>();
+        readCommitted(transactions.size() + RESENT + rescored.size(), third, new HashMap<>());
+        for (Transaction t : rescored) {
+            String id = t.getTransactionId();
+            assertThat(third.get(id)).as("scores of %s after the model upgrade", id).isEqualTo(3);
+            FraudScore latest = SCORES.get(id);
+            assertThat(latest.getModelVersion()).isEqualTo("1.1.0");
+            assertThat(latest.getCacheHit())
+                    .as("%s must not be answered with the old version's cached score", id)
+                    .isFalse();
+            assertThat(latest.getScore()).isEqualTo(first.get(id).getScore());
         }
 
         // ONNX Runtime is loaded parent-first: a restarted task's fresh user classloader on a
