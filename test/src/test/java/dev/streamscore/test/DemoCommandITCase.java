@@ -25,10 +25,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -102,12 +99,7 @@ class DemoCommandITCase {
         TransactionGenerator generator =
                 new TransactionGenerator(TransactionGenerator.Settings.defaults(21));
         Set<String> sent = new HashSet<>();
-        Properties producerProps = new Properties();
-        producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        producerProps.put(
-                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        producerProps.put(
-                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        Properties producerProps = SystemTestSupport.producer(bootstrap);
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProps)) {
             for (int i = 0; i < 200; i++) {
                 Transaction t = generator.next().transaction();
@@ -126,16 +118,9 @@ class DemoCommandITCase {
         // An ordinary consumer on the same port reads every score while the demo runs.
         Set<String> scored = new HashSet<>();
         SingleObjectCodec<FraudScore> scores = SingleObjectCodec.of(FraudScore.class);
-        Properties consumerProps = new Properties();
-        consumerProps.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        // At-least-once output is visible at once; read_committed reads it just the same.
+        Properties consumerProps = SystemTestSupport.readCommittedConsumer(bootstrap);
         consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, "outside-reader");
-        consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        consumerProps.put(
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
-                ByteArrayDeserializer.class.getName());
-        consumerProps.put(
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
-                ByteArrayDeserializer.class.getName());
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProps)) {
             consumer.subscribe(List.of("fraud-scores"));
             deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);

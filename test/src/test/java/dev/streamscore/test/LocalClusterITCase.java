@@ -105,17 +105,7 @@ class LocalClusterITCase {
     void scoresEveryTransactionExactlyOnceAcrossATaskManagerKillAndASavepointUpgrade()
             throws Exception {
         FlinkRestClient rest = cluster.rest();
-        int exit =
-                StreamscoreCli.commandLine()
-                        .execute(
-                                "cluster",
-                                "submit",
-                                "--work-dir",
-                                WORK_DIR.toString(),
-                                "--delivery",
-                                "exactly-once",
-                                "--checkpoint-interval",
-                                "2 s");
+        int exit = submit();
         assertThat(exit).as("exit code of cluster submit").isZero();
         JsonNode jobs = rest.jobsOverview();
         assertThat(jobs).hasSize(1);
@@ -179,11 +169,7 @@ class LocalClusterITCase {
 
         // Upgrade: stop with a savepoint, send more while the job is down, resume at parallelism 4.
         long stopped = System.nanoTime();
-        assertThat(
-                        StreamscoreCli.commandLine()
-                                .execute("cluster", "savepoint", "--work-dir", WORK_DIR.toString()))
-                .as("exit code of cluster savepoint")
-                .isZero();
+        assertThat(cluster("savepoint")).as("exit code of cluster savepoint").isZero();
         assertThat(rest.get("/jobs/" + jobId).path("state").asText()).isEqualTo("FINISHED");
         Path savepoint;
         try (var dirs = Files.list(cluster.layout().savepointsDir())) {
@@ -192,21 +178,7 @@ class LocalClusterITCase {
         try (KafkaProducer<byte[], byte[]> producer = producer()) {
             send(producer, transactions.subList(EVENTS, EVENTS + EVENTS_AFTER_SAVEPOINT));
         }
-        assertThat(
-                        StreamscoreCli.commandLine()
-                                .execute(
-                                        "cluster",
-                                        "submit",
-                                        "--work-dir",
-                                        WORK_DIR.toString(),
-                                        "--from-savepoint",
-                                        savepoint.toUri().toString(),
-                                        "--delivery",
-                                        "exactly-once",
-                                        "--checkpoint-interval",
-                                        "2 s",
-                                        "--parallelism",
-                                        "4"))
+        assertThat(submit("--from-savepoint", savepoint.toUri().toString(), "--parallelism", "4"))
                 .as("exit code of cluster submit --from-savepoint")
                 .isZero();
         String resumed = null;
@@ -285,11 +257,7 @@ class LocalClusterITCase {
                 newModel.resolve("descriptor.json"),
                 Files.readString(bundled.resolve("descriptor.json"))
                         .replaceFirst("\"version\": \"[^\"]+\"", "\"version\": \"1.1.0\""));
-        assertThat(
-                        StreamscoreCli.commandLine()
-                                .execute("cluster", "savepoint", "--work-dir", WORK_DIR.toString()))
-                .as("exit code of the second cluster savepoint")
-                .isZero();
+        assertThat(cluster("savepoint")).as("exit code of the second cluster savepoint").isZero();
         Path second;
         try (var dirs = Files.list(cluster.layout().savepointsDir())) {
             second =
@@ -299,22 +267,13 @@ class LocalClusterITCase {
                             .orElseThrow();
         }
         assertThat(
-                        StreamscoreCli.commandLine()
-                                .execute(
-                                        "cluster",
-                                        "submit",
-                                        "--work-dir",
-                                        WORK_DIR.toString(),
-                                        "--from-savepoint",
-                                        second.toUri().toString(),
-                                        "--delivery",
-                                        "exactly-once",
-                                        "--checkpoint-interval",
-                                        "2 s",
-                                        "--parallelism",
-                                        "4",
-                                        "--model",
-                                        newModel.toString()))
+                        submit(
+                                "--from-savepoint",
+                                second.toUri().toString(),
+                                "--parallelism",
+                                "4",
+                                "--model",
+                                newModel.toString()))
                 .as("exit code of cluster submit with a new model")
                 .isZero();
         List<Transaction> rescored = transactions.subList(0, RESENT / 2);
@@ -452,6 +411,23 @@ class LocalClusterITCase {
             }
         }
         return all.toString();
+    }
+
+    /** {@code ./streamscore cluster <command> --work-dir ... <args>}, in-process; its exit code. */
+    private static int cluster(String command, String... args) {
+        List<String> argv =
+                new ArrayList<>(List.of("cluster", command, "--work-dir", WORK_DIR.toString()));
+        argv.addAll(List.of(args));
+        return StreamscoreCli.commandLine().execute(argv.toArray(String[]::new));
+    }
+
+    /** {@code cluster submit} with exactly-once delivery and 2 s checkpoints, plus {@code args}. */
+    private static int submit(String... args) {
+        List<String> argv =
+                new ArrayList<>(
+                        List.of("--delivery", "exactly-once", "--checkpoint-interval", "2 s"));
+        argv.addAll(List.of(args));
+        return cluster("submit", argv.toArray(String[]::new));
     }
 
     private static int total(Map<String, Integer> counts) {
