@@ -7,9 +7,13 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -40,6 +44,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #score} is thread-safe (ONNX Runtime sessions are) as long as concurrent calls use
  * different input buffers.
+ *
+ * <p>With a {@link OnnxOptions#profilePrefix() profile prefix}, ONNX Runtime profiles every call of
+ * the session and writes the profile when the session closes, with its last handle; the file's name
+ * is logged at INFO.
  */
 public final class OnnxModel implements AutoCloseable {
 
@@ -81,7 +89,8 @@ public final class OnnxModel implements AutoCloseable {
      */
     static OnnxModel open(String location, OnnxOptions options, Set<OrtProvider> providersInBuild)
             throws OrtException {
-        // The provider is part of the options, so a cuda and a cpu handle never share a session.
+        // Every option is part of the key (the record's toString lists them all), so a cuda and a
+        // cpu handle, or a profiled and an unprofiled one, never share a session.
         String key = location + "|" + options;
         synchronized (SESSIONS) {
             SharedSession shared = SESSIONS.get(key);
@@ -402,6 +411,9 @@ public final class OnnxModel implements AutoCloseable {
                 so.setInterOpNumThreads(options.interOpThreads());
                 so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
                 so.setSessionLogLevel(options.sessionLogLevel().ort());
+                if (options.profilePrefix() != null) {
+                    so.enableProfiling(profileFolderMade(options.profilePrefix()));
+                }
                 // Providers are tried per node in the order registered; the CPU comes last.
                 switch (provider) {
                     case TENSORRT -> {
@@ -418,6 +430,26 @@ public final class OnnxModel implements AutoCloseable {
                 so.close();
                 throw e;
             }
+        }
+
+        /**
+         * {@code prefix}, its folder created: ONNX Runtime writes no profile, and says nothing,
+         * when the folder is missing.
+         */
+        private static String profileFolderMade(String prefix) {
+            Path folder = Path.of(prefix).toAbsolutePath().getParent();
+            try {
+                Files.createDirectories(folder);
+            } catch (IOException e) {
+                throw new UncheckedIOException(
+                        "cannot create folder "
+                                + folder
+                                + " for the ONNX Runtime profile "
+                                + prefix
+                                + "_<timestamp>.json",
+                        e);
+            }
+            return prefix;
         }
 
         private static void checkSignature(ModelArtifact artifact, OrtSession session)
@@ -470,10 +502,24 @@ public final class OnnxModel implements AutoCloseable {
             }
         }
 
-        /** Closes what {@link #start} opened, in reverse order. */
+        /**
+         * Closes what {@link #start} opened, in reverse order; first writes the profile, when
+         * profiling, so its file name can be logged.
+         */
         void release() throws OrtException {
             runOptions.close();
-            session.close();
+            try {
+                if (options.profilePrefix() != null) {
+                    String file = session.endProfiling();
+                    LOG.info(
+                            "ONNX Runtime profile of model {} ({} session) written to {}",
+                            descriptor.id(),
+                            provider,
+                            file);
+                }
+            } finally {
+                session.close();
+            }
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.streamscore.models;
 
 import ai.onnxruntime.OrtLoggingLevel;
 import java.io.Serializable;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
@@ -33,6 +34,11 @@ import java.util.List;
  * @param runLogLevel least severe ONNX Runtime message a model call prints to stderr; default
  *     {@link LogLevel#FATAL}: a failed call's ERROR line repeats word for word the message of the
  *     exception {@link OnnxModel#score} throws, which the caller reports (dead letters, logs)
+ * @param profilePrefix where ONNX Runtime writes its profile of the session (every node's time in
+ *     every call, in Chrome trace JSON): a path prefix, to which ONNX Runtime adds {@code
+ *     _<timestamp>.json} when the session closes; null (default) profiles nothing, and an empty or
+ *     blank prefix is taken as null. Profiling slows every call; for measuring where time goes, not
+ *     for production.
  */
 public record OnnxOptions(
         int intraOpThreads,
@@ -41,10 +47,14 @@ public record OnnxOptions(
         int deviceId,
         List<Integer> padToSizes,
         LogLevel sessionLogLevel,
-        LogLevel runLogLevel)
+        LogLevel runLogLevel,
+        String profilePrefix)
         implements Serializable {
 
-    /** One thread each on the CPU, no padding, warnings at load, no per-call stderr lines. */
+    /**
+     * One thread each on the CPU, no padding, warnings at load, no per-call stderr lines, no
+     * profiling.
+     */
     public static final OnnxOptions DEFAULT = new OnnxOptions(1, 1);
 
     public OnnxOptions {
@@ -79,6 +89,35 @@ public record OnnxOptions(
                             + " run="
                             + runLogLevel);
         }
+        if (profilePrefix != null && profilePrefix.isBlank()) {
+            profilePrefix = null;
+        }
+        if (profilePrefix != null && Path.of(profilePrefix).getFileName() == null) {
+            throw new IllegalArgumentException(
+                    "ONNX Runtime profile prefix must end in a file name prefix, found '"
+                            + profilePrefix
+                            + "'");
+        }
+    }
+
+    /** As the canonical constructor, without profiling. */
+    public OnnxOptions(
+            int intraOpThreads,
+            int interOpThreads,
+            ExecutionProvider executionProvider,
+            int deviceId,
+            List<Integer> padToSizes,
+            LogLevel sessionLogLevel,
+            LogLevel runLogLevel) {
+        this(
+                intraOpThreads,
+                interOpThreads,
+                executionProvider,
+                deviceId,
+                padToSizes,
+                sessionLogLevel,
+                runLogLevel,
+                null);
     }
 
     /** The given threads on the CPU, with every other option at its default. */
@@ -101,7 +140,8 @@ public record OnnxOptions(
                 deviceId,
                 padToSizes,
                 sessionLogLevel,
-                runLogLevel);
+                runLogLevel,
+                profilePrefix);
     }
 
     public OnnxOptions withExecutionProvider(ExecutionProvider provider, int device) {
@@ -112,7 +152,8 @@ public record OnnxOptions(
                 device,
                 padToSizes,
                 sessionLogLevel,
-                runLogLevel);
+                runLogLevel,
+                profilePrefix);
     }
 
     /** Padding to the given batch sizes; none turns padding off. */
@@ -128,7 +169,8 @@ public record OnnxOptions(
                 deviceId,
                 sizes,
                 sessionLogLevel,
-                runLogLevel);
+                runLogLevel,
+                profilePrefix);
     }
 
     public OnnxOptions withLogLevels(LogLevel session, LogLevel run) {
@@ -139,7 +181,24 @@ public record OnnxOptions(
                 deviceId,
                 padToSizes,
                 session,
-                run);
+                run,
+                profilePrefix);
+    }
+
+    /**
+     * Profiling of the session into {@code <prefix>_<timestamp>.json} (see {@link #profilePrefix}),
+     * or none for null or blank.
+     */
+    public OnnxOptions withProfilePrefix(String prefix) {
+        return new OnnxOptions(
+                intraOpThreads,
+                interOpThreads,
+                executionProvider,
+                deviceId,
+                padToSizes,
+                sessionLogLevel,
+                runLogLevel,
+                prefix);
     }
 
     /**
