@@ -52,6 +52,7 @@ import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
 import org.apache.flink.runtime.clusterframework.TaskExecutorProcessSpec;
 import org.apache.flink.runtime.clusterframework.TaskExecutorProcessUtils;
 import org.apache.flink.runtime.util.EnvironmentInformation;
+import org.apache.flink.state.rocksdb.RocksDBConfigurableOptions;
 import org.apache.flink.state.rocksdb.RocksDBNativeMetricOptions;
 import org.apache.flink.state.rocksdb.RocksDBOptions;
 import org.junit.jupiter.api.Test;
@@ -92,6 +93,7 @@ class DeploymentManifestsTest {
                     StateBackendOptions.class,
                     TaskManagerOptions.class,
                     RocksDBOptions.class,
+                    RocksDBConfigurableOptions.class,
                     RocksDBNativeMetricOptions.class);
 
     /**
@@ -414,6 +416,9 @@ class DeploymentManifestsTest {
                 .isEqualToIgnoringCase("rocksdb");
         assertThat(conf.get(CheckpointingOptions.INCREMENTAL_CHECKPOINTS))
                 .as("incremental checkpoints (RocksDB)")
+                .isTrue();
+        assertThat(conf.get(RocksDBConfigurableOptions.USE_BLOOM_FILTER))
+                .as("RocksDB bloom filters (the dedup check looks up ids it mostly does not hold)")
                 .isTrue();
         for (ConfigOption<String> dir :
                 List.of(

@@ -14,11 +14,12 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  * same {@code config.yaml} a cluster uses ({@code deploy/flink/}, or {@code $FLINK_CONF_DIR}), so
  * local runs have the RocksDB state backend and checkpointing the cluster has.
  */
-final class LocalFlink {
+public final class LocalFlink {
 
     private LocalFlink() {}
 
-    static StreamExecutionEnvironment environment(Configuration jobOptions) throws Exception {
+    public static StreamExecutionEnvironment environment(Configuration jobOptions)
+            throws Exception {
         Configuration conf = new Configuration();
         String confDir = System.getenv("FLINK_CONF_DIR");
         if (confDir == null && new File("deploy/flink/config.yaml").isFile()) {

@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
             RunCommand.class,
             ExportTrainingDataCommand.class,
             ClusterCommand.class,
+            dev.streamscore.jobs.bench.BenchCommand.class,
             dev.streamscore.jobs.bench.OperatorBenchmarkCommand.class
         })
 public final class StreamscoreCli {

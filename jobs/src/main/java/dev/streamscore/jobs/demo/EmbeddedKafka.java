@@ -114,6 +114,48 @@ public final class EmbeddedKafka implements AutoCloseable {
                     }
                 }
             }
+            awaitLeaders(admin, List.of(topics));
+        }
+    }
+
+    /**
+     * Waits until every partition has a leader: a producer that writes to a partition the broker
+     * has not taken on yet gets NOT_LEADER and, idempotent, can then fail its retries with an
+     * out-of-order sequence.
+     */
+    private static void awaitLeaders(Admin admin, List<String> topics) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            boolean ready;
+            try {
+                ready =
+                        admin.describeTopics(topics).allTopicNames().get().values().stream()
+                                .flatMap(d -> d.partitions().stream())
+                                .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (!(e.getCause()
+                        instanceof
+                        org.apache.kafka.common.errors.UnknownTopicOrPartitionException)) {
+                    throw e;
+                }
+                ready = false; // created, not yet known to the broker that answered
+            }
+            if (ready) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("topics " + topics + " have no leader after 30 s");
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    /** Deletes topics and waits until the broker has. */
+    public void deleteTopics(java.util.Collection<String> topics) throws Exception {
+        Properties props = new Properties();
+        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        try (Admin admin = Admin.create(props)) {
+            admin.deleteTopics(topics).all().get();
         }
     }
 

@@ -7,7 +7,6 @@ import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.features.CardFeatures;
 import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.schemas.DeadLetter;
-import dev.streamscore.schemas.Decision;
 import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Stage;
 import dev.streamscore.schemas.Transaction;
@@ -15,7 +14,6 @@ import dev.streamscore.schemas.serde.SingleObjectCodec;
 import java.io.Serializable;
 import java.nio.FloatBuffer;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -155,6 +153,7 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
     private transient KeySelector<EnrichedTransaction, ?> keySelector;
     private transient TypeSerializer<EnrichedTransaction> elementSerializer;
     private transient boolean copyInputs;
+    private boolean inputsOwned;
     private transient ListState<StreamElement> pendingState;
     private transient List<StreamRecord<EnrichedTransaction>> restored;
     private transient ScoreCache cache;
@@ -203,6 +202,18 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
 
     public BatchingInferenceOperator(InferenceSettings settings) {
         this(settings, OnnxBatchScorer::open, System::nanoTime);
+    }
+
+    /**
+     * Skips the copy of each input this operator otherwise makes when object reuse is on. Only for
+     * an upstream that emits a new object per element and never touches it again, as {@code
+     * CardFeatureEnricher} does: the copy (a deep copy of the Avro transaction) is then pure cost.
+     *
+     * @return this operator
+     */
+    public BatchingInferenceOperator withInputsOwned() {
+        this.inputsOwned = true;
+        return this;
     }
 
     /** With another model or clock: the seams the tests use. */
@@ -268,7 +279,7 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
                     "expected the runtime to hand BatchingInferenceOperator a MailboxExecutor"
                             + " before open, found none");
         }
-        copyInputs = getExecutionConfig().isObjectReuseEnabled();
+        copyInputs = getExecutionConfig().isObjectReuseEnabled() && !inputsOwned;
         reusableOutput = new StreamRecord<>(null);
         results = ResultQueue.create(settings.outputMode(), new Emitter());
         pendingRows = new HashMap<>();
@@ -408,7 +419,9 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
         long featureHash = 0;
         if (cache != null) {
             featureHash = element.featureHash();
+            long lookupStart = ticker.nanoTime();
             CachedScore hit = cache.lookup(featureHash, element.features, descriptor.id());
+            metrics.cacheTimeNanos.inc(ticker.nanoTime() - lookupStart);
             if (hit != null) {
                 metrics.cacheHits.inc();
                 pending.score = scoreOf(element, descriptor, hit.score, true, false);
@@ -592,6 +605,7 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
             return;
         }
         metrics.inferenceTimeMicros.update(attempt.nanos / 1_000);
+        metrics.modelTimeNanos.inc(attempt.nanos);
         if (attempt.timedOut) {
             // Already failed and moved on; only its buffer was waiting for this.
             if (attempt.slotReplaced) {
@@ -704,7 +718,9 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
         }
         if (cache != null) {
             setCurrentKey(row.cardKey);
+            long putStart = ticker.nanoTime();
             cache.put(row.featureHash, row.features, descriptor.id(), score);
+            metrics.cacheTimeNanos.inc(ticker.nanoTime() - putStart);
         }
         for (int i = 0; i < row.waiting.size(); i++) {
             PendingElement pending = row.waiting.get(i);
@@ -782,28 +798,13 @@ public class BatchingInferenceOperator extends AbstractStreamOperator<FraudScore
             double score,
             boolean cacheHit,
             boolean fallback) {
-        Transaction txn = element.transaction;
-        return FraudScore.newBuilder()
-                .setTransactionId(txn.getTransactionId())
-                .setCardId(txn.getCardId())
-                .setScore(score)
-                .setDecision(decide(descriptor, score))
-                .setModelName(descriptor.name())
-                .setModelVersion(descriptor.version())
-                .setCacheHit(cacheHit)
-                .setEventTime(txn.getEventTime())
-                .setScoredAt(
-                        Instant.ofEpochMilli(getProcessingTimeService().getCurrentProcessingTime()))
-                .setFallback(fallback)
-                .build();
-    }
-
-    private static Decision decide(ModelDescriptor descriptor, double score) {
-        ModelDescriptor.Thresholds thresholds = descriptor.thresholds();
-        if (score >= thresholds.decline()) {
-            return Decision.DECLINE;
-        }
-        return score >= thresholds.review() ? Decision.REVIEW : Decision.APPROVE;
+        return FraudScores.of(
+                element.transaction,
+                descriptor,
+                score,
+                cacheHit,
+                fallback,
+                getProcessingTimeService().getCurrentProcessingTime());
     }
 
     private static DeadLetter deadLetterOf(

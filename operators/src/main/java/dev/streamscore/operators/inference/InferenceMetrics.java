@@ -23,6 +23,8 @@ final class InferenceMetrics {
     static final String INFERENCE_TIME_MICROS = "inferenceTimeMicros";
     static final String INFERENCE_TIME_PER_ROW_NANOS = "inferenceTimePerRowNanos";
     static final String BATCHES_IN_FLIGHT = "batchesInFlight";
+    static final String MODEL_TIME_NANOS = "modelTimeNanos";
+    static final String CACHE_TIME_NANOS = "cacheTimeNanos";
     static final String CACHE_HITS = "cacheHits";
     static final String CACHE_MISSES = "cacheMisses";
     static final String COALESCED = "coalesced";
@@ -47,6 +49,8 @@ final class InferenceMetrics {
                     INFERENCE_TIME_MICROS,
                     INFERENCE_TIME_PER_ROW_NANOS,
                     BATCHES_IN_FLIGHT,
+                    MODEL_TIME_NANOS,
+                    CACHE_TIME_NANOS,
                     CACHE_HITS,
                     CACHE_MISSES,
                     COALESCED,
@@ -80,6 +84,12 @@ final class InferenceMetrics {
 
     /** Wall time of each successful model call divided by its rows, in nanoseconds. */
     final Histogram inferenceTimePerRowNanos;
+
+    /** Wall time of all model calls together, in nanoseconds (for cost per event). */
+    final Counter modelTimeNanos;
+
+    /** Task-thread time of score cache lookups and updates, in nanoseconds. */
+    final Counter cacheTimeNanos;
 
     /** Lookups answered by the score cache. */
     final Counter cacheHits;
@@ -139,6 +149,8 @@ final class InferenceMetrics {
         inferenceTimeMicros = histogram(group, INFERENCE_TIME_MICROS);
         inferenceTimePerRowNanos = histogram(group, INFERENCE_TIME_PER_ROW_NANOS);
         group.gauge(BATCHES_IN_FLIGHT, (Gauge<Integer>) batchesInFlight::getAsInt);
+        modelTimeNanos = group.counter(MODEL_TIME_NANOS);
+        cacheTimeNanos = group.counter(CACHE_TIME_NANOS);
         cacheHits = group.counter(CACHE_HITS);
         cacheMisses = group.counter(CACHE_MISSES);
         coalesced = group.counter(COALESCED);

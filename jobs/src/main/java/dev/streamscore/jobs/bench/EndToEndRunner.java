@@ -1,0 +1,441 @@
+package dev.streamscore.jobs.bench;
+
+import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.cli.LocalFlink;
+import dev.streamscore.jobs.config.ScoringConfig;
+import dev.streamscore.jobs.demo.EmbeddedKafka;
+import dev.streamscore.operators.features.CardFeatureEnricher;
+import dev.streamscore.operators.serde.SingleObjectSerializationSchema;
+import dev.streamscore.operators.serde.TransactionDecoder;
+import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.serde.SingleObjectCodec;
+import java.time.Duration;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.Callback;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Runs the real job once per measurement: fresh topics on the shared in-process broker, a fresh
+ * Flink MiniCluster (RocksDB, checkpointing as configured), the workload's Avro bytes on the wire,
+ * and a {@code read_committed} consumer of the scores as any user's.
+ */
+final class EndToEndRunner {
+
+    /** Result of a maximum-throughput run. */
+    record MaxResult(double eventsPerSecond, BenchResults.Stages stages) {}
+
+    /** The decoder's operator name, whose records-in count the consumed backlog. */
+    private static final String DECODE_OPERATOR = ".decode + validate.";
+
+    private final EmbeddedKafka kafka;
+    private final Duration checkpointInterval;
+    private final Map<Double, Workload> workloads = new HashMap<>();
+    private final Map<String, String> extraJobOptions;
+    private int runs;
+
+    EndToEndRunner(
+            EmbeddedKafka kafka, Duration checkpointInterval, Map<String, String> extraJobOptions) {
+        this.kafka = kafka;
+        this.checkpointInterval = checkpointInterval;
+        this.extraJobOptions = extraJobOptions;
+    }
+
+    Workload workload(double duplicateRate) {
+        return workloads.computeIfAbsent(duplicateRate, rate -> new Workload(20261127L, rate));
+    }
+
+    /**
+     * Sustained maximum throughput: {@code events} transactions are in the input topic before the
+     * job starts; the rate is how fast the job consumes them between 10% and 90% of the backlog (so
+     * start-up and the tail are not in it), and every one must come out scored.
+     */
+    MaxResult maxThroughput(BenchSpec spec, int events) throws Exception {
+        Workload workload = workload(spec.duplicateRate());
+        workload.ensure(events);
+        String run = nextRun();
+        Map<String, String> options =
+                spec.jobOptions(kafka.bootstrapServers(), run, checkpointInterval);
+        createTopics(spec, options);
+        SendErrors errors = new SendErrors();
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            String topic = options.get("transactions-topic");
+            for (int i = 0; i < events; i++) {
+                producer.send(
+                        new ProducerRecord<>(topic, workload.key(i), workload.value(i)), errors);
+            }
+            producer.flush();
+        }
+        errors.check(spec);
+        StageMetrics.reset();
+        JobClient job = start(spec, options);
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(run, options)) {
+            long low = events / 10;
+            long high = events - events / 10;
+            double lowAt = Double.NaN;
+            double highAt = Double.NaN;
+            long previousCount = 0;
+            long previousAt = System.nanoTime();
+            long out = 0;
+            long lastProgress = System.nanoTime();
+            while (out < events) {
+                ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(20));
+                out += records.count();
+                long now = System.nanoTime();
+                long consumed = StageMetrics.counterSum("numRecordsIn", DECODE_OPERATOR);
+                if (Double.isNaN(lowAt) && consumed >= low) {
+                    lowAt = interpolate(previousAt, previousCount, now, consumed, low);
+                }
+                if (Double.isNaN(highAt) && consumed >= high) {
+                    highAt = interpolate(previousAt, previousCount, now, consumed, high);
+                }
+                if (consumed != previousCount || records.count() > 0) {
+                    lastProgress = now;
+                }
+                previousCount = consumed;
+                previousAt = now;
+                if (now - lastProgress > TimeUnit.SECONDS.toNanos(60)) {
+                    throw new IllegalStateException(
+                            "no progress for 60 s in "
+                                    + spec.label()
+                                    + ": "
+                                    + out
+                                    + " of "
+                                    + events
+                                    + " scored; job status "
+                                    + job.getJobStatus().get());
+                }
+                checkJob(job, spec);
+            }
+            double rate = (high - low) / ((highAt - lowAt) / 1e9);
+            return new MaxResult(rate, stages(events));
+        } finally {
+            stop(job);
+            deleteTopics(options);
+        }
+    }
+
+    /**
+     * End-to-end latency at a constant offered rate: the producer sends on a fixed schedule for
+     * {@code warmup + measure}; each score's latency is the time it is read minus the time its
+     * transaction was <em>scheduled</em> to be sent, so a stall of the producer or of the job
+     * cannot hide latency (no coordinated omission). Only the scheduled sends after the warm-up
+     * count.
+     */
+    BenchResults.LoadPoint latency(
+            BenchSpec spec,
+            int loadPercent,
+            double rate,
+            Duration warmup,
+            Duration measure,
+            int round)
+            throws Exception {
+        Workload workload = workload(spec.duplicateRate());
+        int total = (int) Math.ceil(rate * (warmup.toMillis() + measure.toMillis()) / 1000.0);
+        workload.ensure(total);
+        String run = nextRun();
+        Map<String, String> options =
+                spec.jobOptions(kafka.bootstrapServers(), run, checkpointInterval);
+        createTopics(spec, options);
+        StageMetrics.reset();
+        JobClient job = start(spec, options);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong sent = new AtomicLong();
+        SendErrors errors = new SendErrors();
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(run, options)) {
+            awaitRunning(job, spec);
+            // Join the group before the first send, so the first scores are read as they come.
+            while (consumer.assignment().isEmpty()) {
+                consumer.poll(Duration.ofMillis(50));
+            }
+            long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+            double nanosPerEvent = 1e9 / rate;
+            int firstMeasured = (int) Math.ceil(rate * warmup.toMillis() / 1000.0);
+            Thread producerThread =
+                    new Thread(
+                            () ->
+                                    produce(
+                                            workload,
+                                            options,
+                                            total,
+                                            start,
+                                            nanosPerEvent,
+                                            sent,
+                                            stop,
+                                            errors),
+                            "bench-producer");
+            producerThread.start();
+            SingleObjectCodec<FraudScore> codec = SingleObjectCodec.of(FraudScore.class);
+            Histogram micros = new Histogram(3);
+            BitSet seen = new BitSet(total);
+            long read = 0;
+            long measuredRead = 0;
+            long lastMeasuredAt = 0;
+            long lastProgress = System.nanoTime();
+            long expected = total;
+            while (read < expected) {
+                ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(20));
+                long now = System.nanoTime();
+                for (ConsumerRecord<byte[], byte[]> record : records) {
+                    read++;
+                    if (!record.topic().equals(options.get("scores-topic"))) {
+                        continue;
+                    }
+                    int original =
+                            Workload.indexOf(codec.decode(record.value()).getTransactionId());
+                    int index = original;
+                    if (seen.get(original)) {
+                        index =
+                                workload.resendOf(original) >= 0
+                                        ? workload.resendOf(original)
+                                        : original;
+                    } else {
+                        seen.set(original);
+                    }
+                    if (index >= firstMeasured) {
+                        long scheduled = start + (long) (index * nanosPerEvent);
+                        micros.recordValue(Math.max(0, (now - scheduled) / 1_000));
+                        measuredRead++;
+                        lastMeasuredAt = now;
+                    }
+                }
+                if (!records.isEmpty()) {
+                    lastProgress = now;
+                }
+                if (now - lastProgress > TimeUnit.SECONDS.toNanos(60)) {
+                    throw new IllegalStateException(
+                            "no scores for 60 s in " + spec.label() + ": " + read + " of " + total);
+                }
+                checkJob(job, spec);
+                errors.check(spec);
+            }
+            producerThread.join();
+            long windowStart = start + (long) (firstMeasured * nanosPerEvent);
+            double achieved = measuredRead / ((lastMeasuredAt - windowStart) / 1e9);
+            return new BenchResults.LoadPoint(
+                    loadPercent,
+                    rate,
+                    Math.min(achieved, rate * 10),
+                    micros.getValueAtPercentile(50) / 1000.0,
+                    micros.getValueAtPercentile(99) / 1000.0,
+                    micros.getValueAtPercentile(99.9) / 1000.0,
+                    micros.getMaxValue() / 1000.0,
+                    round);
+        } finally {
+            stop.set(true);
+            stop(job);
+            deleteTopics(options);
+        }
+    }
+
+    private void produce(
+            Workload workload,
+            Map<String, String> options,
+            int total,
+            long start,
+            double nanosPerEvent,
+            AtomicLong sent,
+            AtomicBoolean stop,
+            SendErrors errors) {
+        String topic = options.get("transactions-topic");
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            for (int i = 0; i < total && !stop.get() && errors.first == null; i++) {
+                long due = start + (long) (i * nanosPerEvent);
+                long wait = due - System.nanoTime();
+                if (wait > 200_000) {
+                    // Sleep in small steps; behind schedule, send at once (the latency of the
+                    // late ones is still counted from their scheduled time).
+                    TimeUnit.NANOSECONDS.sleep(wait - 100_000);
+                }
+                producer.send(
+                        new ProducerRecord<>(topic, workload.key(i), workload.value(i)), errors);
+                sent.incrementAndGet();
+            }
+            producer.flush();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The first failed send, so a run never measures fewer records than it claims. */
+    private static final class SendErrors implements Callback {
+        volatile Exception first;
+
+        @Override
+        public void onCompletion(RecordMetadata metadata, Exception e) {
+            if (e != null && first == null) {
+                first = e;
+            }
+        }
+
+        void check(BenchSpec spec) {
+            if (first != null) {
+                throw new IllegalStateException(
+                        spec.label() + ": the benchmark's producer failed to send: " + first,
+                        first);
+            }
+        }
+    }
+
+    private BenchResults.Stages stages(long events) {
+        double perEvent = 1000.0 * events;
+        return new BenchResults.Stages(
+                StageMetrics.counterSum(TransactionDecoder.DECODE_TIME_NANOS) / perEvent,
+                StageMetrics.counterSum(CardFeatureEnricher.ENRICH_TIME_NANOS) / perEvent,
+                StageMetrics.counterSum("cacheTimeNanos") / perEvent,
+                StageMetrics.counterSum("modelTimeNanos") / perEvent,
+                StageMetrics.counterSum(SingleObjectSerializationSchema.ENCODE_TIME_NANOS)
+                        / perEvent,
+                StageMetrics.histogramMean("queueTimeMicros") / 1000.0,
+                StageMetrics.histogramMean("inferenceTimeMicros") / 1000.0,
+                StageMetrics.histogramMean("batchSize"),
+                StageMetrics.counterSum("cacheHits") / (double) events);
+    }
+
+    private JobClient start(BenchSpec spec, Map<String, String> options) throws Exception {
+        Map<String, String> all = new HashMap<>(options);
+        all.putAll(StageMetrics.reporterConfig());
+        all.putAll(extraJobOptions);
+        Configuration conf = Configuration.fromMap(all);
+        StreamExecutionEnvironment env = LocalFlink.environment(conf);
+        FraudScoringJob.buildKafkaJob(env, ScoringConfig.from(conf), spec.scoringStage());
+        return env.executeAsync("streamscore bench: " + spec.label());
+    }
+
+    private static void awaitRunning(JobClient job, BenchSpec spec) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (job.getJobStatus().get() != JobStatus.RUNNING) {
+            failIfEnded(job, spec);
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(spec.label() + ": the job did not start in 60 s");
+            }
+            Thread.sleep(50);
+        }
+        // RUNNING is the job; give the tasks and the source's first fetch a moment.
+        Thread.sleep(1_000);
+    }
+
+    private long lastStatusCheck;
+
+    /** Fails the run if the job has ended; asks the cluster at most every 500 ms. */
+    private void checkJob(JobClient job, BenchSpec spec) throws Exception {
+        long now = System.nanoTime();
+        if (now - lastStatusCheck > 500_000_000L) {
+            lastStatusCheck = now;
+            failIfEnded(job, spec);
+        }
+    }
+
+    private static void failIfEnded(JobClient job, BenchSpec spec) throws Exception {
+        JobStatus status = job.getJobStatus().get();
+        if (status.isGloballyTerminalState()) {
+            String cause = "";
+            try {
+                job.getJobExecutionResult().get();
+            } catch (Exception e) {
+                cause = ": " + rootCause(e);
+            }
+            throw new IllegalStateException(
+                    spec.label() + ": the job ended with " + status + cause);
+        }
+    }
+
+    private static String rootCause(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getClass().getSimpleName() + ": " + t.getMessage();
+    }
+
+    private static void stop(JobClient job) {
+        try {
+            job.cancel().get(30, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!job.getJobStatus().get().isGloballyTerminalState()
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+        } catch (Exception e) {
+            // The MiniCluster shuts down with its only job; a closed cluster answers no more.
+        }
+    }
+
+    private void createTopics(BenchSpec spec, Map<String, String> options) throws Exception {
+        kafka.createTopics(
+                spec.parallelism(),
+                options.get("transactions-topic"),
+                options.get("scores-topic"),
+                options.get("dead-letter-topic"));
+    }
+
+    private void deleteTopics(Map<String, String> options) {
+        try {
+            kafka.deleteTopics(
+                    List.of(
+                            options.get("transactions-topic"),
+                            options.get("scores-topic"),
+                            options.get("dead-letter-topic")));
+        } catch (Exception e) {
+            // Only disk space; the next run uses new names.
+        }
+    }
+
+    private String nextRun() {
+        return "bench-" + (++runs) + "-" + Long.toHexString(System.nanoTime() & 0xfffff);
+    }
+
+    private KafkaProducer<byte[], byte[]> producer() {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "1");
+        p.put(ProducerConfig.BATCH_SIZE_CONFIG, "131072");
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        return new KafkaProducer<>(p);
+    }
+
+    private KafkaConsumer<byte[], byte[]> consumer(String run, Map<String, String> options) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, run + "-reader");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
+                ByteArrayDeserializer.class.getName());
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p);
+        consumer.subscribe(List.of(options.get("scores-topic"), options.get("dead-letter-topic")));
+        return consumer;
+    }
+
+    private static double interpolate(long t0, long c0, long t1, long c1, long target) {
+        if (c1 == c0) {
+            return t1;
+        }
+        return t0 + (double) (t1 - t0) * (target - c0) / (c1 - c0);
+    }
+}
