@@ -150,8 +150,9 @@ public final class BenchCommand implements Callable<Integer> {
             defaultValue = "1s",
             converter = DurationConverter.class,
             description =
-                    "Checkpoint interval of every run (with exactly-once, the delay before scores"
-                            + " are visible). Default: ${DEFAULT-VALUE}.")
+                    "Checkpoint interval of the exactly-once runs: about the delay before their"
+                            + " scores are visible. At-least-once runs keep the job's default"
+                            + " (checkpoint-interval, 10 s). Default: ${DEFAULT-VALUE}.")
     Duration checkpointInterval;
 
     @Option(
@@ -188,6 +189,14 @@ public final class BenchCommand implements Callable<Integer> {
                             + " --job-option dedup-window=0ms or --job-option"
                             + " state.backend.type=hashmap. Repeatable.")
     Map<String, String> jobOptions = new LinkedHashMap<>();
+
+    @Option(
+            names = "--ort-profile",
+            description =
+                    "After the measured runs, one more streamscore run of the first model with ONNX"
+                            + " Runtime's profiler on, its trace written under this folder"
+                            + " (open it in chrome://tracing or Perfetto).")
+    Path ortProfile;
 
     @Option(
             names = "--out",
@@ -263,6 +272,9 @@ public final class BenchCommand implements Callable<Integer> {
                     }
                 }
             }
+            if (ortProfile != null) {
+                profileRun(kafka, specs.get(0));
+            }
         }
         if (modelAlone) {
             log.println("model alone (JMH, in-process, " + parallelism + " threads):");
@@ -295,7 +307,9 @@ public final class BenchCommand implements Callable<Integer> {
         Files.createDirectories(out);
         BenchReport.writeCsv(out.resolve("results.csv"), env, settings, ceilings);
         String targets = sweep ? "" : Targets.evaluate(settings, ceilings, maxWait);
-        BenchReport.writeHtml(out.resolve("report.html"), env, settings, ceilings, p99Target);
+        BenchReport.writeHtml(
+                out.resolve("report.html"), env, settings, ceilings, p99Target, targets);
+        BenchReport.writeFigures(out.resolve("figures"), env, settings);
         log.println();
         log.println(BenchReport.markdownTable(settings));
         if (!ceilings.isEmpty()) {
@@ -329,9 +343,49 @@ public final class BenchCommand implements Callable<Integer> {
                                         .orElse("no streamscore setting met it"));
             }
         }
-        log.println("wrote " + out.resolve("results.csv") + " and " + out.resolve("report.html"));
+        log.println(
+                "wrote "
+                        + out.resolve("results.csv")
+                        + ", "
+                        + out.resolve("report.html")
+                        + " and "
+                        + out.resolve("figures"));
         log.flush();
         return 0;
+    }
+
+    /** One streamscore run with ONNX Runtime's profiler on; not part of the measured results. */
+    private void profileRun(EmbeddedKafka kafka, BenchSpec first) throws Exception {
+        BenchSpec s =
+                new BenchSpec(
+                        BenchSpec.STREAMSCORE,
+                        first.model(),
+                        first.delivery(),
+                        batchSize,
+                        maxWait,
+                        inFlight,
+                        parallelism,
+                        intraOpThreads,
+                        false,
+                        0.0);
+        Path dir = ortProfile.toAbsolutePath();
+        Files.createDirectories(dir);
+        Map<String, String> options = new LinkedHashMap<>(jobOptions);
+        options.put("ort-profile", dir.resolve("ort-" + s.model()).toString());
+        EndToEndRunner.MaxResult r =
+                new EndToEndRunner(kafka, checkpointInterval, options).maxThroughput(s, events);
+        List<String> traces = new ArrayList<>();
+        try (var files = Files.list(dir)) {
+            files.filter(f -> f.getFileName().toString().startsWith("ort-" + s.model()))
+                    .forEach(f -> traces.add(f.toString()));
+        }
+        log.printf(
+                Locale.ROOT,
+                "ONNX Runtime profile of %s (%,.0f events/s with the profiler on): %s%n",
+                s.label(),
+                r.eventsPerSecond(),
+                traces.isEmpty() ? "no trace written (see logs/streamscore.log)" : traces);
+        log.flush();
     }
 
     private static String stageLine(BenchResults.Stages s) {

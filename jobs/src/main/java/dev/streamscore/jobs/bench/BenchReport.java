@@ -239,6 +239,21 @@ public final class BenchReport {
             List<ModelCeiling> ceilings,
             Duration p99Target)
             throws IOException {
+        writeHtml(file, env, settings, ceilings, p99Target, null);
+    }
+
+    /**
+     * As above, with a "Targets" section: {@code targets} is plain text (one line per target, met
+     * or missed and why), shown as written; null or empty for none.
+     */
+    public static void writeHtml(
+            Path file,
+            Environment env,
+            List<Setting> settings,
+            List<ModelCeiling> ceilings,
+            Duration p99Target,
+            String targets)
+            throws IOException {
         String caption = "<p class=\"env\">" + esc(figureCaption(env)) + "</p>\n";
         StringBuilder h = new StringBuilder("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n");
         h.append("<meta charset=\"utf-8\">\n<title>streamscore bench ")
@@ -264,6 +279,9 @@ public final class BenchReport {
             h.append("</tr>\n");
         }
         h.append("</tbody>\n</table>\n").append(caption);
+        if (targets != null && !targets.isBlank()) {
+            h.append("<h2>Targets</h2>\n<pre>").append(esc(targets)).append("</pre>\n");
+        }
         if (p99Target != null) {
             h.append(recommendationSection(settings, p99Target));
         }
@@ -293,6 +311,33 @@ public final class BenchReport {
         h.append("</tbody>\n</table>\n").append(caption).append("</body>\n</html>\n");
         Files.writeString(file, h, UTF_8);
     }
+
+    /**
+     * Writes the report's three figures as standalone SVG files (for BENCHMARKS.md), each with the
+     * machine and versions in its title: {@code throughput-vs-p99.svg}, {@code stage-cost.svg} and
+     * {@code max-throughput.svg}.
+     */
+    public static void writeFigures(Path dir, Environment env, List<Setting> settings)
+            throws IOException {
+        Files.createDirectories(dir);
+        standalone(dir.resolve("throughput-vs-p99.svg"), latencyFigure(settings), env);
+        standalone(dir.resolve("stage-cost.svg"), stageFigure(settings), env);
+        standalone(dir.resolve("max-throughput.svg"), throughputFigure(settings), env);
+    }
+
+    private static void standalone(Path file, String svg, Environment env) throws IOException {
+        int open = svg.indexOf('>') + 1;
+        String titled =
+                svg.substring(0, open).replaceFirst("<svg ", "<svg xmlns=\"" + SVG_NS + "\" ")
+                        + "\n<title>"
+                        + esc(figureCaption(env))
+                        + "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"
+                        + svg.substring(open);
+        Files.writeString(file, titled, UTF_8);
+    }
+
+    /** The SVG namespace, needed by a standalone file (the HTML page's inline SVG has none). */
+    private static final String SVG_NS = "http" + "://www.w3.org/2000/svg";
 
     private static String recommendationSection(List<Setting> settings, Duration p99Target) {
         double targetMs = p99Target.toNanos() / 1e6;

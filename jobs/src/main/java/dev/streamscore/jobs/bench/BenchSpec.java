@@ -113,7 +113,9 @@ record BenchSpec(
         o.put(ScoringOptions.PARALLELISM.key(), Integer.toString(parallelism));
         o.put(ScoringOptions.CACHE_TTL.key(), cache ? "10 min" : "0 ms");
         o.put(ScoringOptions.DELIVERY.key(), delivery.toString());
-        o.put(ScoringOptions.CHECKPOINT_INTERVAL.key(), checkpointInterval.toMillis() + " ms");
+        if (checkpointInterval != null) {
+            o.put(ScoringOptions.CHECKPOINT_INTERVAL.key(), checkpointInterval.toMillis() + " ms");
+        }
         return o;
     }
 }

@@ -75,7 +75,7 @@ final class EndToEndRunner {
         workload.ensure(events);
         String run = nextRun();
         Map<String, String> options =
-                spec.jobOptions(kafka.bootstrapServers(), run, checkpointInterval);
+                spec.jobOptions(kafka.bootstrapServers(), run, checkpointInterval(spec));
         createTopics(spec, options);
         SendErrors errors = new SendErrors();
         try (KafkaProducer<byte[], byte[]> producer = producer()) {
@@ -155,7 +155,7 @@ final class EndToEndRunner {
         workload.ensure(total);
         String run = nextRun();
         Map<String, String> options =
-                spec.jobOptions(kafka.bootstrapServers(), run, checkpointInterval);
+                spec.jobOptions(kafka.bootstrapServers(), run, checkpointInterval(spec));
         createTopics(spec, options);
         StageMetrics.reset();
         JobClient job = start(spec, options);
@@ -399,6 +399,14 @@ final class EndToEndRunner {
         } catch (Exception e) {
             // Only disk space; the next run uses new names.
         }
+    }
+
+    /** Exactly-once runs checkpoint at the bench's interval; at-least-once at the job's default. */
+    private Duration checkpointInterval(BenchSpec spec) {
+        return spec.delivery()
+                        == dev.streamscore.jobs.config.ScoringOptions.DeliveryGuarantee.EXACTLY_ONCE
+                ? checkpointInterval
+                : null;
     }
 
     private String nextRun() {

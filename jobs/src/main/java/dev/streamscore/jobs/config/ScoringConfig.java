@@ -73,7 +73,9 @@ public record ScoringConfig(
                                                 conf.get(INTER_OP_THREADS))
                                         .withExecutionProvider(
                                                 conf.get(EXECUTION_PROVIDER), conf.get(GPU_DEVICE))
-                                        .withPadToSizes(conf.get(PAD_TO_SIZES)),
+                                        .withPadToSizes(conf.get(PAD_TO_SIZES))
+                                        .withProfilePrefix(
+                                                conf.getOptional(ORT_PROFILE).orElse(null)),
                                 conf.get(BATCH_SIZE),
                                 conf.get(MAX_WAIT),
                                 conf.get(MAX_IN_FLIGHT),

@@ -122,6 +122,15 @@ public final class ScoringOptions {
                                 + " 1;8;32;128;256), for providers that prefer static shapes; empty"
                                 + " = off.");
 
+    public static final ConfigOption<String> ORT_PROFILE =
+            ConfigOptions.key("ort-profile")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Write ONNX Runtime's own profiling trace (Chrome trace JSON) of each"
+                                + " model session to <this prefix>_<time>.json when the job stops;"
+                                + " for diagnosis, it slows every call.");
+
     public static final ConfigOption<OutputMode> OUTPUT_MODE =
             ConfigOptions.key("output-mode")
                     .enumType(OutputMode.class)
