@@ -186,7 +186,7 @@ public final class Baselines {
                                                     false,
                                                     false,
                                                     System.currentTimeMillis())));
-                        } catch (Exception failure) {
+                        } catch (Throwable failure) {
                             result.completeExceptionally(failure);
                         }
                     });
@@ -194,11 +194,13 @@ public final class Baselines {
 
         @Override
         public void close() throws Exception {
+            boolean idle = true;
             if (executor != null) {
                 executor.shutdownNow();
-                executor.awaitTermination(10, TimeUnit.SECONDS);
+                idle = executor.awaitTermination(10, TimeUnit.SECONDS);
             }
-            if (model != null) {
+            // Closing a session under a running call can crash the JVM: leave it to the GC then.
+            if (model != null && idle) {
                 model.close();
             }
         }

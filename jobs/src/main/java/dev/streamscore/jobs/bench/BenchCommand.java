@@ -214,7 +214,7 @@ public final class BenchCommand implements Callable<Integer> {
             loads = List.of();
         }
         List<BenchSpec> specs = sweep ? sweepSpecs() : comparisonSpecs();
-        BenchResults.Environment env = BenchEnvironment.describe(commandLine());
+        BenchResults.Environment env = BenchEnvironment.describe(commandLine(), jobOptions);
         log.printf(
                 "streamscore bench: %d settings, %d rounds, %,d events per maximum run, loads %s%%;"
                         + " %d cores, %s%n",
@@ -338,7 +338,7 @@ public final class BenchCommand implements Callable<Integer> {
                                 + " ms, "
                                 + delivery
                                 + ": "
-                                + BenchReport.recommend(settings, p99Target, delivery)
+                                + BenchReport.recommend(sameWorkload(settings), p99Target, delivery)
                                         .map(BenchReport.Recommendation::reason)
                                         .orElse("no streamscore setting met it"));
             }
@@ -388,6 +388,20 @@ public final class BenchCommand implements Callable<Integer> {
         log.flush();
     }
 
+    /**
+     * The settings measured on the base workload (no re-sends, or the cache's workload when the
+     * cache alone is compared), so a recommendation never favours an easier input.
+     */
+    private List<BenchResults.Setting> sameWorkload(List<BenchResults.Setting> settings) {
+        List<BenchResults.Setting> same = new ArrayList<>();
+        for (BenchResults.Setting s : settings) {
+            if ("0.0".equals(s.parameters().get("duplicate-rate"))) {
+                same.add(s);
+            }
+        }
+        return same.isEmpty() ? settings : same;
+    }
+
     private static String stageLine(BenchResults.Stages s) {
         return String.format(
                 Locale.ROOT,
@@ -411,9 +425,9 @@ public final class BenchCommand implements Callable<Integer> {
                     "--repeats must be at least 1 and --events at least 10000");
         }
         for (int load : loads) {
-            if (load < 1 || load > 100) {
+            if (load != 25 && load != 50 && load != 75) {
                 throw new IllegalArgumentException(
-                        "--loads are percentages in 1..100, got " + load);
+                        "--loads takes 25, 50 and/or 75 (the report's columns), got " + load);
             }
         }
         for (String d : deliveries) {
@@ -547,11 +561,11 @@ public final class BenchCommand implements Callable<Integer> {
                 b.duplicateRate());
     }
 
-    /** One spec of each configuration: enough to warm the JIT for every code path. */
+    /** One spec of each configuration, model and delivery: every code path the JIT will see. */
     private static List<BenchSpec> warmUpSpecs(List<BenchSpec> specs) {
         Map<String, BenchSpec> first = new LinkedHashMap<>();
         for (BenchSpec s : specs) {
-            first.putIfAbsent(s.configuration() + " " + s.model(), s);
+            first.putIfAbsent(s.configuration() + " " + s.model() + " " + s.delivery(), s);
         }
         return new ArrayList<>(first.values());
     }

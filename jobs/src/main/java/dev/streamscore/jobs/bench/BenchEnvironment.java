@@ -12,7 +12,7 @@ final class BenchEnvironment {
 
     private BenchEnvironment() {}
 
-    static BenchResults.Environment describe(String command) {
+    static BenchResults.Environment describe(String command, Map<String, String> jobOptions) {
         Map<String, String> versions = new LinkedHashMap<>();
         versions.put("Flink", EnvironmentInformation.getVersion());
         versions.put("Kafka", AppInfoParser.getVersion());
@@ -21,7 +21,7 @@ final class BenchEnvironment {
                 "Avro",
                 String.valueOf(
                         org.apache.avro.Schema.class.getPackage().getImplementationVersion()));
-        versions.put("state backend", "RocksDB");
+        versions.put("state backend", jobOptions.getOrDefault("state.backend.type", "rocksdb"));
         versions.put("OS", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         return new BenchResults.Environment(
                 Runtime.getRuntime().availableProcessors(),

@@ -82,7 +82,8 @@ record BenchSpec(
                 + parallelism
                 + " t"
                 + intraOpThreads
-                + (cache ? " cache" : "");
+                + (cache ? " cache" : "")
+                + (duplicateRate > 0 ? " resend" + duplicateRate : "");
     }
 
     ScoringStage scoringStage() {
