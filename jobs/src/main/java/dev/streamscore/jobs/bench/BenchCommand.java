@@ -611,8 +611,10 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private String commandLine() {
-        return "./streamscore bench "
-                + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+        // The original arguments are the whole command line's, the subcommand's name first.
+        List<String> args = spec.commandLine().getParseResult().originalArgs();
+        int from = args.indexOf(spec.name()) + 1;
+        return "./streamscore bench " + String.join(" ", args.subList(from, args.size()));
     }
 
     /** Progress lines with the run count and an estimate of the time left. */

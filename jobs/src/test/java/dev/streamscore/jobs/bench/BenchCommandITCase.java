@@ -70,6 +70,8 @@ class BenchCommandITCase {
         for (String row : rows.subList(1, rows.size())) {
             assertThat(row).doesNotContain("NaN");
         }
+        assertThat(csv)
+                .anyMatch(l -> l.startsWith("# command: ./streamscore bench --configurations"));
         String html = Files.readString(dir.resolve("out/report.html"));
         assertThat(html).contains("<svg").contains("streamscore gbdt at-least-once");
         try (Stream<Path> traces = Files.list(dir.resolve("profile"))) {
