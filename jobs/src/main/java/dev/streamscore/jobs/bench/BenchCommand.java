@@ -28,12 +28,11 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "bench",
         mixinStandardHelpOptions = true,
-        description = {
-            "Measure the whole pipeline end to end: maximum sustained throughput and latency at",
-            "25/50/75%% of it, for streamscore against a constant-score ceiling and per-record",
-            "ONNX calls (map, async I/O), plus the model alone (JMH). Writes a table, a CSV and",
-            "an HTML report."
-        })
+        description =
+                "Measure the whole pipeline end to end: maximum sustained throughput, and latency"
+                        + " at 25/50/75%% of it, for streamscore against a constant-score ceiling"
+                        + " and per-record ONNX calls (map, async I/O), plus the model alone (JMH)."
+                        + " Writes a table, a CSV, an HTML report and SVG figures.")
 public final class BenchCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
@@ -69,7 +68,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--events",
-            defaultValue = "300000",
+            defaultValue = "200000",
             description =
                     "Backlog of transactions per maximum-throughput run. Default:"
                             + " ${DEFAULT-VALUE}.")
@@ -91,7 +90,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--load-warmup",
-            defaultValue = "3s",
+            defaultValue = "2s",
             converter = DurationConverter.class,
             description =
                     "Time at the offered load before latencies count. Default: ${DEFAULT-VALUE}.")
@@ -99,7 +98,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--load-duration",
-            defaultValue = "6s",
+            defaultValue = "5s",
             converter = DurationConverter.class,
             description = "Measured time at each offered load. Default: ${DEFAULT-VALUE}.")
     Duration loadDuration;
