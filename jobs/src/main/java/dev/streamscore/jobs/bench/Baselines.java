@@ -80,6 +80,16 @@ public final class Baselines {
                         .uid("per-record-async");
     }
 
+    /** One ONNX Runtime call for one transaction, timed into {@code modelTimeNanos}. */
+    private static FraudScore scoreOne(
+            OnnxModel model, Counter modelTimeNanos, EnrichedTransaction e) throws Exception {
+        long start = System.nanoTime();
+        float score = model.score(new float[][] {e.features})[0];
+        modelTimeNanos.inc(System.nanoTime() - start);
+        return FraudScores.of(
+                e.transaction, model.descriptor(), score, false, false, System.currentTimeMillis());
+    }
+
     private static final class ConstantScore
             extends RichMapFunction<EnrichedTransaction, FraudScore> {
         private static final long serialVersionUID = 1L;
@@ -123,16 +133,7 @@ public final class Baselines {
 
         @Override
         public FraudScore map(EnrichedTransaction e) throws Exception {
-            long start = System.nanoTime();
-            float score = model.score(new float[][] {e.features})[0];
-            modelTimeNanos.inc(System.nanoTime() - start);
-            return FraudScores.of(
-                    e.transaction,
-                    model.descriptor(),
-                    score,
-                    false,
-                    false,
-                    System.currentTimeMillis());
+            return scoreOne(model, modelTimeNanos, e);
         }
 
         @Override
@@ -174,18 +175,7 @@ public final class Baselines {
             executor.execute(
                     () -> {
                         try {
-                            long start = System.nanoTime();
-                            float score = model.score(new float[][] {e.features})[0];
-                            modelTimeNanos.inc(System.nanoTime() - start);
-                            result.complete(
-                                    List.of(
-                                            FraudScores.of(
-                                                    e.transaction,
-                                                    model.descriptor(),
-                                                    score,
-                                                    false,
-                                                    false,
-                                                    System.currentTimeMillis())));
+                            result.complete(List.of(scoreOne(model, modelTimeNanos, e)));
                         } catch (Throwable failure) {
                             result.completeExceptionally(failure);
                         }

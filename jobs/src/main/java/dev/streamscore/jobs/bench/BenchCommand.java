@@ -355,18 +355,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     /** One streamscore run with ONNX Runtime's profiler on; not part of the measured results. */
     private void profileRun(EmbeddedKafka kafka, BenchSpec first) throws Exception {
-        BenchSpec s =
-                new BenchSpec(
-                        BenchSpec.STREAMSCORE,
-                        first.model(),
-                        first.delivery(),
-                        batchSize,
-                        maxWait,
-                        inFlight,
-                        parallelism,
-                        intraOpThreads,
-                        false,
-                        0.0);
+        BenchSpec s = base(BenchSpec.STREAMSCORE, first.model(), first.deliveryName());
         Path dir = ortProfile.toAbsolutePath();
         Files.createDirectories(dir);
         Map<String, String> options = new LinkedHashMap<>(jobOptions);

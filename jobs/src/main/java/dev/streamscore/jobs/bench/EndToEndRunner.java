@@ -328,7 +328,7 @@ final class EndToEndRunner {
                 StageMetrics.counterSum(TransactionDecoder.DECODE_TIME_NANOS) / perEvent,
                 StageMetrics.counterSum(CardFeatureEnricher.ENRICH_TIME_NANOS) / perEvent,
                 StageMetrics.counterSum("cacheTimeNanos") / perEvent,
-                StageMetrics.counterSum("modelTimeNanos") / perEvent,
+                StageMetrics.counterSum(Baselines.MODEL_TIME_NANOS) / perEvent,
                 StageMetrics.counterSum(SingleObjectSerializationSchema.ENCODE_TIME_NANOS)
                         / perEvent,
                 StageMetrics.histogramMean("queueTimeMicros") / 1000.0,

@@ -152,7 +152,13 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
             String[] parts = key.split(" batch | cache ");
             System.out.printf(
                     "| %s | %s | %s | %,.0f | %,.0f | %,.0f | %d |%n",
-                    parts[0], parts[1], parts[2], median(r), r[0], r[r.length - 1], r.length);
+                    parts[0],
+                    parts[1],
+                    parts[2],
+                    BenchReport.median(results.get(key)),
+                    r[0],
+                    r[r.length - 1],
+                    r.length);
         }
         return 0;
     }
@@ -215,10 +221,5 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
             out[i] = new EnrichedTransaction(txn, f, "bench", 0, i);
         }
         return out;
-    }
-
-    private static double median(double[] sorted) {
-        int n = sorted.length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 }

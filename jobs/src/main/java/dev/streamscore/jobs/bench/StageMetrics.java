@@ -38,13 +38,7 @@ public final class StageMetrics implements MetricReporter {
 
     /** Sum of every counter whose name is {@code name}, over all subtasks and operators. */
     static long counterSum(String name) {
-        long sum = 0;
-        for (Map.Entry<String, Metric> e : METRICS.entrySet()) {
-            if (e.getKey().endsWith("." + name) && e.getValue() instanceof Counter c) {
-                sum += c.getCount();
-            }
-        }
-        return sum;
+        return counterSum(name, "");
     }
 
     /**
