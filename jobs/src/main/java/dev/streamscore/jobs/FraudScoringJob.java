@@ -199,16 +199,13 @@ public final class FraudScoringJob {
                 "transaction.timeout.ms", Long.toString(config.transactionTimeout().toMillis()));
         producer.setProperty("linger.ms", "5");
         producer.setProperty("compression.type", "lz4");
-        boolean exactlyOnce = config.delivery() == ScoringOptions.DeliveryGuarantee.EXACTLY_ONCE;
+        boolean exactlyOnce = config.delivery() == DeliveryGuarantee.EXACTLY_ONCE;
         var builder =
                 KafkaSink.<T>builder()
                         .setBootstrapServers(config.bootstrapServers())
                         .setRecordSerializer(schema)
                         .setKafkaProducerConfig(producer)
-                        .setDeliveryGuarantee(
-                                exactlyOnce
-                                        ? DeliveryGuarantee.EXACTLY_ONCE
-                                        : DeliveryGuarantee.AT_LEAST_ONCE);
+                        .setDeliveryGuarantee(config.delivery());
         if (exactlyOnce) {
             builder.setTransactionalIdPrefix(config.transactionalIdPrefix() + "-" + name);
         }

@@ -7,9 +7,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.operators.batching.BatchingMetrics;
+import dev.streamscore.operators.features.CardFeatureEnricher;
+import dev.streamscore.operators.inference.BatchingInferenceOperator;
+import dev.streamscore.operators.serde.SingleObjectSerializationSchema;
+import dev.streamscore.operators.serde.TransactionDecoder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.reflect.Constructor;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
@@ -24,13 +28,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.IntSupplier;
-import java.util.function.LongSupplier;
-import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
@@ -43,6 +43,7 @@ import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.configuration.YamlParserUtils;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.Histogram;
@@ -71,7 +72,6 @@ class DeploymentManifestsTest {
     private static final Path DOCKERFILE = DEPLOY.resolve("k8s/Dockerfile");
     private static final Path PROMETHEUS = DEPLOY.resolve("monitoring/prometheus.yml");
     private static final Path DASHBOARD = DEPLOY.resolve("monitoring/streamscore-dashboard.json");
-    private static final Path OPERATOR_SOURCES = Path.of("..", "operators", "src", "main", "java");
     private static final Path ROOT_POM = Path.of("..", "pom.xml");
 
     /** A broker's default transaction.max.timeout.ms; a longer transaction timeout is rejected. */
@@ -187,16 +187,6 @@ class DeploymentManifestsTest {
     @Test
     void dashboardQueriesOnlyMetricsTheOperatorsRegister() {
         checkDashboard(readJson(read(DASHBOARD)), registeredMetrics());
-    }
-
-    @Test
-    void registeredMetricsMatchInferenceMetricsNames() throws Exception {
-        Field names = inferenceMetricsClass().getDeclaredField("NAMES");
-        names.setAccessible(true);
-        @SuppressWarnings("unchecked")
-        List<String> documented = (List<String>) names.get(null);
-        assertThat(recordInferenceMetrics().keySet())
-                .containsExactlyInAnyOrderElementsOf(documented);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -376,7 +366,7 @@ class DeploymentManifestsTest {
     }
 
     private static void checkTransactionTimeout(ScoringConfig config, Configuration flinkConf) {
-        if (config.delivery() != ScoringOptions.DeliveryGuarantee.EXACTLY_ONCE) {
+        if (config.delivery() != DeliveryGuarantee.EXACTLY_ONCE) {
             return;
         }
         Duration checkpointTimeout = flinkConf.get(CheckpointingOptions.CHECKPOINTING_TIMEOUT);
@@ -633,36 +623,28 @@ class DeploymentManifestsTest {
     }
 
     /**
-     * InferenceMetrics (package-private, so by reflection) registered on a recording group, plus
-     * every metric registered with a literal name anywhere in the operators' sources (the decoder's
-     * and the enrichment's counters).
+     * Every metric the job's operators register: the batching operator's (registered on a recording
+     * group) and, by their public name constants, those of the fraud scoring, the decoder and the
+     * enrichment.
      */
     private static Map<String, MetricKind> registeredMetrics() {
-        Map<String, MetricKind> metrics = new TreeMap<>(recordInferenceMetrics());
-        Pattern literal =
-                Pattern.compile("\\.(counter|gauge|meter|histogram)\\(\\s*\"([A-Za-z0-9_]+)\"");
-        try (Stream<Path> files = Files.walk(OPERATOR_SOURCES)) {
-            for (Path file : files.filter(p -> p.toString().endsWith(".java")).toList()) {
-                Matcher m = literal.matcher(read(file));
-                while (m.find()) {
-                    MetricKind kind =
-                            switch (m.group(1)) {
-                                case "counter" -> MetricKind.COUNTER;
-                                case "meter" -> MetricKind.METER;
-                                case "histogram" -> MetricKind.HISTOGRAM;
-                                default -> MetricKind.NUMBER_GAUGE;
-                            };
-                    metrics.putIfAbsent(m.group(2), kind);
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        Map<String, MetricKind> metrics = new TreeMap<>(recordBatchingMetrics());
+        for (String counter :
+                List.of(
+                        BatchingInferenceOperator.DEAD_LETTERS,
+                        BatchingInferenceOperator.FALLBACKS,
+                        TransactionDecoder.DEAD_LETTERS_DECODE,
+                        TransactionDecoder.DEAD_LETTERS_VALIDATE,
+                        TransactionDecoder.DECODE_TIME_NANOS,
+                        CardFeatureEnricher.DUPLICATES_RESENT,
+                        CardFeatureEnricher.ENRICH_TIME_NANOS,
+                        SingleObjectSerializationSchema.ENCODE_TIME_NANOS)) {
+            metrics.put(counter, MetricKind.COUNTER);
         }
-        assertThat(metrics).containsKeys("deadLettersDecode", "duplicatesResent");
         return metrics;
     }
 
-    private static Map<String, MetricKind> recordInferenceMetrics() {
+    private static Map<String, MetricKind> recordBatchingMetrics() {
         Map<String, MetricKind> recorded = new TreeMap<>();
         MetricGroup group =
                 new UnregisteredMetricsGroup() {
@@ -700,37 +682,9 @@ class DeploymentManifestsTest {
                         return histogram;
                     }
                 };
-        try {
-            Constructor<?> constructor =
-                    inferenceMetricsClass()
-                            .getDeclaredConstructor(
-                                    MetricGroup.class,
-                                    IntSupplier.class,
-                                    IntSupplier.class,
-                                    LongSupplier.class,
-                                    Supplier.class,
-                                    Supplier.class);
-            constructor.setAccessible(true);
-            constructor.newInstance(
-                    group,
-                    (IntSupplier) () -> 0,
-                    (IntSupplier) () -> 256,
-                    (LongSupplier) () -> 10_000L,
-                    (Supplier<String>) () -> "gbdt:1",
-                    (Supplier<String>) () -> "cpu");
-        } catch (ReflectiveOperationException e) {
-            throw new AssertionError(
-                    "InferenceMetrics' constructor changed; update DeploymentManifestsTest", e);
-        }
+        new BatchingMetrics(group, () -> 0, () -> 256, () -> 10_000L, () -> "gbdt:1", () -> "cpu");
+        assertThat(recorded.keySet()).containsExactlyInAnyOrderElementsOf(BatchingMetrics.NAMES);
         return recorded;
-    }
-
-    private static Class<?> inferenceMetricsClass() {
-        try {
-            return Class.forName("dev.streamscore.operators.inference.InferenceMetrics");
-        } catch (ClassNotFoundException e) {
-            throw new AssertionError("InferenceMetrics moved; update DeploymentManifestsTest", e);
-        }
     }
 
     // ---------------------------------------------------------------------------------------

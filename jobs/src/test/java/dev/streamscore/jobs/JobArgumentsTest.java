@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,9 +21,9 @@ class JobArgumentsTest {
     void defaultsApplyWhenNothingIsGiven() {
         ScoringConfig config = ScoringConfig.from(JobArguments.parse(new String[0]));
         assertThat(config).isEqualTo(ScoringConfig.defaults());
-        assertThat(config.inference().maxBatchSize()).isEqualTo(256);
+        assertThat(config.inference().batching().maxBatchSize()).isEqualTo(256);
         assertThat(config.inference().modelLocation()).isEqualTo("bundled:gbdt");
-        assertThat(config.delivery()).isEqualTo(ScoringOptions.DeliveryGuarantee.AT_LEAST_ONCE);
+        assertThat(config.delivery()).isEqualTo(DeliveryGuarantee.AT_LEAST_ONCE);
     }
 
     @Test
@@ -33,9 +34,9 @@ class JobArgumentsTest {
                 ScoringConfig.from(
                         JobArguments.parse(
                                 new String[] {"--config", file.toString(), "--batch-size", "32"}));
-        assertThat(config.inference().maxBatchSize()).isEqualTo(32);
-        assertThat(config.inference().maxWait()).isEqualTo(Duration.ofMillis(25));
-        assertThat(config.delivery()).isEqualTo(ScoringOptions.DeliveryGuarantee.EXACTLY_ONCE);
+        assertThat(config.inference().batching().maxBatchSize()).isEqualTo(32);
+        assertThat(config.inference().batching().maxWait()).isEqualTo(Duration.ofMillis(25));
+        assertThat(config.delivery()).isEqualTo(DeliveryGuarantee.EXACTLY_ONCE);
     }
 
     @Test

@@ -10,6 +10,8 @@ import dev.streamscore.jobs.generator.GeneratedTransaction;
 import dev.streamscore.jobs.generator.TransactionGenerator;
 import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.ModelDescriptor;
+import dev.streamscore.operators.batching.BatchingOptions;
+import dev.streamscore.operators.inference.InferenceOptions;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.Decision;
 import dev.streamscore.schemas.FraudScore;
@@ -20,7 +22,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +31,7 @@ import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -97,9 +99,11 @@ class FraudScoringEndToEndITCase {
     private record Malformed(byte[] bytes, Stage stage, int partition, long offset) {}
 
     @ParameterizedTest
-    @EnumSource(ScoringOptions.DeliveryGuarantee.class)
+    @EnumSource(
+            value = DeliveryGuarantee.class,
+            names = {"AT_LEAST_ONCE", "EXACTLY_ONCE"})
     void scoresEveryValidTransactionOnceAndDeadLettersEveryMalformedRecordOnce(
-            ScoringOptions.DeliveryGuarantee delivery) throws Exception {
+            DeliveryGuarantee delivery) throws Exception {
         ScoringConfig config = config(delivery.name().toLowerCase(), delivery);
         List<Transaction> valid = new ArrayList<>();
         TransactionGenerator generator =
@@ -170,7 +174,7 @@ class FraudScoringEndToEndITCase {
      */
     @Test
     void resentTransactionsGetTheirFirstScoreFromTheCacheAndAreNotCountedTwice() throws Exception {
-        ScoringConfig config = config("resent", ScoringOptions.DeliveryGuarantee.AT_LEAST_ONCE);
+        ScoringConfig config = config("resent", DeliveryGuarantee.AT_LEAST_ONCE);
         List<Transaction> sent = new ArrayList<>();
         List<Transaction> originals = new ArrayList<>();
         TransactionGenerator generator =
@@ -211,21 +215,20 @@ class FraudScoringEndToEndITCase {
         }
     }
 
-    private static ScoringConfig config(String run, ScoringOptions.DeliveryGuarantee delivery)
-            throws Exception {
-        Map<String, String> options = new HashMap<>();
-        options.put(ScoringOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
-        options.put(ScoringOptions.TRANSACTIONS_TOPIC.key(), "transactions-" + run);
-        options.put(ScoringOptions.SCORES_TOPIC.key(), "scores-" + run);
-        options.put(ScoringOptions.DEAD_LETTER_TOPIC.key(), "dead-letters-" + run);
-        options.put(ScoringOptions.GROUP_ID.key(), "streamscore-" + run);
-        options.put(ScoringOptions.TRANSACTIONAL_ID_PREFIX.key(), "streamscore-it-" + run);
-        options.put(ScoringOptions.MODEL.key(), MODEL);
-        options.put(ScoringOptions.DELIVERY.key(), delivery.toString());
-        options.put(ScoringOptions.CHECKPOINT_INTERVAL.key(), "1 s");
-        options.put(ScoringOptions.BATCH_SIZE.key(), "64");
-        options.put(ScoringOptions.PARALLELISM.key(), "2");
-        ScoringConfig config = ScoringConfig.from(Configuration.fromMap(options));
+    private static ScoringConfig config(String run, DeliveryGuarantee delivery) throws Exception {
+        Configuration options = new Configuration();
+        options.set(ScoringOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(ScoringOptions.TRANSACTIONS_TOPIC, "transactions-" + run);
+        options.set(ScoringOptions.SCORES_TOPIC, "scores-" + run);
+        options.set(ScoringOptions.DEAD_LETTER_TOPIC, "dead-letters-" + run);
+        options.set(ScoringOptions.GROUP_ID, "streamscore-" + run);
+        options.set(ScoringOptions.TRANSACTIONAL_ID_PREFIX, "streamscore-it-" + run);
+        options.set(InferenceOptions.MODEL, MODEL);
+        options.set(ScoringOptions.DELIVERY, delivery);
+        options.set(ScoringOptions.CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
+        options.set(BatchingOptions.BATCH_SIZE, 64);
+        options.set(ScoringOptions.PARALLELISM, 2);
+        ScoringConfig config = ScoringConfig.from(options);
         kafka.createTopics(
                 2, config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
         return config;

@@ -71,8 +71,8 @@ public final class Baselines {
                                 new AsyncPerRecordScorer(
                                         config.inference().modelLocation(),
                                         config.inference().onnx(),
-                                        config.inference().maxInFlight()),
-                                config.inference().modelCallTimeout().toMillis(),
+                                        config.inference().batching().maxInFlight()),
+                                config.inference().batching().modelCallTimeout().toMillis(),
                                 TimeUnit.MILLISECONDS,
                                 ASYNC_CAPACITY)
                         .returns(TypeInformation.of(FraudScore.class))

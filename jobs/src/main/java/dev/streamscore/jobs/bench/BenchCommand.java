@@ -1,7 +1,7 @@
 package dev.streamscore.jobs.bench;
 
-import dev.streamscore.jobs.config.ScoringOptions.DeliveryGuarantee;
 import dev.streamscore.jobs.demo.EmbeddedKafka;
+import dev.streamscore.operators.inference.InferenceOptions;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.util.TimeUtils;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
@@ -227,7 +229,9 @@ public final class BenchCommand implements Callable<Integer> {
         List<BenchResults.ModelCeiling> ceilings = new ArrayList<>();
         Progress progress = new Progress(log, runsPlanned(specs));
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0)) {
-            EndToEndRunner runner = new EndToEndRunner(kafka, checkpointInterval, jobOptions);
+            EndToEndRunner runner =
+                    new EndToEndRunner(
+                            kafka, checkpointInterval, Configuration.fromMap(jobOptions));
             // The first Flink jobs in a JVM run 2.5-3x slower: one discarded run per configuration.
             for (BenchSpec s : warmUpSpecs(specs)) {
                 EndToEndRunner.MaxResult r = runner.maxThroughput(s, events);
@@ -358,8 +362,8 @@ public final class BenchCommand implements Callable<Integer> {
         BenchSpec s = base(BenchSpec.STREAMSCORE, first.model(), first.deliveryName());
         Path dir = ortProfile.toAbsolutePath();
         Files.createDirectories(dir);
-        Map<String, String> options = new LinkedHashMap<>(jobOptions);
-        options.put("ort-profile", dir.resolve("ort-" + s.model()).toString());
+        Configuration options = Configuration.fromMap(jobOptions);
+        options.set(InferenceOptions.ORT_PROFILE, dir.resolve("ort-" + s.model()).toString());
         EndToEndRunner.MaxResult r =
                 new EndToEndRunner(kafka, checkpointInterval, options).maxThroughput(s, events);
         List<String> traces = new ArrayList<>();

@@ -2,9 +2,13 @@ package dev.streamscore.jobs.bench;
 
 import dev.streamscore.jobs.ScoringStage;
 import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.operators.batching.BatchingOptions;
+import dev.streamscore.operators.inference.InferenceOptions;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 
 /**
  * One configuration {@code streamscore bench} runs end to end: which scoring stage, which model,
@@ -18,7 +22,7 @@ import java.util.Map;
 record BenchSpec(
         String configuration,
         String model,
-        ScoringOptions.DeliveryGuarantee delivery,
+        DeliveryGuarantee delivery,
         int batchSize,
         Duration maxWait,
         int inFlight,
@@ -46,9 +50,7 @@ record BenchSpec(
     }
 
     String deliveryName() {
-        return delivery == ScoringOptions.DeliveryGuarantee.EXACTLY_ONCE
-                ? "exactly-once"
-                : "at-least-once";
+        return delivery.toString();
     }
 
     /** The knobs, in the order the report shows them. */
@@ -96,26 +98,29 @@ record BenchSpec(
     }
 
     /**
-     * The job's options for one run on {@code bootstrap}, its topics and ids named by {@code run}.
+     * The job's options for one run on {@code bootstrap}, its topics and ids named by {@code run};
+     * {@code checkpointInterval} null keeps the job's default.
      */
-    Map<String, String> jobOptions(String bootstrap, String run, Duration checkpointInterval) {
-        Map<String, String> o = new LinkedHashMap<>();
-        o.put(ScoringOptions.BOOTSTRAP_SERVERS.key(), bootstrap);
-        o.put(ScoringOptions.TRANSACTIONS_TOPIC.key(), run + "-transactions");
-        o.put(ScoringOptions.SCORES_TOPIC.key(), run + "-scores");
-        o.put(ScoringOptions.DEAD_LETTER_TOPIC.key(), run + "-dead-letters");
-        o.put(ScoringOptions.GROUP_ID.key(), run);
-        o.put(ScoringOptions.TRANSACTIONAL_ID_PREFIX.key(), run);
-        o.put(ScoringOptions.MODEL.key(), "bundled:" + model);
-        o.put(ScoringOptions.BATCH_SIZE.key(), Integer.toString(batchSize));
-        o.put(ScoringOptions.MAX_WAIT.key(), maxWait.toMillis() + " ms");
-        o.put(ScoringOptions.MAX_IN_FLIGHT.key(), Integer.toString(inFlight));
-        o.put(ScoringOptions.INTRA_OP_THREADS.key(), Integer.toString(intraOpThreads));
-        o.put(ScoringOptions.PARALLELISM.key(), Integer.toString(parallelism));
-        o.put(ScoringOptions.CACHE_TTL.key(), cache ? "10 min" : "0 ms");
-        o.put(ScoringOptions.DELIVERY.key(), delivery.toString());
+    Configuration jobOptions(String bootstrap, String run, Duration checkpointInterval) {
+        Configuration o = new Configuration();
+        o.set(ScoringOptions.BOOTSTRAP_SERVERS, bootstrap);
+        o.set(ScoringOptions.TRANSACTIONS_TOPIC, run + "-transactions");
+        o.set(ScoringOptions.SCORES_TOPIC, run + "-scores");
+        o.set(ScoringOptions.DEAD_LETTER_TOPIC, run + "-dead-letters");
+        o.set(ScoringOptions.GROUP_ID, run);
+        o.set(ScoringOptions.TRANSACTIONAL_ID_PREFIX, run);
+        o.set(InferenceOptions.MODEL, "bundled:" + model);
+        o.set(BatchingOptions.BATCH_SIZE, batchSize);
+        o.set(BatchingOptions.MAX_WAIT, maxWait);
+        o.set(BatchingOptions.MAX_IN_FLIGHT, inFlight);
+        o.set(InferenceOptions.INTRA_OP_THREADS, intraOpThreads);
+        o.set(ScoringOptions.PARALLELISM, parallelism);
+        o.set(
+                BatchingOptions.CACHE_TTL,
+                cache ? BatchingOptions.CACHE_TTL.defaultValue() : Duration.ZERO);
+        o.set(ScoringOptions.DELIVERY, delivery);
         if (checkpointInterval != null) {
-            o.put(ScoringOptions.CHECKPOINT_INTERVAL.key(), checkpointInterval.toMillis() + " ms");
+            o.set(ScoringOptions.CHECKPOINT_INTERVAL, checkpointInterval);
         }
         return o;
     }

@@ -20,6 +20,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.HdrHistogram.Histogram;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -53,11 +55,14 @@ final class EndToEndRunner {
     private final EmbeddedKafka kafka;
     private final Duration checkpointInterval;
     private final Map<Double, Workload> workloads = new HashMap<>();
-    private final Map<String, String> extraJobOptions;
+    private final Configuration extraJobOptions;
     private int runs;
 
+    /**
+     * @param extraJobOptions job options and Flink settings for every run, over the spec's
+     */
     EndToEndRunner(
-            EmbeddedKafka kafka, Duration checkpointInterval, Map<String, String> extraJobOptions) {
+            EmbeddedKafka kafka, Duration checkpointInterval, Configuration extraJobOptions) {
         this.kafka = kafka;
         this.checkpointInterval = checkpointInterval;
         this.extraJobOptions = extraJobOptions;
@@ -76,12 +81,12 @@ final class EndToEndRunner {
         Workload workload = workload(spec.duplicateRate());
         workload.ensure(events);
         String run = nextRun();
-        Map<String, String> options =
-                spec.jobOptions(kafka.bootstrapServers(), run, checkpointInterval(spec));
-        createTopics(spec, options);
+        Configuration options = options(spec, run);
+        ScoringConfig config = ScoringConfig.from(options);
+        createTopics(config);
         SendErrors errors = new SendErrors();
         try (KafkaProducer<byte[], byte[]> producer = producer()) {
-            String topic = options.get("transactions-topic");
+            String topic = config.transactionsTopic();
             for (int i = 0; i < events; i++) {
                 producer.send(
                         new ProducerRecord<>(topic, workload.key(i), workload.value(i)), errors);
@@ -90,8 +95,8 @@ final class EndToEndRunner {
         }
         errors.check(spec);
         StageMetrics.reset();
-        JobClient job = start(spec, options);
-        try (KafkaConsumer<byte[], byte[]> consumer = consumer(run, options)) {
+        JobClient job = start(spec, options, config);
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(run, config)) {
             long low = events / 10;
             long high = events - events / 10;
             double lowAt = Double.NaN;
@@ -140,7 +145,7 @@ final class EndToEndRunner {
             return new MaxResult(rate, stages(events));
         } finally {
             stop(job);
-            deleteTopics(options);
+            deleteTopics(config);
         }
     }
 
@@ -163,15 +168,15 @@ final class EndToEndRunner {
         int total = (int) Math.ceil(rate * (warmup.toMillis() + measure.toMillis()) / 1000.0);
         workload.ensure(total);
         String run = nextRun();
-        Map<String, String> options =
-                spec.jobOptions(kafka.bootstrapServers(), run, checkpointInterval(spec));
-        createTopics(spec, options);
+        Configuration options = options(spec, run);
+        ScoringConfig config = ScoringConfig.from(options);
+        createTopics(config);
         StageMetrics.reset();
-        JobClient job = start(spec, options);
+        JobClient job = start(spec, options, config);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong sent = new AtomicLong();
         SendErrors errors = new SendErrors();
-        try (KafkaConsumer<byte[], byte[]> consumer = consumer(run, options)) {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(run, config)) {
             awaitRunning(job, spec);
             // Join the group before the first send, so the first scores are read as they come.
             long joinBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -190,7 +195,7 @@ final class EndToEndRunner {
                             () ->
                                     produce(
                                             workload,
-                                            options,
+                                            config,
                                             total,
                                             start,
                                             nanosPerEvent,
@@ -211,7 +216,7 @@ final class EndToEndRunner {
                 long now = System.nanoTime();
                 for (ConsumerRecord<byte[], byte[]> record : records) {
                     read++;
-                    if (!record.topic().equals(options.get("scores-topic"))) {
+                    if (!record.topic().equals(config.scoresTopic())) {
                         continue;
                     }
                     FraudScore score = codec.decode(record.value());
@@ -252,20 +257,20 @@ final class EndToEndRunner {
         } finally {
             stop.set(true);
             stop(job);
-            deleteTopics(options);
+            deleteTopics(config);
         }
     }
 
     private void produce(
             Workload workload,
-            Map<String, String> options,
+            ScoringConfig config,
             int total,
             long start,
             double nanosPerEvent,
             AtomicLong sent,
             AtomicBoolean stop,
             SendErrors errors) {
-        String topic = options.get("transactions-topic");
+        String topic = config.transactionsTopic();
         try (KafkaProducer<byte[], byte[]> producer = producer()) {
             for (int i = 0; i < total && !stop.get() && errors.first == null; i++) {
                 long due = start + (long) (i * nanosPerEvent);
@@ -337,15 +342,23 @@ final class EndToEndRunner {
                 StageMetrics.counterSum("cacheHits") / (double) events);
     }
 
-    private JobClient start(BenchSpec spec, Map<String, String> options) throws Exception {
-        Map<String, String> all = new HashMap<>(options);
-        all.putAll(StageMetrics.reporterConfig());
+    /** The spec's options for {@code run}, with the extra job options over them. */
+    private Configuration options(BenchSpec spec, String run) {
+        Configuration options =
+                spec.jobOptions(kafka.bootstrapServers(), run, checkpointInterval(spec));
+        options.addAll(extraJobOptions);
+        return options;
+    }
+
+    private JobClient start(BenchSpec spec, Configuration options, ScoringConfig config)
+            throws Exception {
+        Configuration flink = new Configuration(options);
+        flink.addAll(Configuration.fromMap(StageMetrics.reporterConfig()));
         // A restart would replay input and reset counters: a run fails instead of mismeasuring.
-        all.put("restart-strategy.type", "none");
-        all.putAll(extraJobOptions);
-        Configuration conf = Configuration.fromMap(all);
-        StreamExecutionEnvironment env = LocalFlink.environment(conf);
-        FraudScoringJob.buildKafkaJob(env, ScoringConfig.from(conf), spec.scoringStage());
+        flink.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
+        flink.addAll(extraJobOptions);
+        StreamExecutionEnvironment env = LocalFlink.environment(flink);
+        FraudScoringJob.buildKafkaJob(env, config, spec.scoringStage());
         return env.executeAsync("streamscore bench: " + spec.label());
     }
 
@@ -409,21 +422,21 @@ final class EndToEndRunner {
         }
     }
 
-    private void createTopics(BenchSpec spec, Map<String, String> options) throws Exception {
+    private void createTopics(ScoringConfig config) throws Exception {
         kafka.createTopics(
-                spec.parallelism(),
-                options.get("transactions-topic"),
-                options.get("scores-topic"),
-                options.get("dead-letter-topic"));
+                config.parallelism(),
+                config.transactionsTopic(),
+                config.scoresTopic(),
+                config.deadLetterTopic());
     }
 
-    private void deleteTopics(Map<String, String> options) {
+    private void deleteTopics(ScoringConfig config) {
         try {
             kafka.deleteTopics(
                     List.of(
-                            options.get("transactions-topic"),
-                            options.get("scores-topic"),
-                            options.get("dead-letter-topic")));
+                            config.transactionsTopic(),
+                            config.scoresTopic(),
+                            config.deadLetterTopic()));
         } catch (Exception e) {
             // Only disk space; the next run uses new names.
         }
@@ -431,10 +444,7 @@ final class EndToEndRunner {
 
     /** Exactly-once runs checkpoint at the bench's interval; at-least-once at the job's default. */
     private Duration checkpointInterval(BenchSpec spec) {
-        return spec.delivery()
-                        == dev.streamscore.jobs.config.ScoringOptions.DeliveryGuarantee.EXACTLY_ONCE
-                ? checkpointInterval
-                : null;
+        return spec.delivery() == DeliveryGuarantee.EXACTLY_ONCE ? checkpointInterval : null;
     }
 
     private String nextRun() {
@@ -453,7 +463,7 @@ final class EndToEndRunner {
         return new KafkaProducer<>(p);
     }
 
-    private KafkaConsumer<byte[], byte[]> consumer(String run, Map<String, String> options) {
+    private KafkaConsumer<byte[], byte[]> consumer(String run, ScoringConfig config) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, run + "-reader");
@@ -464,7 +474,7 @@ final class EndToEndRunner {
                 ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
                 ByteArrayDeserializer.class.getName());
         KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p);
-        consumer.subscribe(List.of(options.get("scores-topic"), options.get("dead-letter-topic")));
+        consumer.subscribe(List.of(config.scoresTopic(), config.deadLetterTopic()));
         return consumer;
     }
 

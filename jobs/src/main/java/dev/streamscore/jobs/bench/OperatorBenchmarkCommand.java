@@ -171,9 +171,14 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
         env.setParallelism(parallelism);
         InferenceSettings settings =
                 InferenceSettings.defaults("bundled:" + model)
-                        .withMaxBatchSize(batch)
-                        .withMaxWait(Duration.ofMillis(10))
-                        .withCacheTtl(cacheOn ? Duration.ofMinutes(10) : Duration.ZERO);
+                        .withBatching(
+                                b ->
+                                        b.maxBatchSize(batch)
+                                                .maxWait(Duration.ofMillis(10))
+                                                .cacheTtl(
+                                                        cacheOn
+                                                                ? Duration.ofMinutes(10)
+                                                                : Duration.ZERO));
         FIRST.set(0);
         LAST.set(0);
         env.fromSource(

@@ -246,13 +246,13 @@ public final class DemoCommand implements Callable<Integer> {
         out.println("  model           : " + config.inference().modelLocation());
         out.println(
                 "  batching        : up to "
-                        + config.inference().maxBatchSize()
+                        + config.inference().batching().maxBatchSize()
                         + " events or "
-                        + config.inference().maxWait().toMillis()
+                        + config.inference().batching().maxWait().toMillis()
                         + " ms, "
-                        + config.inference().maxInFlight()
+                        + config.inference().batching().maxInFlight()
                         + " in flight; cache TTL "
-                        + config.inference().cacheTtl());
+                        + config.inference().batching().cacheTtl());
         out.println(
                 "  delivery        : "
                         + config.delivery()

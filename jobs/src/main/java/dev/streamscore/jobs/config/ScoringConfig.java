@@ -2,11 +2,12 @@ package dev.streamscore.jobs.config;
 
 import static dev.streamscore.jobs.config.ScoringOptions.*;
 
-import dev.streamscore.models.OnnxOptions;
 import dev.streamscore.operators.inference.InferenceSettings;
 import java.io.Serializable;
 import java.time.Duration;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 
 /**
  * The job's options, read once from a Flink {@link Configuration} (see {@link ScoringOptions} for
@@ -22,7 +23,7 @@ public record ScoringConfig(
         Duration cardHistoryTtl,
         Duration dedupWindow,
         int parallelism,
-        ScoringOptions.DeliveryGuarantee delivery,
+        DeliveryGuarantee delivery,
         Duration checkpointInterval,
         String transactionalIdPrefix,
         Duration transactionTimeout)
@@ -37,7 +38,14 @@ public record ScoringConfig(
             throw new IllegalArgumentException(
                     "checkpoint-interval must be at least 10 ms, got " + checkpointInterval);
         }
-        if (delivery == ScoringOptions.DeliveryGuarantee.EXACTLY_ONCE
+        if (delivery != DeliveryGuarantee.AT_LEAST_ONCE
+                && delivery != DeliveryGuarantee.EXACTLY_ONCE) {
+            throw new IllegalArgumentException(
+                    "delivery must be at-least-once or exactly-once (with none, the Kafka sinks"
+                            + " would drop scores on a failure), got "
+                            + delivery);
+        }
+        if (delivery == DeliveryGuarantee.EXACTLY_ONCE
                 && transactionTimeout.compareTo(checkpointInterval.multipliedBy(2)) <= 0) {
             throw new IllegalArgumentException(
                     "transaction-timeout must be well above checkpoint-interval for exactly-once,"
@@ -58,34 +66,15 @@ public record ScoringConfig(
         }
     }
 
-    public static ScoringConfig from(Configuration conf) {
+    /** The options {@code conf} gives, each one not set there at its default. */
+    public static ScoringConfig from(ReadableConfig conf) {
         return new ScoringConfig(
                 conf.get(BOOTSTRAP_SERVERS),
                 conf.get(TRANSACTIONS_TOPIC),
                 conf.get(SCORES_TOPIC),
                 conf.get(DEAD_LETTER_TOPIC),
                 conf.get(GROUP_ID),
-                new InferenceSettings(
-                                conf.get(MODEL),
-                                OnnxOptions.DEFAULT
-                                        .withThreads(
-                                                conf.get(INTRA_OP_THREADS),
-                                                conf.get(INTER_OP_THREADS))
-                                        .withExecutionProvider(
-                                                conf.get(EXECUTION_PROVIDER), conf.get(GPU_DEVICE))
-                                        .withPadToSizes(conf.get(PAD_TO_SIZES))
-                                        .withProfilePrefix(
-                                                conf.getOptional(ORT_PROFILE).orElse(null)),
-                                conf.get(BATCH_SIZE),
-                                conf.get(MAX_WAIT),
-                                conf.get(MAX_IN_FLIGHT),
-                                conf.get(CACHE_TTL))
-                        .withOutputMode(conf.get(OUTPUT_MODE))
-                        .withLatencyTarget(conf.get(LATENCY_TARGET))
-                        .withModelCallTimeout(conf.get(MODEL_CALL_TIMEOUT))
-                        .withMaxRetries(conf.get(MAX_RETRIES))
-                        .withInitialBackoff(conf.get(RETRY_BACKOFF))
-                        .withFallbackScore(conf.getOptional(FALLBACK_SCORE).orElse(null)),
+                InferenceSettings.from(conf),
                 conf.get(CARD_HISTORY_TTL),
                 conf.get(DEDUP_WINDOW),
                 conf.get(PARALLELISM),

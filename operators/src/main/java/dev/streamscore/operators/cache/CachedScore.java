@@ -29,7 +29,8 @@ public class CachedScore {
 
     /**
      * Whether this entry is the score of exactly {@code features} under model {@code modelId}.
-     * Vectors compare bit for bit, like {@code EnrichedTransaction.featureHash()} hashes them.
+     * Vectors compare bit for bit, like {@link dev.streamscore.operators.batching.RowHash} hashes
+     * them.
      */
     public boolean matches(String modelId, float[] features) {
         return this.modelId != null

@@ -52,6 +52,9 @@ public class CardFeatureEnricher
      */
     public static final String ENRICH_TIME_NANOS = "enrichTimeNanos";
 
+    /** Name of the counter of re-sent transactions recognised within the dedup window. */
+    public static final String DUPLICATES_RESENT = "duplicatesResent";
+
     public CardFeatureEnricher(Duration historyTtl, Duration dedupWindow) {
         if (historyTtl == null || historyTtl.isNegative() || historyTtl.isZero()) {
             throw new IllegalArgumentException(
@@ -81,7 +84,7 @@ public class CardFeatureEnricher
             recent.enableTimeToLive(ttl(dedupWindow));
             recentFeatures = getRuntimeContext().getMapState(recent);
         }
-        duplicates = getRuntimeContext().getMetricGroup().counter("duplicatesResent");
+        duplicates = getRuntimeContext().getMetricGroup().counter(DUPLICATES_RESENT);
         enrichTimeNanos = getRuntimeContext().getMetricGroup().counter(ENRICH_TIME_NANOS);
     }
 

@@ -1,5 +1,6 @@
 package dev.streamscore.operators.features;
 
+import dev.streamscore.operators.batching.RowHash;
 import dev.streamscore.schemas.Transaction;
 import java.util.Arrays;
 import java.util.Objects;
@@ -40,13 +41,7 @@ public class EnrichedTransaction {
      * hash. The key of the result cache together with the model version.
      */
     public long featureHash() {
-        long h = 0xcbf29ce484222325L;
-        for (float f : features) {
-            h ^= Float.floatToIntBits(f);
-            h *= 0x100000001b3L;
-            h ^= h >>> 29;
-        }
-        return h;
+        return RowHash.of(features);
     }
 
     @Override

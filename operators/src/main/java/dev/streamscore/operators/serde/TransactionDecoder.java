@@ -31,8 +31,8 @@ public class TransactionDecoder extends ProcessFunction<KafkaRecord, SourcedTran
 
     @Override
     public void open(org.apache.flink.api.common.functions.OpenContext openContext) {
-        decodeFailures = getRuntimeContext().getMetricGroup().counter("deadLettersDecode");
-        validationFailures = getRuntimeContext().getMetricGroup().counter("deadLettersValidate");
+        decodeFailures = getRuntimeContext().getMetricGroup().counter(DEAD_LETTERS_DECODE);
+        validationFailures = getRuntimeContext().getMetricGroup().counter(DEAD_LETTERS_VALIDATE);
         decodeTimeNanos = getRuntimeContext().getMetricGroup().counter(DECODE_TIME_NANOS);
     }
 
@@ -41,6 +41,12 @@ public class TransactionDecoder extends ProcessFunction<KafkaRecord, SourcedTran
      * the per-stage cost {@code streamscore bench} reports.
      */
     public static final String DECODE_TIME_NANOS = "decodeTimeNanos";
+
+    /** Name of the counter of records that could not be decoded (dead letters, stage DECODE). */
+    public static final String DEAD_LETTERS_DECODE = "deadLettersDecode";
+
+    /** Name of the counter of decoded records that failed validation (stage VALIDATE). */
+    public static final String DEAD_LETTERS_VALIDATE = "deadLettersValidate";
 
     @Override
     public void processElement(KafkaRecord record, Context ctx, Collector<SourcedTransaction> out) {

@@ -94,14 +94,17 @@ class AdaptiveBatchingTest {
 
         Fixture(Duration target) {
             settings =
-                    settings(LINEAR_V1, 64).withCacheTtl(Duration.ZERO).withLatencyTarget(target);
+                    settings(LINEAR_V1, 64)
+                            .withBatching(b -> b.cacheTtl(Duration.ZERO))
+                            .withBatching(b -> b.latencyTarget(target));
         }
 
         KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness()
                 throws Exception {
             var h =
                     InferenceFixtures.harness(
-                            new BatchingInferenceOperator(settings, model.factory(), clock::get),
+                            new BatchingInferenceOperator(
+                                    settings, model.factory(settings), clock::get),
                             null);
             h.setProcessingTime(clock.get() / 1_000_000);
             return h;

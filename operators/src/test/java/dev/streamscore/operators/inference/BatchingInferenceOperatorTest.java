@@ -25,6 +25,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.OnnxOptions;
+import dev.streamscore.operators.batching.OutputMode;
 import dev.streamscore.operators.cache.CachedScore;
 import dev.streamscore.operators.cache.ScoreCache;
 import dev.streamscore.operators.deadletter.DeadLetters;
@@ -146,8 +147,8 @@ class BatchingInferenceOperatorTest {
         try (var h =
                 harness(
                         settings(LINEAR_V1, 4)
-                                .withMaxInFlight(3)
-                                .withOutputMode(OutputMode.ORDERED))) {
+                                .withBatching(b -> b.maxInFlight(3))
+                                .withBatching(b -> b.outputMode(OutputMode.ORDERED)))) {
             for (int i = 0; i < n; i++) {
                 h.processElement(txn(i, 50), i);
             }
@@ -269,7 +270,8 @@ class BatchingInferenceOperatorTest {
 
     @Test
     void aCachedScoreExpiresAfterTheTtl() throws Exception {
-        InferenceSettings settings = settings(LINEAR_V1, 1).withCacheTtl(Duration.ofSeconds(1));
+        InferenceSettings settings =
+                settings(LINEAR_V1, 1).withBatching(b -> b.cacheTtl(Duration.ofSeconds(1)));
         try (var h = harness(settings, new EmbeddedRocksDBStateBackend(), null)) {
             h.setStateTtlProcessingTime(0);
             h.processElement(txn("t1", "card-a", row(1), 1), 10);
@@ -330,7 +332,8 @@ class BatchingInferenceOperatorTest {
             BatchingInferenceOperator op = operator(h);
             op.setCurrentKey("card-a");
             MapState<Long, CachedScore> entries =
-                    op.getKeyedStateStore().getMapState(ScoreCache.descriptor(settings.cacheTtl()));
+                    op.getKeyedStateStore()
+                            .getMapState(ScoreCache.descriptor(settings.batching().cacheTtl()));
             entries.put(e.featureHash(), new CachedScore(V1_ID, 0.999f, row(2)));
 
             h.processElement(e, 10);
@@ -344,7 +347,7 @@ class BatchingInferenceOperatorTest {
 
     @Test
     void aZeroTtlDisablesTheCache() throws Exception {
-        try (var h = harness(settings(LINEAR_V1, 1).withCacheTtl(Duration.ZERO))) {
+        try (var h = harness(settings(LINEAR_V1, 1).withBatching(b -> b.cacheTtl(Duration.ZERO)))) {
             h.processElement(txn("t1", "card-a", row(1), 1), 10);
             h.processElement(txn("t2", "card-a", row(1), 2), 11);
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 2);
@@ -483,7 +486,7 @@ class BatchingInferenceOperatorTest {
     @Test
     void sendsEveryTransactionOfAFailedBatchToDeadLettersAndKeepsScoring() throws Exception {
         // No retries: the batch of 3 fails, then its halves [t0] and [t1, t2], then [t1] and [t2].
-        try (var h = harness(settings(FAILS_UNLESS_8_ROWS, 8).withMaxRetries(0))) {
+        try (var h = harness(settings(FAILS_UNLESS_8_ROWS, 8).withBatching(b -> b.maxRetries(0)))) {
             List<EnrichedTransaction> failing = List.of(txn(0, 4), txn(1, 4), txn(2, 4));
             for (int i = 0; i < failing.size(); i++) {
                 h.processElement(failing.get(i), 100 + i);
@@ -507,7 +510,7 @@ class BatchingInferenceOperatorTest {
                 assertThat(letter.getErrorMessage()).isNotBlank();
                 assertThat(letter.getTransactionId()).isEqualTo(e.transaction.getTransactionId());
             }
-            assertThat(operator(h).metrics().deadLetters.getCount()).isEqualTo(3);
+            assertThat(operator(h).deadLetters().getCount()).isEqualTo(3);
             assertThat(modelCalls(h)).isEqualTo(5);
 
             for (int i = 3; i < 11; i++) { // a batch of 8 rows, which this model accepts

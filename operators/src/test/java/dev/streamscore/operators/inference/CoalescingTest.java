@@ -12,6 +12,7 @@ import static dev.streamscore.operators.inference.InferenceFixtures.txn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.streamscore.operators.batching.BatchingMetrics;
 import dev.streamscore.operators.inference.ScriptedScorer.Step;
 import dev.streamscore.schemas.FraudScore;
 import java.util.List;
@@ -33,7 +34,8 @@ class CoalescingTest {
         InferenceSettings settings = settings(LINEAR_V1, 4);
         try (var h =
                 harness(
-                        new BatchingInferenceOperator(settings, model.factory(), System::nanoTime),
+                        new BatchingInferenceOperator(
+                                settings, model.factory(settings), System::nanoTime),
                         null)) {
             h.processElement(txn("a1", "card-a", row(1), 1), 10);
             h.processElement(txn("a1-buffered", "card-a", row(1), 2), 11); // attaches: buffered
@@ -57,7 +59,7 @@ class CoalescingTest {
             assertThat(out.get("b1").getCacheHit()).isFalse();
             assertThat(out.get("a2").getCacheHit()).isFalse();
             assertThat(model.calls()).extracting(ScriptedScorer.Call::rows).containsExactly(4);
-            InferenceMetrics metrics = operator(h).metrics();
+            BatchingMetrics metrics = operator(h).metrics();
             assertThat(metrics.coalesced.getCount()).isEqualTo(2);
             assertThat(metrics.cacheMisses.getCount()).isEqualTo(6);
             assertThat(metrics.cacheHits.getCount()).isZero();
@@ -73,7 +75,8 @@ class CoalescingTest {
         OperatorSubtaskState checkpoint;
         try (var before =
                 harness(
-                        new BatchingInferenceOperator(settings, model.factory(), System::nanoTime),
+                        new BatchingInferenceOperator(
+                                settings, model.factory(settings), System::nanoTime),
                         new EmbeddedRocksDBStateBackend())) {
             before.processElement(txn("a0", "card-a", row(1), 1), 10);
             before.processElement(txn("b0", "card-b", row(2), 2), 11);
@@ -118,7 +121,10 @@ class CoalescingTest {
 
     @Test
     void aDisabledCacheDisablesCoalescingToo() throws Exception {
-        try (var h = harness(settings(LINEAR_V1, 4).withCacheTtl(java.time.Duration.ZERO))) {
+        try (var h =
+                harness(
+                        settings(LINEAR_V1, 4)
+                                .withBatching(b -> b.cacheTtl(java.time.Duration.ZERO)))) {
             h.processElement(txn("a1", "card-a", row(1), 1), 10);
             h.processElement(txn("a1-again", "card-a", row(1), 2), 11);
             h.endInput();

@@ -17,6 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.streamscore.models.OnnxOptions;
+import dev.streamscore.operators.batching.BatchingMetrics;
 import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.inference.ScriptedScorer.Step;
@@ -50,7 +51,8 @@ class InferenceFailuresTest {
         InferenceSettings settings = settings(LINEAR_V1, 4); // 2 retries from 10 ms
         try (var h =
                 harness(
-                        new BatchingInferenceOperator(settings, model.factory(), System::nanoTime),
+                        new BatchingInferenceOperator(
+                                settings, model.factory(settings), System::nanoTime),
                         null)) {
             for (int i = 0; i < 4; i++) {
                 h.processElement(txn(i, 4), 100 + i);
@@ -74,7 +76,7 @@ class InferenceFailuresTest {
                 assertThat(out.get(i).getTransactionId()).isEqualTo("t" + i);
                 assertThat(out.get(i).getScore()).isCloseTo(expectedV1Score(row(i)), within(1e-6));
             }
-            InferenceMetrics metrics = operator(h).metrics();
+            BatchingMetrics metrics = operator(h).metrics();
             assertThat(metrics.retries.getCount()).isEqualTo(2);
             assertThat(metrics.modelCallFailures.getCount()).isEqualTo(2);
             assertThat(metrics.batchSplits.getCount()).isZero();
@@ -89,10 +91,12 @@ class InferenceFailuresTest {
     @Test
     void atEndOfInputRetriesStartWithoutWaitingForTheirBackoffTimers() throws Exception {
         ScriptedScorer model = new ScriptedScorer(Step.THROW, Step.SCORE);
-        InferenceSettings settings = settings(LINEAR_V1, 4).withInitialBackoff(Duration.ofHours(1));
+        InferenceSettings settings =
+                settings(LINEAR_V1, 4).withBatching(b -> b.initialBackoff(Duration.ofHours(1)));
         try (var h =
                 harness(
-                        new BatchingInferenceOperator(settings, model.factory(), System::nanoTime),
+                        new BatchingInferenceOperator(
+                                settings, model.factory(settings), System::nanoTime),
                         null)) {
             for (int i = 0; i < 4; i++) {
                 h.processElement(txn(i, 4), 100 + i);
@@ -115,7 +119,8 @@ class InferenceFailuresTest {
         OperatorSubtaskState checkpoint;
         try (var before =
                 harness(
-                        new BatchingInferenceOperator(settings, model.factory(), System::nanoTime),
+                        new BatchingInferenceOperator(
+                                settings, model.factory(settings), System::nanoTime),
                         new EmbeddedRocksDBStateBackend())) {
             for (int i = 0; i < 4; i++) {
                 before.processElement(txn(i, 4), 100 + i);
@@ -142,11 +147,12 @@ class InferenceFailuresTest {
         ScriptedScorer model = new ScriptedScorer(Step.HANG);
         InferenceSettings settings =
                 settings(LINEAR_V1, 4) // one batch in flight
-                        .withModelCallTimeout(Duration.ofMillis(100))
-                        .withMaxRetries(1);
+                        .withBatching(b -> b.modelCallTimeout(Duration.ofMillis(100)))
+                        .withBatching(b -> b.maxRetries(1));
         try (var h =
                 harness(
-                        new BatchingInferenceOperator(settings, model.factory(), System::nanoTime),
+                        new BatchingInferenceOperator(
+                                settings, model.factory(settings), System::nanoTime),
                         null)) {
             for (int i = 0; i < 4; i++) {
                 h.processElement(txn(i, 8), 100 + i);
@@ -182,7 +188,7 @@ class InferenceFailuresTest {
             for (int i = 0; i < 8; i++) {
                 assertThat(out.get(i).getScore()).isCloseTo(expectedV1Score(row(i)), within(1e-6));
             }
-            InferenceMetrics metrics = operator(h).metrics();
+            BatchingMetrics metrics = operator(h).metrics();
             assertThat(metrics.modelCallFailures.getCount()).isEqualTo(1);
             assertThat(metrics.retries.getCount()).isEqualTo(1);
             assertThat(deadLetters(h)).isEmpty();
@@ -195,11 +201,12 @@ class InferenceFailuresTest {
         ScriptedScorer model = new ScriptedScorer(Step.HANG, Step.HANG);
         InferenceSettings settings =
                 settings(LINEAR_V1, 1) // one batch in flight: one spare buffer for a hung call
-                        .withModelCallTimeout(Duration.ofMillis(100))
-                        .withMaxRetries(1);
+                        .withBatching(b -> b.modelCallTimeout(Duration.ofMillis(100)))
+                        .withBatching(b -> b.maxRetries(1));
         try (var h =
                 harness(
-                        new BatchingInferenceOperator(settings, model.factory(), System::nanoTime),
+                        new BatchingInferenceOperator(
+                                settings, model.factory(settings), System::nanoTime),
                         null)) {
             h.processElement(txn(0, 4), 100);
             runMailboxUntil(h, () -> model.hanging() == 1);
@@ -233,7 +240,7 @@ class InferenceFailuresTest {
     void withPaddingToFixedSizesScoresPartialBatchesAndSplitHalvesCorrectly() throws Exception {
         InferenceSettings settings =
                 settings(FAILS_ON_NAN, 64)
-                        .withMaxRetries(0)
+                        .withBatching(b -> b.maxRetries(0))
                         .withOnnx(OnnxOptions.DEFAULT.withPadToSizes(8, 64));
         List<EnrichedTransaction> input = batchWithPoisonRow();
         try (var h = harness(settings)) {
@@ -294,13 +301,13 @@ class InferenceFailuresTest {
 
             // The whole batch 1 + 2 retries; then per level of 64 -> 1 a clean half and a failing
             // half (6 levels, the last failing half being the row itself) and the row's 2 retries.
-            InferenceMetrics metrics = operator(h).metrics();
+            BatchingMetrics metrics = operator(h).metrics();
             assertThat(modelCalls(h)).isEqualTo(3 + 2 * 6 + 2);
             assertThat(metrics.retries.getCount()).isEqualTo(4);
             assertThat(metrics.batchSplits.getCount()).isEqualTo(6);
             assertThat(metrics.modelCallFailures.getCount()).isEqualTo(3 + 5 + 3);
             assertThat(metrics.rowsScored.getCount()).isEqualTo(63);
-            assertThat(metrics.deadLetters.getCount()).isEqualTo(1);
+            assertThat(operator(h).deadLetters().getCount()).isEqualTo(1);
             assertThat(h.wasFailedExternally()).isFalse();
         }
     }
@@ -308,7 +315,9 @@ class InferenceFailuresTest {
     @Test
     void givesARowTheModelFailsOnTheConfiguredFallbackScoreMarkedAndNeverCached() throws Exception {
         InferenceSettings settings =
-                settings(FAILS_ON_NAN, 64).withMaxRetries(0).withFallbackScore(0.9);
+                settings(FAILS_ON_NAN, 64)
+                        .withBatching(b -> b.maxRetries(0))
+                        .withFallbackScore(0.9);
         List<EnrichedTransaction> input = batchWithPoisonRow();
         try (var h = harness(settings)) {
             for (int i = 0; i < input.size(); i++) {
@@ -325,8 +334,8 @@ class InferenceFailuresTest {
             assertThat(fallback.getModelVersion()).isEqualTo("fails-on-nan");
             assertThat(scores.values().stream().filter(FraudScore::getFallback)).hasSize(1);
             assertThat(deadLetters(h)).isEmpty();
-            assertThat(operator(h).metrics().fallbacks.getCount()).isEqualTo(1);
-            assertThat(operator(h).metrics().deadLetters.getCount()).isZero();
+            assertThat(operator(h).fallbacks().getCount()).isEqualTo(1);
+            assertThat(operator(h).deadLetters().getCount()).isZero();
 
             // Resent: the clean vector is a cache hit, the poisoned one goes to the model again.
             long calls = modelCalls(h);

@@ -2,7 +2,6 @@ package dev.streamscore.operators.inference;
 
 import static org.assertj.core.api.Assertions.fail;
 
-import dev.streamscore.models.OnnxOptions;
 import dev.streamscore.operators.features.CardFeatures;
 import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.schemas.Channel;
@@ -83,13 +82,13 @@ final class InferenceFixtures {
 
     /** Settings for tests: small batches, a 10 ms wait, one batch in flight, a 1 s cache. */
     static InferenceSettings settings(String fixture, int maxBatchSize) {
-        return new InferenceSettings(
-                location(fixture),
-                OnnxOptions.DEFAULT,
-                maxBatchSize,
-                Duration.ofMillis(10),
-                1,
-                Duration.ofSeconds(1));
+        return InferenceSettings.defaults(location(fixture))
+                .withBatching(
+                        b ->
+                                b.maxBatchSize(maxBatchSize)
+                                        .maxWait(Duration.ofMillis(10))
+                                        .maxInFlight(1)
+                                        .cacheTtl(Duration.ofSeconds(1)));
     }
 
     /** The score v1 gives {@code features}, computed without ONNX Runtime. */

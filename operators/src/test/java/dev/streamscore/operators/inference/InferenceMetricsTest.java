@@ -8,52 +8,11 @@ import static dev.streamscore.operators.inference.InferenceFixtures.settings;
 import static dev.streamscore.operators.inference.InferenceFixtures.txn;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.util.ArrayList;
-import java.util.List;
+import dev.streamscore.operators.batching.BatchingMetrics;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.flink.metrics.Counter;
-import org.apache.flink.metrics.Gauge;
-import org.apache.flink.metrics.Histogram;
-import org.apache.flink.metrics.Meter;
-import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
 import org.junit.jupiter.api.Test;
 
 class InferenceMetricsTest {
-
-    @Test
-    void registersExactlyTheDocumentedMetricNames() {
-        List<String> registered = new ArrayList<>();
-        UnregisteredMetricsGroup group =
-                new UnregisteredMetricsGroup() {
-                    @Override
-                    public Counter counter(String name) {
-                        registered.add(name);
-                        return super.counter(name);
-                    }
-
-                    @Override
-                    public <T, G extends Gauge<T>> G gauge(String name, G gauge) {
-                        registered.add(name);
-                        return gauge;
-                    }
-
-                    @Override
-                    public <H extends Histogram> H histogram(String name, H histogram) {
-                        registered.add(name);
-                        return histogram;
-                    }
-
-                    @Override
-                    public <M extends Meter> M meter(String name, M meter) {
-                        registered.add(name);
-                        return meter;
-                    }
-                };
-
-        new InferenceMetrics(group, () -> 0, () -> 1, () -> 2, () -> "m:1", () -> "cpu");
-
-        assertThat(registered).containsExactlyInAnyOrderElementsOf(InferenceMetrics.NAMES);
-    }
 
     @Test
     void reportsTheQueueTimeOfEveryRowTheCallTimePerRowAndTheModelAndProviderInUse()
@@ -63,7 +22,9 @@ class InferenceMetricsTest {
         try (var h =
                 harness(
                         new BatchingInferenceOperator(
-                                settings(LINEAR_V1, 4), model.factory(), clock::get),
+                                settings(LINEAR_V1, 4),
+                                model.factory(settings(LINEAR_V1, 4)),
+                                clock::get),
                         null)) {
             for (int i = 0; i < 4; i++) { // 100 us apart; the 4th closes the batch
                 h.processElement(txn(i, 4), i);
@@ -71,7 +32,7 @@ class InferenceMetricsTest {
             }
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 4);
 
-            InferenceMetrics metrics = operator(h).metrics();
+            BatchingMetrics metrics = operator(h).metrics();
             assertThat(metrics.queueTimeMicros.getStatistics().getValues())
                     .containsExactlyInAnyOrder(300, 200, 100, 0);
             assertThat(metrics.inferenceTimeMicros.getStatistics().getValues())

@@ -3,8 +3,12 @@ package dev.streamscore.operators.inference;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.streamscore.models.ExecutionProvider;
 import dev.streamscore.models.OnnxOptions;
-import java.time.Duration;
+import dev.streamscore.operators.batching.BatchingSettings;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.util.InstantiationUtil;
 import org.junit.jupiter.api.Test;
 
@@ -13,62 +17,58 @@ class InferenceSettingsTest {
     private static final InferenceSettings DEFAULTS = InferenceSettings.defaults("bundled:gbdt");
 
     @Test
-    void defaultsAreBatchesOf256Within10msTwoInFlightAndATenMinuteCache() {
+    void defaultsAreTheBundledGbdtOnTheCpuWithDefaultBatchingAndNoFallback() {
         assertThat(DEFAULTS)
                 .isEqualTo(
                         new InferenceSettings(
                                 "bundled:gbdt",
                                 OnnxOptions.DEFAULT,
-                                256,
-                                Duration.ofMillis(10),
-                                2,
-                                Duration.ofMinutes(10)));
-        assertThat(DEFAULTS.cacheEnabled()).isTrue();
+                                BatchingSettings.DEFAULTS,
+                                null));
+        assertThat(InferenceSettings.from(new Configuration())).isEqualTo(DEFAULTS);
+        assertThat(InferenceOptions.MODEL.defaultValue()).isEqualTo("bundled:gbdt");
     }
 
     @Test
-    void defaultsForFailuresOutputAndAdaptiveBatching() {
-        assertThat(DEFAULTS.modelCallTimeout()).isEqualTo(Duration.ofSeconds(5));
-        assertThat(DEFAULTS.maxRetries()).isEqualTo(2);
-        assertThat(DEFAULTS.initialBackoff()).isEqualTo(Duration.ofMillis(10));
-        assertThat(DEFAULTS.outputMode()).isEqualTo(OutputMode.UNORDERED);
-        assertThat(DEFAULTS.latencyTarget()).isZero();
-        assertThat(DEFAULTS.adaptiveBatching()).isFalse();
-        assertThat(DEFAULTS.fallbackScore()).isNull();
+    void readsTheModelOnnxRuntimeAndFallbackOptionsFromAConfiguration() {
+        InferenceSettings read =
+                InferenceSettings.from(
+                        Configuration.fromMap(
+                                Map.of(
+                                        "model", "bundled:mlp",
+                                        "intra-op-threads", "2",
+                                        "inter-op-threads", "3",
+                                        "execution-provider", "auto",
+                                        "gpu-device", "1",
+                                        "pad-to-sizes", "8;64",
+                                        "fallback-score", "0.25",
+                                        "batch-size", "32")));
+        assertThat(read.modelLocation()).isEqualTo("bundled:mlp");
+        assertThat(read.onnx())
+                .isEqualTo(
+                        OnnxOptions.DEFAULT
+                                .withThreads(2, 3)
+                                .withExecutionProvider(ExecutionProvider.AUTO, 1)
+                                .withPadToSizes(List.of(8, 64)));
+        assertThat(read.fallbackScore()).isEqualTo(0.25);
+        assertThat(read.batching().maxBatchSize()).isEqualTo(32);
     }
 
     @Test
     void eachWithChangesOnlyItsOwnSetting() {
         InferenceSettings changed =
-                DEFAULTS.withModelCallTimeout(Duration.ofSeconds(1))
-                        .withMaxRetries(0)
-                        .withInitialBackoff(Duration.ZERO)
-                        .withOutputMode(OutputMode.ORDERED)
-                        .withLatencyTarget(Duration.ofMillis(5))
-                        .withFallbackScore(0.5);
+                DEFAULTS.withBatching(b -> b.maxRetries(0)).withFallbackScore(0.5);
 
         assertThat(changed)
                 .isEqualTo(
                         new InferenceSettings(
                                 "bundled:gbdt",
                                 OnnxOptions.DEFAULT,
-                                256,
-                                Duration.ofMillis(10),
-                                2,
-                                Duration.ofMinutes(10),
-                                Duration.ofSeconds(1),
-                                0,
-                                Duration.ZERO,
-                                OutputMode.ORDERED,
-                                Duration.ofMillis(5),
+                                BatchingSettings.DEFAULTS.toBuilder().maxRetries(0).build(),
                                 0.5));
-        assertThat(changed.adaptiveBatching()).isTrue();
         assertThat(changed.withFallbackScore(null).fallbackScore()).isNull();
-    }
-
-    @Test
-    void aZeroTtlDisablesTheCache() {
-        assertThat(DEFAULTS.withCacheTtl(Duration.ZERO).cacheEnabled()).isFalse();
+        assertThat(DEFAULTS.withOnnx(OnnxOptions.DEFAULT.withThreads(2, 1)).onnx().intraOpThreads())
+                .isEqualTo(2);
     }
 
     @Test
@@ -80,34 +80,10 @@ class InferenceSettingsTest {
                 .hasMessage("model location must be 'bundled:<id>' or a folder, found none");
         assertThatThrownBy(() -> DEFAULTS.withOnnx(null))
                 .hasMessage("ONNX options must be set, found none");
-        assertThatThrownBy(() -> DEFAULTS.withMaxBatchSize(0))
+        assertThatThrownBy(() -> DEFAULTS.withBatching((BatchingSettings) null))
+                .hasMessage("batching settings must be set, found none");
+        assertThatThrownBy(() -> DEFAULTS.withBatching(b -> b.maxBatchSize(0)))
                 .hasMessage("max batch size must be between 1 and 65536 rows, found 0");
-        assertThatThrownBy(() -> DEFAULTS.withMaxBatchSize(65_537))
-                .hasMessage("max batch size must be between 1 and 65536 rows, found 65537");
-        assertThatThrownBy(() -> DEFAULTS.withMaxWait(Duration.ofNanos(999_999)))
-                .hasMessageStartingWith("max wait must be at least 1 ms")
-                .hasMessageEndingWith("found PT0.000999999S");
-        assertThatThrownBy(() -> DEFAULTS.withMaxWait(null)).hasMessageEndingWith("found null");
-        assertThatThrownBy(() -> DEFAULTS.withMaxInFlight(0))
-                .hasMessage("max in-flight batches must be at least 1, found 0");
-        assertThatThrownBy(() -> DEFAULTS.withCacheTtl(Duration.ofSeconds(-1)))
-                .hasMessage(
-                        "cache TTL must be zero (cache disabled) or at least 1 ms, found PT-1S");
-        assertThatThrownBy(() -> DEFAULTS.withModelCallTimeout(Duration.ZERO))
-                .hasMessage("model call timeout must be at least 1 ms, found PT0S");
-        assertThatThrownBy(() -> DEFAULTS.withMaxRetries(-1))
-                .hasMessage("max retries must be between 0 and 10, found -1");
-        assertThatThrownBy(() -> DEFAULTS.withMaxRetries(11))
-                .hasMessage("max retries must be between 0 and 10, found 11");
-        assertThatThrownBy(() -> DEFAULTS.withInitialBackoff(Duration.ofNanos(1)))
-                .hasMessageStartingWith("initial backoff must be zero or at least 1 ms")
-                .hasMessageEndingWith("found PT0.000000001S");
-        assertThatThrownBy(() -> DEFAULTS.withOutputMode(null))
-                .hasMessage("output mode must be set, found none");
-        assertThatThrownBy(() -> DEFAULTS.withLatencyTarget(Duration.ofMillis(-1)))
-                .hasMessage(
-                        "latency target must be zero (adaptive batching off) or positive, found"
-                                + " PT-0.001S");
         assertThatThrownBy(() -> DEFAULTS.withFallbackScore(1.5))
                 .hasMessage(
                         "fallback score must be a probability between 0 and 1, or none, found"

@@ -9,6 +9,7 @@ import static dev.streamscore.operators.inference.InferenceFixtures.settings;
 import static dev.streamscore.operators.inference.InferenceFixtures.txn;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.streamscore.operators.batching.OutputMode;
 import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.inference.ScriptedScorer.Step;
 import dev.streamscore.schemas.FraudScore;
@@ -148,8 +149,10 @@ class OutputModeTest {
     private static BatchingInferenceOperator scripted(
             OutputMode mode, ScriptedScorer model, int batchSize, int maxInFlight) {
         InferenceSettings settings =
-                settings(LINEAR_V1, batchSize).withMaxInFlight(maxInFlight).withOutputMode(mode);
-        return new BatchingInferenceOperator(settings, model.factory(), System::nanoTime);
+                settings(LINEAR_V1, batchSize)
+                        .withBatching(b -> b.maxInFlight(maxInFlight))
+                        .withBatching(b -> b.outputMode(mode));
+        return new BatchingInferenceOperator(settings, model.factory(settings), System::nanoTime);
     }
 
     /** Scores the vector {@link #hit()} repeats, with a flush by max wait; emitted at once. */

@@ -1,6 +1,8 @@
 package dev.streamscore.operators.inference;
 
 import dev.streamscore.models.ModelDescriptor;
+import dev.streamscore.operators.batching.BatchScorer;
+import dev.streamscore.operators.batching.OnnxBatchScorer;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -51,10 +53,10 @@ final class ScriptedScorer implements BatchScorer {
         return this;
     }
 
-    /** The operator's seam: opens the model the settings name, behind this script. */
-    BatchScorer.Factory factory() {
-        return settings -> {
-            model = OnnxBatchScorer.open(settings);
+    /** The operator's seam: opens the model {@code settings} name, behind this script. */
+    BatchScorer.Factory factory(InferenceSettings settings) {
+        return () -> {
+            model = OnnxBatchScorer.open(settings.modelLocation(), settings.onnx());
             return this;
         };
     }

@@ -1,4 +1,4 @@
-package dev.streamscore.operators.inference;
+package dev.streamscore.operators.batching;
 
 import java.util.List;
 import java.util.function.IntSupplier;
@@ -13,36 +13,39 @@ import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
 
 /**
- * The metrics of {@link BatchingInferenceOperator}, registered on its operator metric group. Every
- * update happens on the task thread. {@link #NAMES} lists every metric name, for documentation.
+ * The metrics of a {@link BatchingOperator}, registered on its operator metric group. Every update
+ * happens on the task thread. The names are public so that dashboards, the benchmark and the
+ * manifests' checks read them from here; {@link #NAMES} lists every one, in the README's order.
+ *
+ * <pre>{@code
+ * long hits = reporter.counter(BatchingMetrics.CACHE_HITS);
+ * }</pre>
  */
-final class InferenceMetrics {
+public final class BatchingMetrics {
 
-    static final String BATCH_SIZE = "batchSize";
-    static final String QUEUE_TIME_MICROS = "queueTimeMicros";
-    static final String INFERENCE_TIME_MICROS = "inferenceTimeMicros";
-    static final String INFERENCE_TIME_PER_ROW_NANOS = "inferenceTimePerRowNanos";
-    static final String BATCHES_IN_FLIGHT = "batchesInFlight";
-    static final String MODEL_TIME_NANOS = "modelTimeNanos";
-    static final String CACHE_TIME_NANOS = "cacheTimeNanos";
-    static final String CACHE_HITS = "cacheHits";
-    static final String CACHE_MISSES = "cacheMisses";
-    static final String COALESCED = "coalesced";
-    static final String ROWS_SCORED = "rowsScored";
-    static final String ROWS_SCORED_PER_SECOND = "rowsScoredPerSecond";
-    static final String MODEL_CALL_FAILURES = "modelCallFailures";
-    static final String MODEL_CALL_TIMEOUTS = "modelCallTimeouts";
-    static final String RETRIES = "retries";
-    static final String BATCH_SPLITS = "batchSplits";
-    static final String DEAD_LETTERS = "deadLetters";
-    static final String FALLBACKS = "fallbacks";
-    static final String CHOSEN_BATCH_SIZE = "chosenBatchSize";
-    static final String CHOSEN_MAX_WAIT_MICROS = "chosenMaxWaitMicros";
-    static final String MODEL_VERSION = "modelVersion";
-    static final String EXECUTION_PROVIDER = "executionProvider";
+    public static final String BATCH_SIZE = "batchSize";
+    public static final String QUEUE_TIME_MICROS = "queueTimeMicros";
+    public static final String INFERENCE_TIME_MICROS = "inferenceTimeMicros";
+    public static final String INFERENCE_TIME_PER_ROW_NANOS = "inferenceTimePerRowNanos";
+    public static final String BATCHES_IN_FLIGHT = "batchesInFlight";
+    public static final String MODEL_TIME_NANOS = "modelTimeNanos";
+    public static final String CACHE_TIME_NANOS = "cacheTimeNanos";
+    public static final String CACHE_HITS = "cacheHits";
+    public static final String CACHE_MISSES = "cacheMisses";
+    public static final String COALESCED = "coalesced";
+    public static final String ROWS_SCORED = "rowsScored";
+    public static final String ROWS_SCORED_PER_SECOND = "rowsScoredPerSecond";
+    public static final String MODEL_CALL_FAILURES = "modelCallFailures";
+    public static final String MODEL_CALL_TIMEOUTS = "modelCallTimeouts";
+    public static final String RETRIES = "retries";
+    public static final String BATCH_SPLITS = "batchSplits";
+    public static final String CHOSEN_BATCH_SIZE = "chosenBatchSize";
+    public static final String CHOSEN_MAX_WAIT_MICROS = "chosenMaxWaitMicros";
+    public static final String MODEL_VERSION = "modelVersion";
+    public static final String EXECUTION_PROVIDER = "executionProvider";
 
     /** Every metric this class registers, in the order the README documents them. */
-    static final List<String> NAMES =
+    public static final List<String> NAMES =
             List.of(
                     BATCH_SIZE,
                     QUEUE_TIME_MICROS,
@@ -60,8 +63,6 @@ final class InferenceMetrics {
                     MODEL_CALL_TIMEOUTS,
                     RETRIES,
                     BATCH_SPLITS,
-                    DEAD_LETTERS,
-                    FALLBACKS,
                     CHOSEN_BATCH_SIZE,
                     CHOSEN_MAX_WAIT_MICROS,
                     MODEL_VERSION,
@@ -71,73 +72,67 @@ final class InferenceMetrics {
     private static final int HISTOGRAM_WINDOW = 1000;
 
     /** Rows of each batch when it closes (before any split), one sample per batch. */
-    final Histogram batchSize;
+    public final Histogram batchSize;
 
     /** Per row sent to the model: from its arrival to the start of its batch's first call. */
-    final Histogram queueTimeMicros;
+    public final Histogram queueTimeMicros;
 
     /**
      * Wall time of each model call, in microseconds; its count is the number of model calls,
      * retries, halves of split batches and calls that timed out (once they return) included.
      */
-    final Histogram inferenceTimeMicros;
+    public final Histogram inferenceTimeMicros;
 
     /** Wall time of each successful model call divided by its rows, in nanoseconds. */
-    final Histogram inferenceTimePerRowNanos;
+    public final Histogram inferenceTimePerRowNanos;
 
     /** Wall time of all model calls together, in nanoseconds (for cost per event). */
-    final Counter modelTimeNanos;
+    public final Counter modelTimeNanos;
 
     /** Task-thread time of score cache lookups and updates, in nanoseconds. */
-    final Counter cacheTimeNanos;
+    public final Counter cacheTimeNanos;
 
     /** Lookups answered by the score cache. */
-    final Counter cacheHits;
+    public final Counter cacheHits;
 
     /** Lookups the score cache could not answer, coalesced ones included. */
-    final Counter cacheMisses;
+    public final Counter cacheMisses;
 
     /**
      * Cache misses attached to an equal row already buffered or being scored: no row of their own.
      */
-    final Counter coalesced;
+    public final Counter coalesced;
 
     /** Rows the model scored successfully (cache hits and coalesced transactions not counted). */
-    final Counter rowsScored;
+    public final Counter rowsScored;
 
-    final Meter rowsScoredPerSecond;
+    public final Meter rowsScoredPerSecond;
 
     /** Model calls that threw or timed out. */
-    final Counter modelCallFailures;
+    public final Counter modelCallFailures;
 
     /** Model calls that did not return within the model call timeout. */
-    final Counter modelCallTimeouts;
+    public final Counter modelCallTimeouts;
 
     /** Model calls repeated after a failure (not counting the halves of split batches). */
-    final Counter retries;
+    public final Counter retries;
 
     /** Batches (or halves) split in two to isolate the rows the model fails on. */
-    final Counter batchSplits;
-
-    /** Transactions sent to the dead-letter output with stage INFERENCE. */
-    final Counter deadLetters;
-
-    /** Transactions given the configured fallback score because the model failed on them. */
-    final Counter fallbacks;
+    public final Counter batchSplits;
 
     /** Rows at which the current batch closes: {@code maxBatchSize}, or the adaptive choice. */
-    final Gauge<Integer> chosenBatchSize;
+    public final Gauge<Integer> chosenBatchSize;
 
     /** How long the current batch may wait: {@code maxWait}, or the adaptive choice. */
-    final Gauge<Long> chosenMaxWaitMicros;
+    public final Gauge<Long> chosenMaxWaitMicros;
 
     /** {@code name:version} of the model new batches are scored with. */
-    final Gauge<String> modelVersion;
+    public final Gauge<String> modelVersion;
 
     /** The execution provider that model runs on, such as {@code cpu}. */
-    final Gauge<String> executionProvider;
+    public final Gauge<String> executionProvider;
 
-    InferenceMetrics(
+    public BatchingMetrics(
             MetricGroup group,
             IntSupplier batchesInFlight,
             IntSupplier chosenBatchSize,
@@ -160,8 +155,6 @@ final class InferenceMetrics {
         modelCallTimeouts = group.counter(MODEL_CALL_TIMEOUTS);
         retries = group.counter(RETRIES);
         batchSplits = group.counter(BATCH_SPLITS);
-        deadLetters = group.counter(DEAD_LETTERS);
-        fallbacks = group.counter(FALLBACKS);
         this.chosenBatchSize =
                 group.gauge(CHOSEN_BATCH_SIZE, (Gauge<Integer>) chosenBatchSize::getAsInt);
         this.chosenMaxWaitMicros =

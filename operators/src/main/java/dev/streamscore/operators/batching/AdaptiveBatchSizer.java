@@ -1,4 +1,4 @@
-package dev.streamscore.operators.inference;
+package dev.streamscore.operators.batching;
 
 import java.time.Duration;
 import org.apache.flink.util.Preconditions;

@@ -1,4 +1,4 @@
-package dev.streamscore.operators.inference;
+package dev.streamscore.operators.batching;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.offset;

@@ -1,4 +1,4 @@
-package dev.streamscore.operators.inference;
+package dev.streamscore.operators.batching;
 
 /**
  * In which order {@link BatchingInferenceOperator} emits its results. In both modes a watermark is

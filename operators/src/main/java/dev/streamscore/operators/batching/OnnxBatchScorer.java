@@ -1,11 +1,12 @@
-package dev.streamscore.operators.inference;
+package dev.streamscore.operators.batching;
 
 import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.models.OnnxModel;
+import dev.streamscore.models.OnnxOptions;
 import java.nio.FloatBuffer;
 
 /** The {@link BatchScorer} of a model in ONNX Runtime: one shared {@link OnnxModel} session. */
-final class OnnxBatchScorer implements BatchScorer {
+public final class OnnxBatchScorer implements BatchScorer {
 
     private final OnnxModel model;
 
@@ -13,9 +14,19 @@ final class OnnxBatchScorer implements BatchScorer {
         this.model = model;
     }
 
-    /** Opens (or shares) the ONNX Runtime session of {@code settings.modelLocation()}. */
-    static BatchScorer open(InferenceSettings settings) throws Exception {
-        return new OnnxBatchScorer(OnnxModel.open(settings.modelLocation(), settings.onnx()));
+    /**
+     * Opens (or shares) the ONNX Runtime session of the model at {@code location}.
+     *
+     * @param location {@code bundled:<id>} or a folder with {@code descriptor.json} and the model
+     *     (see {@link dev.streamscore.models.ModelArtifact})
+     */
+    public static BatchScorer open(String location, OnnxOptions options) throws Exception {
+        return new OnnxBatchScorer(OnnxModel.open(location, options));
+    }
+
+    /** What an operator opens its scorer with, in {@code open}, on the TaskManager. */
+    public static BatchScorer.Factory factory(String location, OnnxOptions options) {
+        return () -> open(location, options);
     }
 
     @Override

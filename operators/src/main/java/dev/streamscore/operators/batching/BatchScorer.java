@@ -1,21 +1,22 @@
-package dev.streamscore.operators.inference;
+package dev.streamscore.operators.batching;
 
 import dev.streamscore.models.ModelDescriptor;
 import java.io.Serializable;
 import java.nio.FloatBuffer;
 
 /**
- * What {@link BatchingInferenceOperator} scores with: a model that turns rows of features into
- * fraud probabilities, one call per batch. The operator reads its scorer once per batch, on the
- * task thread, and keeps that reference for every call of the batch (retries and halves included),
- * so a scorer can later be replaced between two batches without a batch ever mixing two models.
+ * What {@link BatchingOperator} scores with: a model that turns rows of floats into one float per
+ * row, one call per batch. The operator takes the scorer a batch is scored with from its {@link
+ * ModelHolder} when the batch opens and keeps it for every call of that batch (retries and halves
+ * included), so a scorer can be replaced between two batches without a batch ever mixing two
+ * models.
  *
  * <p>{@link #score} is called from the operator's inference threads, possibly for several batches
  * at once; every other method from the task thread.
  *
  * <pre>{@code
- * BatchScorer.Factory onnx = settings -> ...; // the operator opens ONNX Runtime by default
- * try (BatchScorer scorer = onnx.open(settings)) {
+ * BatchScorer.Factory onnx = OnnxBatchScorer.factory("bundled:gbdt", OnnxOptions.DEFAULT);
+ * try (BatchScorer scorer = onnx.open()) {
  *     FloatBuffer rows = scorer.newInputBuffer(256);
  *     // ... put n rows of scorer.descriptor().featureCount() floats ...
  *     float[] scores = new float[256];
@@ -25,7 +26,7 @@ import java.nio.FloatBuffer;
  */
 public interface BatchScorer extends AutoCloseable {
 
-    /** The model's identity, feature list and decision thresholds. */
+    /** The model's identity (cache entries and coalescing are per identity) and its inputs. */
     ModelDescriptor descriptor();
 
     /** The execution provider running the model, as reported in the operator's metrics. */
@@ -35,8 +36,8 @@ public interface BatchScorer extends AutoCloseable {
     FloatBuffer newInputBuffer(int rows);
 
     /**
-     * Scores {@code n} rows held row-major from position 0 of {@code rows} and writes their fraud
-     * probabilities into {@code out[0..n)}. Thread-safe. May block; the operator times it out.
+     * Scores {@code n} rows held row-major from position 0 of {@code rows} and writes one value per
+     * row into {@code out[0..n)}. Thread-safe. May block; the operator times it out.
      */
     void score(FloatBuffer rows, int n, float[] out) throws Exception;
 
@@ -47,6 +48,6 @@ public interface BatchScorer extends AutoCloseable {
     /** Opens the scorer an operator uses; part of the job graph, so serializable. */
     @FunctionalInterface
     interface Factory extends Serializable {
-        BatchScorer open(InferenceSettings settings) throws Exception;
+        BatchScorer open() throws Exception;
     }
 }

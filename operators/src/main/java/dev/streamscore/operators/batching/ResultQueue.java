@@ -1,4 +1,4 @@
-package dev.streamscore.operators.inference;
+package dev.streamscore.operators.batching;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -8,34 +8,42 @@ import java.util.List;
 import org.apache.flink.streaming.api.watermark.Watermark;
 
 /**
- * The transactions and watermarks the inference operator holds until they may be emitted, in one of
- * the two {@link OutputMode}s. A watermark leaves only after every transaction that arrived before
- * it, and a result never leaves before a watermark that arrived before its transaction: the two
- * queues of Flink's {@code AsyncWaitOperator}, for the same reasons. Touched only by the task
- * thread.
+ * The elements and watermarks a {@link BatchingOperator} holds until they may be emitted, in one of
+ * the two {@link OutputMode}s. A watermark leaves only after every element that arrived before it,
+ * and a result never leaves before a watermark that arrived before its element: the two queues of
+ * Flink's {@code AsyncWaitOperator} ({@code OrderedStreamElementQueue}, {@code
+ * UnorderedStreamElementQueue}), for the same reasons. Touched only by the task thread.
+ *
+ * <pre>{@code
+ * ResultQueue<IN, OUT> results = ResultQueue.create(OutputMode.UNORDERED, sink);
+ * results.add(pending);            // when accepted
+ * results.addWatermark(watermark); // held behind what is pending
+ * pending.output = ...;
+ * results.completed(pending);      // emits whatever may now leave, through the sink
+ * }</pre>
  */
-abstract class ResultQueue {
+abstract class ResultQueue<IN, OUT> {
 
     /** Where results and watermarks leave the queue. */
-    interface Sink {
-        void emit(PendingElement element) throws Exception;
+    interface Sink<IN, OUT> {
+        void emit(PendingElement<IN, OUT> element) throws Exception;
 
         void emitWatermark(Watermark watermark) throws Exception;
     }
 
-    private final Sink sink;
+    private final Sink<IN, OUT> sink;
     private int elements;
 
-    ResultQueue(Sink sink) {
+    ResultQueue(Sink<IN, OUT> sink) {
         this.sink = sink;
     }
 
-    static ResultQueue create(OutputMode mode, Sink sink) {
-        return mode == OutputMode.ORDERED ? new Ordered(sink) : new Unordered(sink);
+    static <IN, OUT> ResultQueue<IN, OUT> create(OutputMode mode, Sink<IN, OUT> sink) {
+        return mode == OutputMode.ORDERED ? new Ordered<>(sink) : new Unordered<>(sink);
     }
 
     /** Holds a newly accepted element, whose result is not known yet. */
-    final void add(PendingElement element) {
+    final void add(PendingElement<IN, OUT> element) {
         elements++;
         doAdd(element);
     }
@@ -44,7 +52,7 @@ abstract class ResultQueue {
     abstract void addWatermark(Watermark watermark) throws Exception;
 
     /** {@code element}'s result is now set: emits whatever may now leave. */
-    abstract void completed(PendingElement element) throws Exception;
+    abstract void completed(PendingElement<IN, OUT> element) throws Exception;
 
     /** Elements accepted and not yet emitted. */
     final int size() {
@@ -55,18 +63,18 @@ abstract class ResultQueue {
     abstract boolean isEmpty();
 
     /** Every element not yet emitted, in arrival order: what a checkpoint must hold. */
-    final List<PendingElement> unemitted() {
-        List<PendingElement> all = new ArrayList<>(elements);
+    final List<PendingElement<IN, OUT>> unemitted() {
+        List<PendingElement<IN, OUT>> all = new ArrayList<>(elements);
         collect(all);
         all.sort(Comparator.comparingLong(e -> e.seq));
         return all;
     }
 
-    abstract void doAdd(PendingElement element);
+    abstract void doAdd(PendingElement<IN, OUT> element);
 
-    abstract void collect(List<PendingElement> into);
+    abstract void collect(List<PendingElement<IN, OUT>> into);
 
-    final void emit(PendingElement element) throws Exception {
+    final void emit(PendingElement<IN, OUT> element) throws Exception {
         elements--;
         sink.emit(element);
     }
@@ -75,16 +83,21 @@ abstract class ResultQueue {
         sink.emitWatermark(watermark);
     }
 
+    @SuppressWarnings("unchecked")
+    static <IN, OUT> PendingElement<IN, OUT> cast(Object entry) {
+        return (PendingElement<IN, OUT>) entry;
+    }
+
     /** One queue in arrival order; its head leaves when done. */
-    private static final class Ordered extends ResultQueue {
+    private static final class Ordered<IN, OUT> extends ResultQueue<IN, OUT> {
         private final ArrayDeque<Object> queue = new ArrayDeque<>();
 
-        Ordered(Sink sink) {
+        Ordered(Sink<IN, OUT> sink) {
             super(sink);
         }
 
         @Override
-        void doAdd(PendingElement element) {
+        void doAdd(PendingElement<IN, OUT> element) {
             queue.add(element);
         }
 
@@ -98,15 +111,15 @@ abstract class ResultQueue {
         }
 
         @Override
-        void completed(PendingElement element) throws Exception {
+        void completed(PendingElement<IN, OUT> element) throws Exception {
             while (!queue.isEmpty()) {
                 Object head = queue.peek();
                 if (head instanceof Watermark watermark) {
                     queue.poll();
                     emitWatermark(watermark);
-                } else if (((PendingElement) head).isDone()) {
+                } else if (((PendingElement<?, ?>) head).isDone()) {
                     queue.poll();
-                    emit((PendingElement) head);
+                    emit(cast(head));
                 } else {
                     return;
                 }
@@ -119,10 +132,10 @@ abstract class ResultQueue {
         }
 
         @Override
-        void collect(List<PendingElement> into) {
+        void collect(List<PendingElement<IN, OUT>> into) {
             for (Object entry : queue) {
-                if (entry instanceof PendingElement element) {
-                    into.add(element);
+                if (entry instanceof PendingElement<?, ?>) {
+                    into.add(cast(entry));
                 }
             }
         }
@@ -133,18 +146,18 @@ abstract class ResultQueue {
      * at once; a later segment's done elements wait until the segments before it and their closing
      * watermarks have left.
      */
-    private static final class Unordered extends ResultQueue {
-        private final ArrayDeque<Segment> segments = new ArrayDeque<>();
+    private static final class Unordered<IN, OUT> extends ResultQueue<IN, OUT> {
+        private final ArrayDeque<Segment<IN, OUT>> segments = new ArrayDeque<>();
 
-        Unordered(Sink sink) {
+        Unordered(Sink<IN, OUT> sink) {
             super(sink);
         }
 
         @Override
-        void doAdd(PendingElement element) {
-            Segment last = segments.peekLast();
+        void doAdd(PendingElement<IN, OUT> element) {
+            Segment<IN, OUT> last = segments.peekLast();
             if (last == null || last.closedBy != null) {
-                last = new Segment();
+                last = new Segment<>();
                 segments.add(last);
             }
             last.incomplete.add(element);
@@ -153,13 +166,13 @@ abstract class ResultQueue {
 
         @Override
         void addWatermark(Watermark watermark) throws Exception {
-            Segment last = segments.peekLast();
+            Segment<IN, OUT> last = segments.peekLast();
             if (last == null) {
                 emitWatermark(watermark);
                 return;
             }
             if (last.closedBy != null) {
-                last = new Segment(); // a watermark right after a watermark: keep both
+                last = new Segment<>(); // a watermark right after a watermark: keep both
                 segments.add(last);
             }
             last.closedBy = watermark;
@@ -167,8 +180,9 @@ abstract class ResultQueue {
         }
 
         @Override
-        void completed(PendingElement element) throws Exception {
-            Segment segment = (Segment) element.queueSlot;
+        void completed(PendingElement<IN, OUT> element) throws Exception {
+            @SuppressWarnings("unchecked")
+            Segment<IN, OUT> segment = (Segment<IN, OUT>) element.queueSlot;
             segment.incomplete.remove(element);
             segment.done.add(element);
             drain();
@@ -176,7 +190,7 @@ abstract class ResultQueue {
 
         private void drain() throws Exception {
             while (!segments.isEmpty()) {
-                Segment first = segments.peek();
+                Segment<IN, OUT> first = segments.peek();
                 while (!first.done.isEmpty()) {
                     emit(first.done.poll());
                 }
@@ -196,16 +210,16 @@ abstract class ResultQueue {
         }
 
         @Override
-        void collect(List<PendingElement> into) {
-            for (Segment segment : segments) {
+        void collect(List<PendingElement<IN, OUT>> into) {
+            for (Segment<IN, OUT> segment : segments) {
                 into.addAll(segment.incomplete);
                 into.addAll(segment.done);
             }
         }
 
-        private static final class Segment {
-            final LinkedHashSet<PendingElement> incomplete = new LinkedHashSet<>();
-            final ArrayDeque<PendingElement> done = new ArrayDeque<>();
+        private static final class Segment<IN, OUT> {
+            final LinkedHashSet<PendingElement<IN, OUT>> incomplete = new LinkedHashSet<>();
+            final ArrayDeque<PendingElement<IN, OUT>> done = new ArrayDeque<>();
             Watermark closedBy;
         }
     }

@@ -1,0 +1,83 @@
+package dev.streamscore.operators.batching;
+
+import dev.streamscore.models.ModelDescriptor;
+import java.io.Serializable;
+import org.apache.flink.metrics.MetricGroup;
+
+/**
+ * The domain side of a {@link BatchingOperator}, as an {@code AsyncFunction} is the domain side of
+ * Flink's {@code AsyncWaitOperator}: what the model input row of an element is, and what an element
+ * becomes once its row is scored or once the model has given up on it. The operator does the rest
+ * (batching, the cache, coalescing, calls off the task thread, retries, ordering, checkpoints) and
+ * knows nothing of the types.
+ *
+ * <p>Every method is called on the task thread. The function is serialized with the job graph;
+ * {@link #open} is where it creates what it needs at run time.
+ *
+ * <pre>{@code
+ * final class Doubling implements BatchFunction<Integer, String> {
+ *     public float[] row(Integer element) {
+ *         return new float[] {element};
+ *     }
+ *
+ *     public String scored(Integer element, ModelDescriptor model, float score, boolean reused) {
+ *         return element + " -> " + score;
+ *     }
+ *
+ *     public Outcome<String> failed(
+ *             Integer element, ModelDescriptor model, Throwable cause, boolean reused) {
+ *         return Outcome.output(element + " failed: " + cause.getMessage());
+ *     }
+ * }
+ * }</pre>
+ *
+ * @param <IN> the operator's input
+ * @param <OUT> the operator's main output
+ */
+public interface BatchFunction<IN, OUT> extends Serializable {
+
+    /** Called once, in the operator's {@code open}, before any other method. */
+    default void open(Context context) throws Exception {}
+
+    /**
+     * Checks that {@code model} takes this function's rows, for every model before it scores (in
+     * {@code open}, and for a model swapped in later).
+     *
+     * @throws IllegalArgumentException saying what was expected and what the model has
+     */
+    default void checkModel(ModelDescriptor model) {}
+
+    /**
+     * The model input of {@code element}: {@code model.featureCount()} floats, which the operator
+     * keeps (and caches) and nobody may change afterwards; {@code null} when the element has none.
+     * A row of another length, or none, becomes {@link #failed} with an {@link
+     * IllegalArgumentException}.
+     */
+    float[] row(IN element);
+
+    /**
+     * The output of {@code element} whose row scored {@code score}.
+     *
+     * @param reused whether the score cost this element no model row: a cache hit, or the row of an
+     *     equal element ahead of it that was pending at the same time
+     */
+    OUT scored(IN element, ModelDescriptor model, float score, boolean reused);
+
+    /**
+     * What {@code element} becomes when its row cannot be scored: its row was invalid, or the model
+     * failed on it alone after every retry.
+     *
+     * @param reused whether the row was that of an equal element ahead of this one
+     */
+    Outcome<OUT> failed(IN element, ModelDescriptor model, Throwable cause, boolean reused);
+
+    /** What the operator offers its function at run time. */
+    interface Context {
+
+        /** The operator's metric group, for the function's own metrics. */
+        MetricGroup metricGroup();
+
+        /** The task's processing time, in epoch milliseconds. */
+        long currentProcessingTime();
+    }
+}

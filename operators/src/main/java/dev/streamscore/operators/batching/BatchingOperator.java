@@ -1,0 +1,539 @@
+package dev.streamscore.operators.batching;
+
+import dev.streamscore.models.ModelDescriptor;
+import dev.streamscore.operators.cache.CachedScore;
+import dev.streamscore.operators.cache.ScoreCache;
+import java.time.Duration;
+import java.util.List;
+import org.apache.flink.annotation.VisibleForTesting;
+import org.apache.flink.api.common.operators.MailboxExecutor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.StateSnapshotContext;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.BoundedOneInput;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.util.Preconditions;
+
+/**
+ * Scores the elements of a keyed stream with a model in micro-batches, off the task thread; answers
+ * a row the key was recently scored for from a result cache in keyed state; and isolates the rows a
+ * model fails on. What a row is and what an element becomes is its {@link BatchFunction}'s
+ * business; the operator knows nothing of the types, as Flink's {@code AsyncWaitOperator} knows
+ * nothing of what its {@code AsyncFunction} calls.
+ *
+ * <p>Its parts, each a class of its own: the {@link BatchAssembler} closes micro-batches by size or
+ * deadline (or sizes them to a latency target with an {@link AdaptiveBatchSizer}); the {@link
+ * Coalescer} attaches a miss to an equal row already waiting for the model; {@link InFlightBatches}
+ * runs at most {@link BatchingSettings#maxInFlight()} batches on inference threads, with the {@link
+ * BisectingRetryPolicy} for failures and the {@link InputBufferPool} for their buffers; the {@link
+ * ResultQueue} emits in the {@link BatchingSettings#outputMode()} without ever letting a result
+ * overtake a watermark; the {@link ModelHolder} is the model new batches get.
+ *
+ * <p>An element whose exact row its key was scored for by the same model within {@link
+ * BatchingSettings#cacheTtl()} is answered from the cache. One whose row is already waiting for the
+ * model for the same key attaches to that row (the {@code coalesced} metric). Every other element
+ * becomes a row of the current batch. Batches beyond {@code maxInFlight} make the task thread wait
+ * (which back-pressures the source); it also waits while twice the rows of {@code maxInFlight + 1}
+ * full batches are accepted and not yet emitted. Results come back to the task thread through the
+ * mailbox, where they are cached and emitted. A bad batch never fails the job; an {@link Error}
+ * thrown by the model does.
+ *
+ * <p>Guarantees:
+ *
+ * <ul>
+ *   <li>A watermark is held back until every element that arrived before it has been emitted, and
+ *       no result is emitted before a watermark that arrived before its element.
+ *   <li>Checkpoints hold every element accepted and not yet emitted (buffered, being scored,
+ *       backing off, attached to another's row, or waiting behind others); after a restore each is
+ *       scored and emitted exactly once, by the subtask that owns its key group.
+ *   <li>The output record keeps the input record's timestamp.
+ *   <li>At end of input every element is emitted before {@code endInput} returns; retries then
+ *       start without backoff and calls started from then on are not timed out, because the task
+ *       may stop firing processing-time timers while it finishes.
+ * </ul>
+ *
+ * <pre>{@code
+ * SingleOutputStreamOperator<String> out =
+ *         numbers.keyBy(n -> n % 10)
+ *                 .transform(
+ *                         "score: batched",
+ *                         Types.STRING,
+ *                         new BatchingOperator<>(
+ *                                 BatchingSettings.DEFAULTS,
+ *                                 new MyBatchFunction(),
+ *                                 OnnxBatchScorer.factory("models/my-model", OnnxOptions.DEFAULT),
+ *                                 Types.INT))
+ *                 .uid("batched-scoring");
+ * }</pre>
+ *
+ * @param <IN> the input elements
+ * @param <OUT> the main output
+ */
+public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
+        implements OneInputStreamOperator<IN, OUT>, BoundedOneInput {
+
+    private static final long serialVersionUID = 3L;
+
+    /**
+     * Operator (union list) state of accepted and not yet emitted elements; part of the savepoint
+     * format of every job using this operator.
+     */
+    public static final String PENDING_STATE = "batching-inference-pending";
+
+    /** Prefix of the inference threads' names. */
+    public static final String THREAD_NAME_PREFIX = InFlightBatches.THREAD_NAME_PREFIX;
+
+    /** How long close waits for a model call still running before giving up on the session. */
+    private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
+
+    private final BatchingSettings settings;
+    private final BatchFunction<IN, OUT> function;
+    private final BatchScorer.Factory scorers;
+    private final TypeInformation<IN> inputType;
+    private final Ticker ticker;
+    private boolean inputsOwned;
+
+    /**
+     * The task's mailbox at this operator's position in the chain. The runtime hands it to every
+     * {@link org.apache.flink.streaming.api.operators.YieldingOperator} (as {@link
+     * AbstractStreamOperator} is) right after creating it, also when the job passes an operator
+     * instance to {@code transform}: no operator factory is needed.
+     */
+    private transient MailboxExecutor mailbox;
+
+    private transient KeySelector<IN, ?> keySelector;
+    private transient TypeSerializer<IN> elementSerializer;
+    private transient boolean copyInputs;
+    private transient PendingState<IN> pendingState;
+    private transient List<StreamRecord<IN>> restored;
+    private transient ScoreCache cache;
+    private transient ModelHolder models;
+    private transient int columns;
+    private transient BatchingMetrics metrics;
+    private transient ResultQueue<IN, OUT> results;
+    private transient Coalescer coalescer;
+    private transient BatchAssembler assembler;
+    private transient InputBufferPool pool;
+    private transient InFlightBatches inFlight;
+    private transient int pendingCapacity;
+    private transient long nextSeq;
+    private transient StreamRecord<OUT> reusableOutput;
+    private transient boolean closed;
+
+    /**
+     * @param settings how to batch, cache, retry and order
+     * @param function what a row is and what an element becomes
+     * @param scorers opens the model, in {@code open}
+     * @param inputType the input's type, whose serializer checkpoints pending elements
+     */
+    public BatchingOperator(
+            BatchingSettings settings,
+            BatchFunction<IN, OUT> function,
+            BatchScorer.Factory scorers,
+            TypeInformation<IN> inputType) {
+        this(settings, function, scorers, inputType, Ticker.SYSTEM);
+    }
+
+    /** With another clock: the seam adaptive-batching tests use. */
+    protected BatchingOperator(
+            BatchingSettings settings,
+            BatchFunction<IN, OUT> function,
+            BatchScorer.Factory scorers,
+            TypeInformation<IN> inputType,
+            Ticker ticker) {
+        Preconditions.checkArgument(settings != null, "batching settings must be set, found none");
+        Preconditions.checkArgument(function != null, "batch function must be set, found none");
+        Preconditions.checkArgument(scorers != null, "scorer factory must be set, found none");
+        Preconditions.checkArgument(inputType != null, "input type must be set, found none");
+        Preconditions.checkArgument(ticker != null, "ticker must be set, found none");
+        this.settings = settings;
+        this.function = function;
+        this.scorers = scorers;
+        this.inputType = inputType;
+        this.ticker = ticker;
+    }
+
+    /**
+     * Skips the copy of each input this operator otherwise makes when object reuse is on. Only for
+     * an upstream that emits a new object per element and never touches it again: the copy is then
+     * pure cost.
+     *
+     * @return this operator
+     */
+    public BatchingOperator<IN, OUT> withInputsOwned() {
+        this.inputsOwned = true;
+        return this;
+    }
+
+    @Override
+    public void setMailboxExecutor(MailboxExecutor mailboxExecutor) {
+        super.setMailboxExecutor(mailboxExecutor);
+        this.mailbox = mailboxExecutor;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public void initializeState(StateInitializationContext context) throws Exception {
+        super.initializeState(context);
+        keySelector = (KeySelector<IN, ?>) getStateKeySelector1();
+        if (keySelector == null) {
+            throw new IllegalStateException(
+                    getClass().getSimpleName()
+                            + " caches results per key and must run on a keyed stream, found a"
+                            + " non-keyed input");
+        }
+        elementSerializer = inputType.createSerializer(getExecutionConfig().getSerializerConfig());
+        pendingState = new PendingState<>(context.getOperatorStateStore(), elementSerializer);
+        if (context.isRestored()) {
+            restored = pendingState.restored(keySelector, getRuntimeContext().getTaskInfo());
+        }
+        if (settings.cacheEnabled()) {
+            cache = ScoreCache.create(getKeyedStateStore(), settings.cacheTtl());
+        }
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
+        if (mailbox == null) {
+            throw new IllegalStateException(
+                    "expected the runtime to hand "
+                            + getClass().getSimpleName()
+                            + " a MailboxExecutor before open, found none");
+        }
+        copyInputs = getExecutionConfig().isObjectReuseEnabled() && !inputsOwned;
+        reusableOutput = new StreamRecord<>(null);
+        results = ResultQueue.create(settings.outputMode(), new Emitter());
+        coalescer = new Coalescer();
+        pendingCapacity = 2 * settings.maxBatchSize() * (settings.maxInFlight() + 1);
+        function.open(new FunctionContext());
+
+        BatchScorer opened = scorers.open();
+        try {
+            function.checkModel(opened.descriptor());
+        } catch (IllegalArgumentException e) {
+            opened.close();
+            throw e;
+        }
+        models = new ModelHolder(opened);
+        columns = opened.descriptor().featureCount();
+        pool =
+                new InputBufferPool(
+                        settings.maxInFlight(), settings.maxBatchSize(), opened::newInputBuffer);
+        assembler =
+                new BatchAssembler(settings, models, getProcessingTimeService(), this::onDeadline);
+        metrics =
+                new BatchingMetrics(
+                        getMetricGroup(),
+                        () -> inFlight == null ? 0 : inFlight.inFlight(),
+                        () -> assembler.chosenBatchSize(),
+                        () -> assembler.chosenWaitNanos() / 1_000,
+                        () -> {
+                            BatchScorer current = models.current();
+                            return current == null ? "none" : current.descriptor().id();
+                        },
+                        () -> {
+                            BatchScorer current = models.current();
+                            return current == null ? "none" : current.executionProvider();
+                        });
+        inFlight =
+                new InFlightBatches(
+                        settings,
+                        pool,
+                        mailbox,
+                        getProcessingTimeService(),
+                        metrics,
+                        assembler,
+                        ticker,
+                        columns,
+                        getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks(),
+                        new RowListener());
+
+        if (restored != null) {
+            for (StreamRecord<IN> record : restored) {
+                setCurrentKey(keySelector.getKey(record.getValue()));
+                accept(record.getValue(), record.hasTimestamp(), record.getTimestamp());
+            }
+            restored = null;
+        }
+    }
+
+    @Override
+    public void processElement(StreamRecord<IN> record) throws Exception {
+        // With object reuse the upstream may overwrite the object after this call returns, but
+        // this operator keeps it in a batch (and the cache keeps its row).
+        IN element = copyInputs ? elementSerializer.copy(record.getValue()) : record.getValue();
+        if (results.size() >= pendingCapacity) {
+            waitForCapacity();
+        }
+        accept(element, record.hasTimestamp(), record.getTimestamp());
+    }
+
+    /**
+     * Back-pressure for what batching alone does not bound: cache hits waiting behind earlier
+     * elements (ordered output, or behind a watermark) and elements attached to a row.
+     */
+    private void waitForCapacity() throws Exception {
+        closeOpenBatch();
+        Object key = getCurrentKey();
+        while (results.size() >= pendingCapacity) {
+            mailbox.yield();
+        }
+        setCurrentKey(key);
+    }
+
+    /**
+     * Answers from the cache, attaches to a pending row, or buffers; the key is the current key.
+     */
+    private void accept(IN element, boolean hasTimestamp, long timestamp) throws Exception {
+        PendingElement<IN, OUT> pending =
+                new PendingElement<>(nextSeq++, element, hasTimestamp, timestamp);
+        results.add(pending);
+        BatchScorer current = models.current();
+        ModelDescriptor descriptor = current.descriptor();
+        float[] row = function.row(element);
+        if (row == null || row.length != columns) {
+            pending.complete(
+                    function.failed(
+                            element,
+                            descriptor,
+                            new IllegalArgumentException(
+                                    "expected "
+                                            + columns
+                                            + " features, found "
+                                            + (row == null ? "none" : row.length)),
+                            false));
+            results.completed(pending);
+            return;
+        }
+        Coalescer.RowKey rowKey = null;
+        long featureHash = 0;
+        if (cache != null) {
+            featureHash = RowHash.of(row);
+            long lookupStart = ticker.nanoTime();
+            CachedScore hit = cache.lookup(featureHash, row, descriptor.id());
+            metrics.cacheTimeNanos.inc(ticker.nanoTime() - lookupStart);
+            if (hit != null) {
+                metrics.cacheHits.inc();
+                pending.output = function.scored(element, descriptor, hit.score, true);
+                results.completed(pending);
+                return;
+            }
+            metrics.cacheMisses.inc();
+            rowKey = new Coalescer.RowKey(getCurrentKey(), descriptor.id(), featureHash, row);
+            PendingRow equal = coalescer.pending(rowKey);
+            if (equal != null) {
+                metrics.coalesced.inc();
+                equal.waiting.add(pending);
+                return;
+            }
+        }
+        PendingRow pendingRow =
+                new PendingRow(rowKey, getCurrentKey(), row, featureHash, ticker.nanoTime());
+        pendingRow.waiting.add(pending);
+        if (rowKey != null) {
+            coalescer.register(pendingRow);
+        }
+        BatchScorer openModel = assembler.openModel();
+        if (openModel != null && openModel != current) {
+            closeOpenBatch(); // the model was replaced: a batch never mixes two
+        }
+        if (assembler.add(pendingRow)) {
+            closeOpenBatch();
+        }
+    }
+
+    private void onDeadline(Batch batch) throws Exception {
+        if (!closed) {
+            closeOpenBatch();
+        }
+    }
+
+    /**
+     * Starts the open batch on an inference thread, first waiting (running other mails, among them
+     * the completions that free a buffer) while {@code maxInFlight} batches are being scored.
+     */
+    private void closeOpenBatch() throws Exception {
+        Batch batch = assembler.take();
+        if (batch == null) {
+            return;
+        }
+        metrics.batchSize.update(batch.size);
+        if (!pool.hasFree()) {
+            // A completion that runs while we yield writes the cache under its own key.
+            Object key = getCurrentKey();
+            while (!pool.hasFree()) {
+                mailbox.yield();
+            }
+            if (key != null) {
+                setCurrentKey(key);
+            }
+        }
+        inFlight.start(batch);
+    }
+
+    @Override
+    public void processWatermark(Watermark mark) throws Exception {
+        results.addWatermark(mark);
+    }
+
+    @Override
+    public void snapshotState(StateSnapshotContext context) throws Exception {
+        super.snapshotState(context);
+        pendingState.update(results.unemitted());
+    }
+
+    @Override
+    public void endInput() throws Exception {
+        flushAndWait();
+    }
+
+    @Override
+    public void finish() throws Exception {
+        flushAndWait();
+        super.finish();
+    }
+
+    /** Scores the partial batch and waits until everything accepted has been emitted. */
+    private void flushAndWait() throws Exception {
+        if (results == null || inFlight == null || closed) {
+            return; // open() failed, or the operator was closed (cancelled): nothing to wait for
+        }
+        // Processing-time timers may stop firing while the task finishes: retry without backoff.
+        inFlight.drain();
+        closeOpenBatch();
+        while (!results.isEmpty()) {
+            mailbox.yield();
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        closed = true;
+        try {
+            if (inFlight != null && !inFlight.shutdown(SHUTDOWN_TIMEOUT)) {
+                // Closing a session under a running call could crash the JVM; leak it instead.
+                LOG.error(
+                        "A model call of {} was still running when the operator closed;"
+                                + " leaving its session open",
+                        models.current() == null
+                                ? "the model"
+                                : models.current().descriptor().id());
+                models.abandon();
+            }
+            inFlight = null;
+        } finally {
+            try {
+                if (models != null) {
+                    models.close();
+                }
+            } finally {
+                super.close();
+            }
+        }
+    }
+
+    /** This operator's metrics. */
+    @VisibleForTesting
+    public BatchingMetrics metrics() {
+        return metrics;
+    }
+
+    /** Model calls started whose outcome the operator still waits for. */
+    @VisibleForTesting
+    public int callsAwaited() {
+        return inFlight == null ? 0 : inFlight.callsAwaited();
+    }
+
+    /** The models this operator holds. */
+    @VisibleForTesting
+    public ModelHolder models() {
+        return models;
+    }
+
+    /** Caches and completes rows on the task thread as {@link #inFlight} hears of them. */
+    private final class RowListener implements InFlightBatches.Listener {
+        @Override
+        @SuppressWarnings("unchecked")
+        public void scored(Batch batch, PendingRow row, float score) throws Exception {
+            ModelDescriptor descriptor = batch.scorer.descriptor();
+            coalescer.completed(row);
+            if (cache != null) {
+                setCurrentKey(row.streamKey);
+                long putStart = ticker.nanoTime();
+                cache.put(row.featureHash, row.features, descriptor.id(), score);
+                metrics.cacheTimeNanos.inc(ticker.nanoTime() - putStart);
+            }
+            for (int i = 0; i < row.waiting.size(); i++) {
+                PendingElement<IN, OUT> pending = (PendingElement<IN, OUT>) row.waiting.get(i);
+                // Only the first element cost the row; those attached to it reused it.
+                pending.output = function.scored(pending.element, descriptor, score, i > 0);
+                results.completed(pending);
+            }
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public void givenUp(Batch batch, PendingRow row, Throwable failure) throws Exception {
+            ModelDescriptor descriptor = batch.scorer.descriptor();
+            coalescer.completed(row);
+            for (int i = 0; i < row.waiting.size(); i++) {
+                PendingElement<IN, OUT> pending = (PendingElement<IN, OUT>) row.waiting.get(i);
+                pending.complete(function.failed(pending.element, descriptor, failure, i > 0));
+                results.completed(pending);
+            }
+        }
+
+        @Override
+        public void finished(Batch batch) throws Exception {
+            models.release(batch.scorer);
+        }
+    }
+
+    /** Emits on the task thread what {@link #results} lets go. */
+    private final class Emitter implements ResultQueue.Sink<IN, OUT> {
+        @Override
+        public void emit(PendingElement<IN, OUT> pending) {
+            if (pending.output != null) {
+                if (pending.hasTimestamp) {
+                    reusableOutput.replace(pending.output, pending.timestamp);
+                } else {
+                    reusableOutput.replace(pending.output);
+                    reusableOutput.eraseTimestamp();
+                }
+                output.collect(reusableOutput);
+            } else {
+                Outcome<OUT> side = pending.side;
+                output.collect(
+                        side.tag,
+                        pending.hasTimestamp
+                                ? new StreamRecord<>(side.sideValue, pending.timestamp)
+                                : new StreamRecord<>(side.sideValue));
+            }
+        }
+
+        @Override
+        public void emitWatermark(Watermark watermark) throws Exception {
+            BatchingOperator.super.processWatermark(watermark);
+        }
+    }
+
+    /** What the function may use at run time. */
+    private final class FunctionContext implements BatchFunction.Context {
+        @Override
+        public MetricGroup metricGroup() {
+            return getMetricGroup();
+        }
+
+        @Override
+        public long currentProcessingTime() {
+            return getProcessingTimeService().getCurrentProcessingTime();
+        }
+    }
+}

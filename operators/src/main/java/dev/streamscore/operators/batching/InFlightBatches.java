@@ -1,0 +1,411 @@
+package dev.streamscore.operators.batching;
+
+import java.nio.FloatBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.flink.api.common.operators.MailboxExecutor;
+import org.apache.flink.streaming.runtime.tasks.ProcessingTimeService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The batches being scored: each model call runs on an inference thread and its outcome comes back
+ * to the task thread through the mailbox; a call that throws or outlives {@link
+ * BatchingSettings#modelCallTimeout()} is handled by the {@link BisectingRetryPolicy} (backoffs are
+ * processing-time timers, so the task thread keeps working meanwhile), until every row of the batch
+ * is scored or given up. The {@link Listener} hears of each row and of each finished batch.
+ *
+ * <p>ONNX Runtime cannot cancel a call: a timed-out call keeps its input buffer until it returns,
+ * and the batch goes on with a replacement from the {@link InputBufferPool}. A bad batch never
+ * fails the job; an {@link Error} thrown by the model does. Everything but the model call itself
+ * runs on the task thread.
+ *
+ * <pre>{@code
+ * InFlightBatches inFlight = new InFlightBatches(settings, pool, mailbox, timers, metrics, ...);
+ * while (!pool.hasFree()) mailbox.yield();
+ * inFlight.start(assembler.take());
+ * }</pre>
+ */
+final class InFlightBatches {
+
+    private static final Logger LOG = LoggerFactory.getLogger(InFlightBatches.class);
+
+    /** Prefix of the inference threads' names. */
+    static final String THREAD_NAME_PREFIX = "streamscore-inference";
+
+    /** What becomes of the rows and batches. Called on the task thread. */
+    interface Listener {
+        void scored(Batch batch, PendingRow row, float score) throws Exception;
+
+        void givenUp(Batch batch, PendingRow row, Throwable failure) throws Exception;
+
+        /** Every row of {@code batch} is scored or given up; its slot is back in the pool. */
+        void finished(Batch batch) throws Exception;
+    }
+
+    private final BatchingSettings settings;
+    private final InputBufferPool pool;
+    private final BisectingRetryPolicy policy;
+    private final ExecutorService threads;
+    private final MailboxExecutor mailbox;
+    private final ProcessingTimeService timers;
+    private final BatchingMetrics metrics;
+    private final BatchAssembler assembler;
+    private final Ticker ticker;
+    private final int columns;
+    private final Listener listener;
+
+    /** Batches waiting for a retry's backoff timer. */
+    private final LinkedHashSet<Batch> backingOff = new LinkedHashSet<>();
+
+    private int inFlight;
+    private int callsAwaited;
+    private boolean draining;
+    private boolean closed;
+
+    InFlightBatches(
+            BatchingSettings settings,
+            InputBufferPool pool,
+            MailboxExecutor mailbox,
+            ProcessingTimeService timers,
+            BatchingMetrics metrics,
+            BatchAssembler assembler,
+            Ticker ticker,
+            int columns,
+            String taskName,
+            Listener listener) {
+        this.settings = settings;
+        this.pool = pool;
+        this.policy = new BisectingRetryPolicy(settings.maxRetries(), settings.initialBackoff());
+        this.mailbox = mailbox;
+        this.timers = timers;
+        this.metrics = metrics;
+        this.assembler = assembler;
+        this.ticker = ticker;
+        this.columns = columns;
+        this.listener = listener;
+        // Twice maxInFlight: a call that timed out keeps its thread until it returns.
+        this.threads =
+                Executors.newFixedThreadPool(
+                        2 * settings.maxInFlight(), new InferenceThreadFactory(taskName));
+    }
+
+    /** Starts scoring {@code batch}; the pool must have a free slot. */
+    void start(Batch batch) throws Exception {
+        batch.slot = pool.poll();
+        if (batch.slot == null) {
+            throw new IllegalStateException(
+                    "batch " + batch.id + " started without a free input buffer");
+        }
+        inFlight++;
+        fill(batch);
+        long start = ticker.nanoTime();
+        for (int i = 0; i < batch.size; i++) {
+            metrics.queueTimeMicros.update((start - batch.rows[i].arrivalNanos) / 1_000);
+        }
+        batch.work.push(RowRange.whole(batch.size));
+        proceed(batch);
+    }
+
+    /** Batches being scored. */
+    int inFlight() {
+        return inFlight;
+    }
+
+    /** Model calls started whose outcome is still awaited (not returned, not timed out). */
+    int callsAwaited() {
+        return callsAwaited;
+    }
+
+    /**
+     * From now on, failed calls are retried without backoff and calls are not timed out, and
+     * retries waiting for their backoff start now: the task may stop firing processing-time timers
+     * while it finishes.
+     */
+    void drain() throws Exception {
+        draining = true;
+        List<Batch> waiting = new ArrayList<>(backingOff);
+        backingOff.clear();
+        for (Batch batch : waiting) {
+            batch.retryTimer.cancel(false);
+            batch.retryTimer = null;
+            proceed(batch);
+        }
+    }
+
+    /**
+     * Stops handling outcomes and stops the inference threads, dropping queued calls (their rows
+     * are in the last checkpoint).
+     *
+     * @return whether every call has returned within {@code timeout}; if not, a model session is
+     *     still in use and must not be closed
+     */
+    boolean shutdown(Duration timeout) {
+        closed = true;
+        threads.shutdownNow();
+        try {
+            return threads.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            // Cancellation interrupts the task thread; calls may still be running.
+            Thread.currentThread().interrupt();
+            return threads.isTerminated();
+        }
+    }
+
+    private void fill(Batch batch) {
+        for (int i = 0; i < batch.size; i++) {
+            batch.slot.rows().put(i * columns, batch.rows[i].features);
+        }
+    }
+
+    /** Starts the batch's next call, or waits for a buffer, or finishes the batch. */
+    private void proceed(Batch batch) throws Exception {
+        if (batch.work.isEmpty()) {
+            finish(batch);
+        } else if (batch.slot == null) {
+            // A buffer may have come free (a timed-out call returned) while this batch backed off.
+            batch.slot = pool.poll();
+            if (batch.slot == null) {
+                pool.await(batch);
+            } else {
+                fill(batch);
+                call(batch, batch.work.pop());
+            }
+        } else {
+            call(batch, batch.work.pop());
+        }
+    }
+
+    private void call(Batch batch, RowRange range) {
+        Attempt attempt =
+                new Attempt(
+                        batch,
+                        range,
+                        batch.slot,
+                        range.from == 0 ? batch.slot.scores() : new float[range.size()]);
+        callsAwaited++;
+        if (!draining) {
+            long deadline =
+                    timers.getCurrentProcessingTime() + settings.modelCallTimeout().toMillis();
+            attempt.timeoutTimer = timers.registerTimer(deadline, t -> onTimeout(attempt));
+        }
+        threads.execute(() -> callOffTaskThread(attempt));
+    }
+
+    /** Runs on an inference thread: one model call, then the outcome goes back via the mailbox. */
+    private void callOffTaskThread(Attempt attempt) {
+        int n = attempt.range.size();
+        FloatBuffer rows;
+        if (attempt.range.from == 0 && n == attempt.batch.size) {
+            // The whole batch: the slot has room for padding rows past it (see OnnxOptions).
+            rows = attempt.slot.rows();
+        } else {
+            // Part of a split batch: a copy of its own, so that padding written past the part
+            // cannot overwrite the rows of the other half.
+            rows = attempt.batch.scorer.newInputBuffer(n);
+            rows.put(attempt.slot.rows().slice(attempt.range.from * columns, n * columns));
+            rows.clear();
+        }
+        long start = ticker.nanoTime();
+        try {
+            attempt.batch.scorer.score(rows, n, attempt.out);
+        } catch (Throwable t) {
+            // Not handled here: the task thread retries, splits or gives up, or fails on an Error.
+            attempt.failure = t;
+        }
+        attempt.nanos = ticker.nanoTime() - start;
+        attempt.returned = true;
+        try {
+            mailbox.execute(
+                    () -> onCallReturned(attempt),
+                    "model call on %s rows of batch %s",
+                    n,
+                    attempt.batch.id);
+        } catch (RejectedExecutionException e) {
+            // The task is shutting down; the batch is restored from the last checkpoint.
+            LOG.debug("Dropped the result of batch {}: the mailbox is closed", attempt.batch.id, e);
+        }
+    }
+
+    private void onCallReturned(Attempt attempt) throws Exception {
+        if (closed) {
+            return;
+        }
+        metrics.inferenceTimeMicros.update(attempt.nanos / 1_000);
+        metrics.modelTimeNanos.inc(attempt.nanos);
+        if (attempt.timedOut) {
+            // Already failed and moved on; only its buffer was waiting for this.
+            resume(pool.heldReturned(attempt.slot, attempt.slotReplaced));
+            return;
+        }
+        callsAwaited--;
+        if (attempt.timeoutTimer != null) {
+            attempt.timeoutTimer.cancel(false);
+        }
+        Batch batch = attempt.batch;
+        if (attempt.failure instanceof Error error) {
+            throw error;
+        }
+        if (attempt.failure != null) {
+            failed(batch, attempt.range, attempt.failure);
+            return;
+        }
+        int n = attempt.range.size();
+        metrics.inferenceTimePerRowNanos.update(attempt.nanos / n);
+        assembler.onCall(n, attempt.nanos);
+        for (int i = 0; i < n; i++) {
+            listener.scored(batch, batch.rows[attempt.range.from + i], attempt.out[i]);
+        }
+        metrics.rowsScored.inc(n);
+        proceed(batch);
+    }
+
+    private void onTimeout(Attempt attempt) throws Exception {
+        if (closed || attempt.returned || attempt.timedOut) {
+            return; // returned in time: its outcome is already in the mailbox
+        }
+        attempt.timedOut = true;
+        callsAwaited--;
+        metrics.modelCallTimeouts.inc();
+        Batch batch = attempt.batch;
+        // The call still reads its buffer: it stays with the call, and the batch goes on with
+        // another one, or waits for one.
+        batch.slot = pool.replaceHeld();
+        if (batch.slot != null) {
+            attempt.slotReplaced = true;
+            fill(batch);
+        }
+        failed(
+                batch,
+                attempt.range,
+                new TimeoutException(
+                        "model call on "
+                                + attempt.range.size()
+                                + " rows did not return within "
+                                + settings.modelCallTimeout()));
+    }
+
+    /** Retries the range, splits it, or gives its row up. */
+    private void failed(Batch batch, RowRange range, Throwable failure) throws Exception {
+        metrics.modelCallFailures.inc();
+        if (batch.firstFailure == null) {
+            batch.firstFailure = failure;
+        }
+        switch (policy.onFailure(range)) {
+            case RETRY -> {
+                metrics.retries.inc();
+                batch.work.push(range);
+                if (draining) {
+                    proceed(batch);
+                } else {
+                    backingOff.add(batch);
+                    batch.retryTimer =
+                            timers.registerTimer(
+                                    timers.getCurrentProcessingTime() + policy.backoffMillis(range),
+                                    t -> onBackoffElapsed(batch));
+                }
+            }
+            case SPLIT -> {
+                metrics.batchSplits.inc();
+                RowRange[] halves = policy.halves(range);
+                // A stack: the first half is scored first, then the second.
+                batch.work.push(halves[1]);
+                batch.work.push(halves[0]);
+                proceed(batch);
+            }
+            case GIVE_UP -> {
+                batch.givenUp++;
+                listener.givenUp(batch, batch.rows[range.from], failure);
+                proceed(batch);
+            }
+        }
+    }
+
+    private void onBackoffElapsed(Batch batch) throws Exception {
+        if (closed || !backingOff.remove(batch)) {
+            return;
+        }
+        batch.retryTimer = null;
+        proceed(batch);
+    }
+
+    private void finish(Batch batch) throws Exception {
+        if (batch.givenUp > 0) {
+            LOG.warn(
+                    "Model {} could not score {} of the {} rows of batch {} after retries and"
+                            + " splits; they got the failure outcome of the operator's function",
+                    batch.scorer.descriptor().id(),
+                    batch.givenUp,
+                    batch.size,
+                    batch.id,
+                    batch.firstFailure);
+        }
+        InputBufferPool.Slot slot = batch.slot;
+        batch.slot = null;
+        inFlight--;
+        if (slot != null) { // null: its last call timed out and still holds the buffer
+            resume(pool.release(slot));
+        }
+        listener.finished(batch);
+    }
+
+    /** A batch that waited for a buffer got one: it goes on. */
+    private void resume(Batch waiting) throws Exception {
+        if (waiting != null) {
+            fill(waiting);
+            proceed(waiting);
+        }
+    }
+
+    /** One model call on a range of a batch. */
+    private static final class Attempt {
+        final Batch batch;
+        final RowRange range;
+        final InputBufferPool.Slot slot;
+        final float[] out;
+
+        /** Written by the inference thread before {@link #returned}. */
+        Throwable failure;
+
+        long nanos;
+        volatile boolean returned;
+
+        ScheduledFuture<?> timeoutTimer;
+        boolean timedOut;
+        boolean slotReplaced;
+
+        Attempt(Batch batch, RowRange range, InputBufferPool.Slot slot, float[] out) {
+            this.batch = batch;
+            this.range = range;
+            this.slot = slot;
+            this.out = out;
+        }
+    }
+
+    /** Named daemon threads, so a stuck model call neither hides in a dump nor blocks JVM exit. */
+    private static final class InferenceThreadFactory implements ThreadFactory {
+        private final String prefix;
+        private final AtomicInteger count = new AtomicInteger();
+
+        InferenceThreadFactory(String taskName) {
+            this.prefix = THREAD_NAME_PREFIX + " (" + taskName + ") #";
+        }
+
+        @Override
+        public Thread newThread(Runnable runnable) {
+            Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        }
+    }
+}

@@ -1,0 +1,226 @@
+package dev.streamscore.operators.batching;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import dev.streamscore.models.ModelDescriptor;
+import dev.streamscore.operators.batching.TestScorers.SumScorer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
+import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.apache.flink.util.OutputTag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The batching operator apart from any domain: integers in, strings out, a model in plain Java. The
+ * fraud operator's harness tests ({@code dev.streamscore.operators.inference}) cover the same
+ * machinery with ONNX Runtime and real fixture models.
+ */
+class BatchingOperatorTest {
+
+    static final OutputTag<String> FAILED = new OutputTag<>("failed") {};
+
+    /** Row {@code [n, 1]}, none for 0; output {@code n=score}, with a star when reused. */
+    static final class Numbers implements BatchFunction<Integer, String> {
+        @Override
+        public float[] row(Integer n) {
+            return n == 0 ? null : new float[] {n, 1};
+        }
+
+        @Override
+        public String scored(Integer n, ModelDescriptor model, float score, boolean reused) {
+            return n + "=" + score + (reused ? "*" : "");
+        }
+
+        @Override
+        public Outcome<String> failed(
+                Integer n, ModelDescriptor model, Throwable cause, boolean reused) {
+            return Outcome.sideOutput(FAILED, n + ": " + cause.getMessage());
+        }
+    }
+
+    private static final BatchingSettings FOUR_PER_BATCH =
+            BatchingSettings.DEFAULTS.toBuilder()
+                    .maxBatchSize(4)
+                    .maxWait(Duration.ofMillis(10))
+                    .maxInFlight(1)
+                    .cacheTtl(Duration.ZERO)
+                    .initialBackoff(Duration.ZERO)
+                    .build();
+
+    private final SumScorer model = new SumScorer("1", 2, 1f);
+
+    private KeyedOneInputStreamOperatorTestHarness<Integer, Integer, String> harness(
+            BatchingSettings settings, OperatorSubtaskState state) throws Exception {
+        BatchingOperator<Integer, String> operator =
+                new BatchingOperator<>(settings, new Numbers(), () -> model, Types.INT);
+        var harness = new KeyedOneInputStreamOperatorTestHarness<>(operator, n -> n % 3, Types.INT);
+        harness.setup(
+                Types.STRING.createSerializer(harness.getExecutionConfig().getSerializerConfig()));
+        if (state != null) {
+            harness.initializeState(state);
+        }
+        harness.open();
+        return harness;
+    }
+
+    @Test
+    void scoresEveryElementWithOneModelCallPerFullBatch() throws Exception {
+        try (var h = harness(FOUR_PER_BATCH, null)) {
+            for (int n = 1; n <= 8; n++) {
+                h.processElement(n, n);
+            }
+            runUntil(h, () -> h.extractOutputValues().size() == 8);
+
+            assertThat(h.extractOutputValues())
+                    .containsExactlyInAnyOrder(
+                            "1=2.0", "2=3.0", "3=4.0", "4=5.0", "5=6.0", "6=7.0", "7=8.0", "8=9.0");
+            assertThat(model.calls).hasValue(2);
+            assertThat(h.extractOutputStreamRecords())
+                    .extracting(StreamRecord::getTimestamp)
+                    .containsExactlyInAnyOrder(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L);
+        }
+    }
+
+    @Test
+    void aPartialBatchIsScoredWhenItsMaxWaitHasPassed() throws Exception {
+        try (var h = harness(FOUR_PER_BATCH, null)) {
+            h.setProcessingTime(100);
+            h.processElement(1, 1);
+            runPendingMails(h);
+            assertThat(h.extractOutputValues()).isEmpty();
+
+            h.setProcessingTime(110);
+            runUntil(h, () -> h.extractOutputValues().size() == 1);
+            assertThat(model.calls).hasValue(1);
+        }
+    }
+
+    @Test
+    void answersARowItsKeyWasScoredForFromTheCacheWithoutAModelRow() throws Exception {
+        BatchingSettings cached =
+                FOUR_PER_BATCH.toBuilder().maxBatchSize(1).cacheTtl(Duration.ofMinutes(1)).build();
+        try (var h = harness(cached, null)) {
+            h.processElement(5, 1);
+            runUntil(h, () -> h.extractOutputValues().size() == 1);
+            h.processElement(5, 2);
+            runUntil(h, () -> h.extractOutputValues().size() == 2);
+
+            assertThat(h.extractOutputValues()).containsExactly("5=6.0", "5=6.0*");
+            assertThat(model.rows).hasValue(1);
+            BatchingOperator<?, ?> operator = (BatchingOperator<?, ?>) h.getOperator();
+            assertThat(operator.metrics().cacheHits.getCount()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aRowTheModelFailsOnAloneBecomesTheFunctionsFailureOutcomeAndItsNeighboursAreScored()
+            throws Exception {
+        try (var h = harness(FOUR_PER_BATCH, null)) {
+            for (int n : new int[] {1, -2, 3, 4}) {
+                h.processElement(n, n);
+            }
+            runUntil(h, () -> h.extractOutputValues().size() == 3 && failed(h).size() == 1);
+
+            assertThat(h.extractOutputValues())
+                    .containsExactlyInAnyOrder("1=2.0", "3=4.0", "4=5.0");
+            assertThat(failed(h)).containsExactly("-2: negative first value in row 0");
+            assertThat(h.wasFailedExternally()).isFalse();
+        }
+    }
+
+    @Test
+    void anElementWithoutARowFailsWithoutAModelCall() throws Exception {
+        try (var h = harness(FOUR_PER_BATCH, null)) {
+            h.processElement(0, 1);
+            assertThat(failed(h)).containsExactly("0: expected 2 features, found none");
+            assertThat(model.calls).hasValue(0);
+        }
+    }
+
+    @Test
+    void elementsBufferedAtACheckpointAreScoredOnceAfterARestore() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h = harness(FOUR_PER_BATCH, null)) {
+            h.processElement(1, 1);
+            h.processElement(2, 2);
+            snapshot = h.snapshot(1, 1);
+            assertThat(h.extractOutputValues()).isEmpty();
+        }
+        assertThat(model.closed).isTrue();
+
+        model.closed = false;
+        try (var h = harness(FOUR_PER_BATCH, snapshot)) {
+            h.processElement(3, 3);
+            h.processElement(4, 4); // with the two restored: a full batch
+            runUntil(h, () -> h.extractOutputValues().size() == 4);
+            assertThat(h.extractOutputValues())
+                    .containsExactlyInAnyOrder("1=2.0", "2=3.0", "3=4.0", "4=5.0");
+            assertThat(h.extractOutputStreamRecords())
+                    .extracting(StreamRecord::getTimestamp)
+                    .containsExactlyInAnyOrder(1L, 2L, 3L, 4L);
+        }
+    }
+
+    @Test
+    void endOfInputEmitsEverythingAcceptedBeforeItReturns() throws Exception {
+        try (var h = harness(FOUR_PER_BATCH, null)) {
+            h.processElement(1, 1);
+            h.processElement(2, 2);
+            h.endInput();
+            assertThat(h.extractOutputValues()).containsExactlyInAnyOrder("1=2.0", "2=3.0");
+        }
+    }
+
+    private static List<String> failed(KeyedOneInputStreamOperatorTestHarness<?, ?, ?> h) {
+        List<String> values = new ArrayList<>();
+        var records = h.getSideOutput(FAILED);
+        if (records != null) {
+            records.forEach(r -> values.add(r.getValue()));
+        }
+        return values;
+    }
+
+    /**
+     * Runs the mailbox, where results come back from the inference threads, until {@code done},
+     * moving processing time on by 1 ms whenever nothing is running or waiting (so deadlines and
+     * backoffs fire as in time); fails after 30 s.
+     */
+    private static void runUntil(
+            KeyedOneInputStreamOperatorTestHarness<?, ?, ?> h, BooleanSupplier done)
+            throws Exception {
+        TaskMailbox mailbox = h.getTaskMailbox();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!done.getAsBoolean()) {
+            Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
+            if (mail.isPresent()) {
+                mail.get().run();
+            } else if (System.nanoTime() > deadline) {
+                fail("condition not reached within 30 s; output so far: " + h.getOutput());
+            } else if (((BatchingOperator<?, ?>) h.getOperator()).callsAwaited() > 0) {
+                Thread.sleep(1);
+            } else {
+                h.setProcessingTime(h.getProcessingTime() + 1);
+            }
+        }
+    }
+
+    private static void runPendingMails(KeyedOneInputStreamOperatorTestHarness<?, ?, ?> h)
+            throws Exception {
+        TaskMailbox mailbox = h.getTaskMailbox();
+        for (Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
+                mail.isPresent();
+                mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY)) {
+            mail.get().run();
+        }
+    }
+}

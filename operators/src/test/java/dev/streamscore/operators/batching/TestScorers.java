@@ -1,0 +1,90 @@
+package dev.streamscore.operators.batching;
+
+import dev.streamscore.models.ModelDescriptor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Models without ONNX Runtime, for the tests of the generic batching parts. */
+final class TestScorers {
+
+    private TestScorers() {}
+
+    static ModelDescriptor descriptorOf(String name, String version, int columns) {
+        List<String> features =
+                java.util.stream.IntStream.range(0, columns).mapToObj(i -> "x" + i).toList();
+        return new ModelDescriptor(
+                name,
+                version,
+                "none.onnx",
+                "input",
+                "output",
+                features,
+                new ModelDescriptor.Thresholds(0.5, 0.8),
+                Map.of());
+    }
+
+    /**
+     * Scores each row with the sum of its values times {@code factor}; counts its calls and rows;
+     * fails every call holding a row whose first value is negative; knows whether it was closed.
+     */
+    static final class SumScorer implements BatchScorer {
+        final ModelDescriptor descriptor;
+        final float factor;
+        final AtomicInteger calls = new AtomicInteger();
+        final AtomicInteger rows = new AtomicInteger();
+        volatile boolean closed;
+
+        SumScorer(String version, int columns, float factor) {
+            this.descriptor = descriptorOf("sum", version, columns);
+            this.factor = factor;
+        }
+
+        @Override
+        public ModelDescriptor descriptor() {
+            return descriptor;
+        }
+
+        @Override
+        public String executionProvider() {
+            return "java";
+        }
+
+        @Override
+        public FloatBuffer newInputBuffer(int rows) {
+            return ByteBuffer.allocateDirect(rows * descriptor.featureCount() * Float.BYTES)
+                    .order(ByteOrder.nativeOrder())
+                    .asFloatBuffer();
+        }
+
+        @Override
+        public void score(FloatBuffer input, int n, float[] out) {
+            calls.incrementAndGet();
+            int columns = descriptor.featureCount();
+            for (int r = 0; r < n; r++) {
+                if (input.get(r * columns) < 0) {
+                    throw new IllegalStateException("negative first value in row " + r);
+                }
+            }
+            for (int r = 0; r < n; r++) {
+                float sum = 0;
+                for (int c = 0; c < columns; c++) {
+                    sum += input.get(r * columns + c);
+                }
+                out[r] = sum * factor;
+            }
+            rows.addAndGet(n);
+        }
+
+        @Override
+        public void close() {
+            if (closed) {
+                throw new IllegalStateException("closed twice");
+            }
+            closed = true;
+        }
+    }
+}
