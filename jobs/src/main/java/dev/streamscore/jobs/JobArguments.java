@@ -2,20 +2,26 @@ package dev.streamscore.jobs;
 
 import dev.streamscore.jobs.config.ScoringOptions;
 import java.io.File;
+import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.YamlParserUtils;
-import picocli.CommandLine;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.OptionSpec;
-import picocli.CommandLine.ParseResult;
+import org.apache.flink.configuration.description.HtmlFormatter;
+import org.apache.flink.util.ParameterTool;
+import org.apache.flink.util.TimeUtils;
 
 /**
- * The job's options on a command line: {@code --config FILE} (YAML, any {@link ScoringOptions} key)
- * and {@code --<key> value} for each option, the latter winning. One definition per option, so the
- * job jar, {@code ./streamscore run} and {@code ./streamscore demo} accept the same flags.
+ * The job's options on a command line: {@code --config FILE} (YAML, any {@link
+ * ScoringOptions#all()} key) and {@code --<key> value} for each option, the latter winning. Parsed
+ * with Flink's own {@link ParameterTool}, so the job jar needs no command-line library; the {@code
+ * ./streamscore} tools offer the same options through theirs and end in {@link #merge}, so every
+ * command that runs the job accepts the same flags and files with the same checks.
  *
  * <pre>{@code
  * Configuration conf = JobArguments.parse(new String[] {"--batch-size", "64"});
@@ -23,90 +29,77 @@ import picocli.CommandLine.ParseResult;
  */
 public final class JobArguments {
 
-    private static final String CONFIG = "--config";
+    /** The option naming a YAML file of job options. */
+    public static final String CONFIG = "config";
 
     private JobArguments() {}
 
-    /** Adds {@code --config} and one option per {@link ScoringOptions} entry to {@code spec}. */
-    public static void addTo(CommandSpec spec) {
-        spec.addOption(
-                OptionSpec.builder(CONFIG)
-                        .paramLabel("FILE")
-                        .type(File.class)
-                        .description(
-                                "YAML file of job options (keys as the flags below, without --).")
-                        .build());
-        for (ConfigOption<?> option : ScoringOptions.all()) {
-            spec.addOption(
-                    OptionSpec.builder("--" + option.key())
-                            .paramLabel(paramLabel(option))
-                            .type(String.class)
-                            .description(
-                                    description(option) + " Default: " + defaultText(option) + ".")
-                            .build());
-        }
-    }
-
-    /** The options given in {@code result}, over those of its {@code --config} file. */
-    public static Configuration toConfiguration(ParseResult result) {
-        Map<String, String> values = new LinkedHashMap<>();
-        OptionSpec config = result.matchedOption(CONFIG);
-        if (config != null) {
-            values.putAll(readYaml(config.getValue()));
-        }
-        for (ConfigOption<?> option : ScoringOptions.all()) {
-            OptionSpec given = result.matchedOption("--" + option.key());
-            if (given != null) {
-                values.put(option.key(), given.getValue());
-            }
-        }
-        return Configuration.fromMap(values);
-    }
-
     /** Parses a job command line; a mistake throws {@link IllegalArgumentException} saying what. */
     public static Configuration parse(String[] args) {
-        CommandSpec spec = CommandSpec.create().name("streamscore-job");
-        addTo(spec);
+        Map<String, String> given;
         try {
-            return toConfiguration(new CommandLine(spec).parseArgs(args));
-        } catch (CommandLine.ParameterException e) {
+            given = new LinkedHashMap<>(ParameterTool.fromArgs(args).toMap());
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(
-                    e.getMessage() + "; options are " + spec.optionsMap().keySet(), e);
+                    e.getMessage() + "; expected --<option> <value> pairs, options are " + flags(),
+                    e);
         }
+        String file = given.remove(CONFIG);
+        for (Map.Entry<String, String> e : given.entrySet()) {
+            if (!isOption(e.getKey())) {
+                throw new IllegalArgumentException(
+                        "unknown option '--" + e.getKey() + "'; options are " + flags());
+            }
+            if (e.getValue() == null || e.getValue().equals("__NO_VALUE_KEY")) {
+                throw new IllegalArgumentException("option '--" + e.getKey() + "' needs a value");
+            }
+        }
+        return merge(file == null ? null : new File(file), given);
+    }
+
+    /**
+     * The options of {@code configFile} (when not null), overridden by {@code flags} (option keys
+     * without {@code --}), as a configuration the job reads with {@link
+     * dev.streamscore.jobs.config.ScoringConfig#from}.
+     */
+    public static Configuration merge(File configFile, Map<String, String> flags) {
+        Map<String, String> values = new LinkedHashMap<>();
+        if (configFile != null) {
+            values.putAll(readYaml(configFile));
+        }
+        values.putAll(flags);
+        return Configuration.fromMap(values);
     }
 
     /** The option's one-line description as plain text. */
     public static String description(ConfigOption<?> option) {
-        return new org.apache.flink.configuration.description.HtmlFormatter()
-                .format(option.description())
-                .replaceAll("<[^>]*>", "");
+        return new HtmlFormatter().format(option.description()).replaceAll("<[^>]*>", "");
     }
 
+    /** The option's default as a user writes it ({@code 10 ms}, {@code 1;8}, {@code (none)}). */
     public static String defaultText(ConfigOption<?> option) {
         Object value = option.defaultValue();
-        if (value == null || (value instanceof java.util.List<?> list && list.isEmpty())) {
+        if (value == null || (value instanceof List<?> list && list.isEmpty())) {
             return "(none)";
         }
-        if (value instanceof java.util.List<?> list) {
-            return list.stream()
-                    .map(String::valueOf)
-                    .collect(java.util.stream.Collectors.joining(";"));
+        if (value instanceof List<?> list) {
+            return list.stream().map(String::valueOf).collect(Collectors.joining(";"));
         }
-        if (value instanceof java.time.Duration d) {
-            return org.apache.flink.util.TimeUtils.formatWithHighestUnit(d);
+        if (value instanceof Duration d) {
+            return TimeUtils.formatWithHighestUnit(d);
         }
         return String.valueOf(value);
     }
 
-    private static String paramLabel(ConfigOption<?> option) {
-        Object value = option.defaultValue();
-        if (value instanceof java.time.Duration) {
-            return "DURATION";
-        }
-        if (value instanceof Integer) {
-            return "N";
-        }
-        return "VALUE";
+    private static boolean isOption(String key) {
+        return ScoringOptions.all().stream().anyMatch(o -> o.key().equals(key));
+    }
+
+    private static Set<String> flags() {
+        Set<String> flags = new TreeSet<>();
+        flags.add("--" + CONFIG);
+        ScoringOptions.all().forEach(o -> flags.add("--" + o.key()));
+        return flags;
     }
 
     private static Map<String, String> readYaml(File file) {
@@ -123,8 +116,7 @@ public final class JobArguments {
         Map<String, String> flat = new LinkedHashMap<>();
         flatten("", yaml, flat);
         for (String key : flat.keySet()) {
-            boolean known = ScoringOptions.all().stream().anyMatch(o -> o.key().equals(key));
-            if (!known) {
+            if (!isOption(key)) {
                 throw new IllegalArgumentException(
                         "config file " + file + " sets unknown option '" + key + "'");
             }

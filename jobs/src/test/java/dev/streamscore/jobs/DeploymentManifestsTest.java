@@ -111,20 +111,20 @@ class DeploymentManifestsTest {
     /** The operator metrics the dashboard must show (README, Inference section). */
     private static final Set<String> DASHBOARD_MUST_SHOW =
             Set.of(
-                    "rowsScoredPerSecond",
-                    "batchSize",
-                    "queueTimeMicros",
-                    "inferenceTimeMicros",
-                    "cacheHits",
-                    "cacheMisses",
-                    "coalesced",
-                    "deadLetters",
-                    "retries",
-                    "fallbacks",
-                    "batchesInFlight",
-                    "deadLettersDecode",
-                    "deadLettersValidate",
-                    "duplicatesResent");
+                    BatchingMetrics.ROWS_SCORED_PER_SECOND,
+                    BatchingMetrics.BATCH_SIZE,
+                    BatchingMetrics.QUEUE_TIME_MICROS,
+                    BatchingMetrics.INFERENCE_TIME_MICROS,
+                    BatchingMetrics.CACHE_HITS,
+                    BatchingMetrics.CACHE_MISSES,
+                    BatchingMetrics.COALESCED,
+                    BatchingInferenceOperator.DEAD_LETTERS,
+                    BatchingMetrics.RETRIES,
+                    BatchingInferenceOperator.FALLBACKS,
+                    BatchingMetrics.BATCHES_IN_FLIGHT,
+                    TransactionDecoder.DEAD_LETTERS_DECODE,
+                    TransactionDecoder.DEAD_LETTERS_VALIDATE,
+                    CardFeatureEnricher.DUPLICATES_RESENT);
 
     // ---------------------------------------------------------------------------------------
     // The checks, each on the real files.
@@ -133,6 +133,11 @@ class DeploymentManifestsTest {
     @Test
     void everyJobArgumentIsAKnownOptionWithAValidValue() {
         checkJobArguments(args(flinkDeployment()));
+    }
+
+    @Test
+    void topicsAndGroupAreTheJobsDefaults() {
+        checkTopicsAreDefaults(args(flinkDeployment()));
     }
 
     @Test
@@ -202,6 +207,16 @@ class DeploymentManifestsTest {
                 .hasMessageContaining("batch-size");
         assertThatThrownBy(() -> checkJobArguments(with(good, "--model")))
                 .hasMessageContaining("--model");
+    }
+
+    @Test
+    void checksRejectATopicThatIsNotTheJobsDefault() {
+        List<String> args = args(flinkDeployment());
+        assertThatThrownBy(
+                        () ->
+                                checkTopicsAreDefaults(
+                                        with(args, "--scores-topic", "fraud-scores-v2")))
+                .isInstanceOf(AssertionError.class);
     }
 
     @Test
@@ -363,6 +378,19 @@ class DeploymentManifestsTest {
         }
         // Parses every value with the option's type and runs ScoringConfig's boundary checks.
         assertThat(scoringConfig(args)).isNotNull();
+    }
+
+    /**
+     * The manifest names its topics and group so that users see where to change them; they are the
+     * job's defaults (ScoringOptions), the names the local cluster and the docs use.
+     */
+    private static void checkTopicsAreDefaults(List<String> args) {
+        ScoringConfig config = scoringConfig(args);
+        ScoringConfig defaults = ScoringConfig.defaults();
+        assertThat(config.transactionsTopic()).isEqualTo(defaults.transactionsTopic());
+        assertThat(config.scoresTopic()).isEqualTo(defaults.scoresTopic());
+        assertThat(config.deadLetterTopic()).isEqualTo(defaults.deadLetterTopic());
+        assertThat(config.groupId()).isEqualTo(defaults.groupId());
     }
 
     private static void checkTransactionTimeout(ScoringConfig config, Configuration flinkConf) {

@@ -2,12 +2,13 @@ package dev.streamscore.test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.streamscore.jobs.cli.StreamscoreCli;
-import dev.streamscore.jobs.generator.TransactionGenerator;
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
+import dev.streamscore.testkit.KafkaClients;
+import dev.streamscore.testkit.generator.TransactionGenerator;
+import dev.streamscore.tools.StreamscoreCli;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.ServerSocket;
@@ -21,7 +22,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -99,7 +99,7 @@ class DemoCommandITCase {
         TransactionGenerator generator =
                 new TransactionGenerator(TransactionGenerator.Settings.defaults(21));
         Set<String> sent = new HashSet<>();
-        Properties producerProps = SystemTestSupport.producer(bootstrap);
+        Properties producerProps = KafkaClients.producer(bootstrap);
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProps)) {
             for (int i = 0; i < 200; i++) {
                 Transaction t = generator.next().transaction();
@@ -119,8 +119,7 @@ class DemoCommandITCase {
         Set<String> scored = new HashSet<>();
         SingleObjectCodec<FraudScore> scores = SingleObjectCodec.of(FraudScore.class);
         // At-least-once output is visible at once; read_committed reads it just the same.
-        Properties consumerProps = SystemTestSupport.readCommittedConsumer(bootstrap);
-        consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, "outside-reader");
+        Properties consumerProps = KafkaClients.readCommittedConsumer(bootstrap, "outside-reader");
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProps)) {
             consumer.subscribe(List.of("fraud-scores"));
             deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);

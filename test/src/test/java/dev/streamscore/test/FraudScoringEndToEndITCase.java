@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.streamscore.jobs.FraudScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
-import dev.streamscore.jobs.demo.EmbeddedKafka;
-import dev.streamscore.jobs.generator.GeneratedTransaction;
-import dev.streamscore.jobs.generator.TransactionGenerator;
 import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.operators.batching.BatchingOptions;
@@ -18,6 +15,10 @@ import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Stage;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
+import dev.streamscore.testkit.EmbeddedKafka;
+import dev.streamscore.testkit.KafkaClients;
+import dev.streamscore.testkit.generator.GeneratedTransaction;
+import dev.streamscore.testkit.generator.TransactionGenerator;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -36,14 +37,11 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -279,12 +277,7 @@ class FraudScoringEndToEndITCase {
     private static List<Malformed> produce(
             String topic, List<Transaction> valid, boolean withMalformed) throws Exception {
         SingleObjectCodec<Transaction> codec = SingleObjectCodec.of(Transaction.class);
-        Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        props.put(
-                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        Properties props = KafkaClients.producer(kafka.bootstrapServers());
         Transaction sample = valid.get(0);
         byte[] good = codec.encode(sample);
         byte[] unknownFingerprint = good.clone();
@@ -346,8 +339,9 @@ class FraudScoringEndToEndITCase {
             throws Exception {
         SingleObjectCodec<FraudScore> scoreCodec = SingleObjectCodec.of(FraudScore.class);
         SingleObjectCodec<DeadLetter> deadLetterCodec = SingleObjectCodec.of(DeadLetter.class);
-        Properties props = SystemTestSupport.readCommittedConsumer(kafka.bootstrapServers());
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, "it-reader-" + config.groupId());
+        Properties props =
+                KafkaClients.readCommittedConsumer(
+                        kafka.bootstrapServers(), "it-reader-" + config.groupId());
         long deadline = System.nanoTime() + timeout.toNanos();
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
             consumer.subscribe(List.of(config.scoresTopic(), config.deadLetterTopic()));

@@ -3,15 +3,16 @@ package dev.streamscore.test;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.streamscore.jobs.cli.StreamscoreCli;
-import dev.streamscore.jobs.cluster.ClusterLayout;
-import dev.streamscore.jobs.cluster.FlinkRestClient;
-import dev.streamscore.jobs.cluster.LocalCluster;
-import dev.streamscore.jobs.generator.TransactionGenerator;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
+import dev.streamscore.testkit.KafkaClients;
+import dev.streamscore.testkit.generator.TransactionGenerator;
+import dev.streamscore.tools.StreamscoreCli;
+import dev.streamscore.tools.cluster.ClusterLayout;
+import dev.streamscore.tools.cluster.FlinkRestClient;
+import dev.streamscore.tools.cluster.LocalCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -317,7 +318,7 @@ class LocalClusterITCase {
     }
 
     private static KafkaProducer<byte[], byte[]> producer() {
-        return new KafkaProducer<>(SystemTestSupport.producer(cluster.bootstrapServers()));
+        return new KafkaProducer<>(KafkaClients.producer(cluster.bootstrapServers()));
     }
 
     /** Sends at about 400 transactions per second, keyed by card id. */
@@ -356,7 +357,7 @@ class LocalClusterITCase {
     private static void readCommitted(
             int expectedRecords, Map<String, Integer> scored, Map<String, Integer> deadLettered)
             throws Exception {
-        Properties props = SystemTestSupport.readCommittedConsumer(cluster.bootstrapServers());
+        Properties props = KafkaClients.readCommittedConsumer(cluster.bootstrapServers(), null);
         SingleObjectCodec<FraudScore> scores = SingleObjectCodec.of(FraudScore.class);
         SingleObjectCodec<DeadLetter> deadLetters = SingleObjectCodec.of(DeadLetter.class);
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {

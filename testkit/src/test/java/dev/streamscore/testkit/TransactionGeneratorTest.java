@@ -1,0 +1,86 @@
+package dev.streamscore.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.streamscore.operators.serde.TransactionValidator;
+import dev.streamscore.testkit.generator.FraudPattern;
+import dev.streamscore.testkit.generator.GeneratedTransaction;
+import dev.streamscore.testkit.generator.TransactionGenerator;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class TransactionGeneratorTest {
+
+    private static List<GeneratedTransaction> take(TransactionGenerator.Settings settings, int n) {
+        TransactionGenerator g = new TransactionGenerator(settings);
+        List<GeneratedTransaction> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(g.next());
+        }
+        return out;
+    }
+
+    @Test
+    void theSameSeedGivesTheSameTransactions() {
+        var settings = TransactionGenerator.Settings.defaults(3).withDuplicateRate(0.01);
+        assertThat(take(settings, 5_000)).isEqualTo(take(settings, 5_000));
+        assertThat(take(TransactionGenerator.Settings.defaults(4), 100))
+                .isNotEqualTo(take(TransactionGenerator.Settings.defaults(3), 100));
+    }
+
+    @Test
+    void everyTransactionIsValidAndInEventTimeOrder() {
+        long previous = Long.MIN_VALUE;
+        for (GeneratedTransaction g : take(TransactionGenerator.Settings.defaults(5), 20_000)) {
+            assertThat(TransactionValidator.problemWith(g.transaction())).isNull();
+            long t = g.transaction().getEventTime().toEpochMilli();
+            if (!g.duplicate()) {
+                assertThat(t).isGreaterThanOrEqualTo(previous);
+                previous = t;
+            }
+        }
+    }
+
+    @Test
+    void fraudHoldsItsRateAndUsesEveryPattern() {
+        var all = take(TransactionGenerator.Settings.defaults(6).withFraudRate(0.01), 100_000);
+        Map<FraudPattern, Integer> counts = new EnumMap<>(FraudPattern.class);
+        all.forEach(g -> counts.merge(g.pattern(), 1, Integer::sum));
+        int fraud = all.size() - counts.get(FraudPattern.NONE);
+        assertThat(fraud / (double) all.size()).isBetween(0.009, 0.011);
+        assertThat(counts)
+                .containsKeys(
+                        FraudPattern.CARD_TESTING,
+                        FraudPattern.ACCOUNT_TAKEOVER,
+                        FraudPattern.MERCHANT_COMPROMISE);
+    }
+
+    @Test
+    void duplicatesRepeatAnEarlierTransactionExactly() {
+        var all = take(TransactionGenerator.Settings.defaults(8).withDuplicateRate(0.05), 20_000);
+        Set<Object> seen = new HashSet<>();
+        int duplicates = 0;
+        for (GeneratedTransaction g : all) {
+            if (g.duplicate()) {
+                duplicates++;
+                assertThat(seen).contains(g.transaction());
+            } else {
+                assertThat(seen.add(g.transaction())).isTrue();
+            }
+        }
+        assertThat(duplicates / (double) all.size()).isBetween(0.04, 0.06);
+    }
+
+    @Test
+    void rejectsSettingsOutOfRange() {
+        assertThatThrownBy(() -> TransactionGenerator.Settings.defaults(1).withFraudRate(0.7))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("fraud rate must be in [0, 0.5], got 0.7");
+    }
+}

@@ -1,0 +1,127 @@
+package dev.streamscore.tools.bench;
+
+import dev.streamscore.jobs.ScoringStage;
+import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.operators.batching.BatchingOptions;
+import dev.streamscore.operators.inference.InferenceOptions;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+
+/**
+ * One configuration {@code streamscore bench} runs end to end: which scoring stage, which model,
+ * which delivery guarantee and which knobs.
+ *
+ * @param configuration {@code ceiling}, {@code per-record-map}, {@code per-record-async}, {@code
+ *     streamscore} or {@code streamscore+cache}
+ * @param cache whether the score cache is on (only {@code streamscore+cache} turns it on)
+ * @param duplicateRate share of transactions the workload re-sends (0 but for the cache workload)
+ */
+record BenchSpec(
+        String configuration,
+        String model,
+        DeliveryGuarantee delivery,
+        int batchSize,
+        Duration maxWait,
+        int inFlight,
+        int parallelism,
+        int intraOpThreads,
+        boolean cache,
+        double duplicateRate) {
+
+    static final String CEILING = "ceiling";
+    static final String PER_RECORD_MAP = "per-record-map";
+    static final String PER_RECORD_ASYNC = "per-record-async";
+    static final String STREAMSCORE = "streamscore";
+    static final String STREAMSCORE_CACHE = "streamscore+cache";
+
+    BenchSpec {
+        switch (configuration) {
+            case CEILING, PER_RECORD_MAP, PER_RECORD_ASYNC, STREAMSCORE, STREAMSCORE_CACHE -> {}
+            default ->
+                    throw new IllegalArgumentException(
+                            "unknown configuration '"
+                                    + configuration
+                                    + "': expected ceiling, per-record-map, per-record-async,"
+                                    + " streamscore or streamscore+cache");
+        }
+    }
+
+    String deliveryName() {
+        return delivery.toString();
+    }
+
+    /** The knobs, in the order the report shows them. */
+    Map<String, String> parameters() {
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("batch-size", usesBatching() ? Integer.toString(batchSize) : "1");
+        p.put("max-wait-ms", usesBatching() ? Long.toString(maxWait.toMillis()) : "-");
+        p.put("in-flight", Integer.toString(inFlight));
+        p.put("parallelism", Integer.toString(parallelism));
+        p.put("intra-op-threads", Integer.toString(intraOpThreads));
+        p.put("cache", cache ? "on" : "off");
+        p.put("duplicate-rate", Double.toString(duplicateRate));
+        return p;
+    }
+
+    boolean usesBatching() {
+        return configuration.startsWith(STREAMSCORE);
+    }
+
+    String label() {
+        return configuration + " " + model + " " + deliveryName();
+    }
+
+    /** The label with every knob, for sweep settings that share a configuration and model. */
+    String sweepLabel() {
+        return label()
+                + (usesBatching() ? " b" + batchSize + " w" + maxWait.toMillis() + "ms" : "")
+                + " f"
+                + inFlight
+                + " p"
+                + parallelism
+                + " t"
+                + intraOpThreads
+                + (cache ? " cache" : "")
+                + (duplicateRate > 0 ? " resend" + duplicateRate : "");
+    }
+
+    ScoringStage scoringStage() {
+        return switch (configuration) {
+            case CEILING -> Baselines.ceiling();
+            case PER_RECORD_MAP -> Baselines.perRecordMap();
+            case PER_RECORD_ASYNC -> Baselines.perRecordAsync();
+            default -> ScoringStage.BATCHED_ONNX;
+        };
+    }
+
+    /**
+     * The job's options for one run on {@code bootstrap}, its topics and ids named by {@code run};
+     * {@code checkpointInterval} null keeps the job's default.
+     */
+    Configuration jobOptions(String bootstrap, String run, Duration checkpointInterval) {
+        Configuration o = new Configuration();
+        o.set(ScoringOptions.BOOTSTRAP_SERVERS, bootstrap);
+        o.set(ScoringOptions.TRANSACTIONS_TOPIC, run + "-transactions");
+        o.set(ScoringOptions.SCORES_TOPIC, run + "-scores");
+        o.set(ScoringOptions.DEAD_LETTER_TOPIC, run + "-dead-letters");
+        o.set(ScoringOptions.GROUP_ID, run);
+        o.set(ScoringOptions.TRANSACTIONAL_ID_PREFIX, run);
+        o.set(InferenceOptions.MODEL, "bundled:" + model);
+        o.set(BatchingOptions.BATCH_SIZE, batchSize);
+        o.set(BatchingOptions.MAX_WAIT, maxWait);
+        o.set(BatchingOptions.MAX_IN_FLIGHT, inFlight);
+        o.set(InferenceOptions.INTRA_OP_THREADS, intraOpThreads);
+        o.set(ScoringOptions.PARALLELISM, parallelism);
+        o.set(
+                BatchingOptions.CACHE_TTL,
+                cache ? BatchingOptions.CACHE_TTL.defaultValue() : Duration.ZERO);
+        o.set(ScoringOptions.DELIVERY, delivery);
+        if (checkpointInterval != null) {
+            o.set(ScoringOptions.CHECKPOINT_INTERVAL, checkpointInterval);
+        }
+        return o;
+    }
+}

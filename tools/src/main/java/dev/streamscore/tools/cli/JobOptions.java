@@ -1,0 +1,78 @@
+package dev.streamscore.tools.cli;
+
+import dev.streamscore.jobs.JobArguments;
+import dev.streamscore.jobs.config.ScoringOptions;
+import java.io.File;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ParseResult;
+
+/**
+ * The job's options as picocli options, for every {@code ./streamscore} command that runs the job
+ * ({@code run}, {@code demo}, {@code cluster submit}): {@code --config FILE} and one {@code
+ * --<key>} per {@link ScoringOptions#all()} entry, with its description and default in the help.
+ * What they give is merged by {@link JobArguments#merge}, as the job jar's own command line is.
+ *
+ * <pre>{@code
+ * JobOptions.addTo(commandLine.getSubcommands().get("run").getCommandSpec());
+ * Configuration options = JobOptions.toConfiguration(spec.commandLine().getParseResult());
+ * }</pre>
+ */
+public final class JobOptions {
+
+    private static final String CONFIG = "--" + JobArguments.CONFIG;
+
+    private JobOptions() {}
+
+    /** Adds {@code --config} and one option per job option to {@code spec}. */
+    public static void addTo(CommandSpec spec) {
+        spec.addOption(
+                OptionSpec.builder(CONFIG)
+                        .paramLabel("FILE")
+                        .type(File.class)
+                        .description(
+                                "YAML file of job options (keys as the flags below, without --).")
+                        .build());
+        for (ConfigOption<?> option : ScoringOptions.all()) {
+            spec.addOption(
+                    OptionSpec.builder("--" + option.key())
+                            .paramLabel(paramLabel(option))
+                            .type(String.class)
+                            .description(
+                                    JobArguments.description(option)
+                                            + " Default: "
+                                            + JobArguments.defaultText(option)
+                                            + ".")
+                            .build());
+        }
+    }
+
+    /** The job options given in {@code result}, over those of its {@code --config} file. */
+    public static Configuration toConfiguration(ParseResult result) {
+        Map<String, String> flags = new LinkedHashMap<>();
+        for (ConfigOption<?> option : ScoringOptions.all()) {
+            OptionSpec given = result.matchedOption("--" + option.key());
+            if (given != null) {
+                flags.put(option.key(), given.getValue());
+            }
+        }
+        OptionSpec config = result.matchedOption(CONFIG);
+        return JobArguments.merge(config == null ? null : config.getValue(), flags);
+    }
+
+    private static String paramLabel(ConfigOption<?> option) {
+        Object value = option.defaultValue();
+        if (value instanceof Duration) {
+            return "DURATION";
+        }
+        if (value instanceof Integer) {
+            return "N";
+        }
+        return "VALUE";
+    }
+}

@@ -1,0 +1,311 @@
+package dev.streamscore.tools.demo;
+
+import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.config.ScoringConfig;
+import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.testkit.EmbeddedKafka;
+import dev.streamscore.testkit.LocalFlink;
+import dev.streamscore.testkit.generator.TransactionGenerator;
+import dev.streamscore.tools.cli.JobOptions;
+import java.io.PrintWriter;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.HdrHistogram.Histogram;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code streamscore demo}: a real Kafka broker (KRaft, in-process), a local Flink MiniCluster with
+ * RocksDB, the transaction generator and the fraud-scoring job, with live progress and a summary.
+ */
+@Command(
+        name = "demo",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Start an in-process Kafka broker, a local Flink cluster, the generator and the job;",
+            "show live progress; stop after --events or on Ctrl-C."
+        })
+public final class DemoCommand implements Callable<Integer> {
+
+    @Spec CommandSpec spec;
+
+    @Option(
+            names = "--events",
+            defaultValue = "0",
+            description =
+                    "Transactions to send, then stop once all are scored or dead-lettered (with"
+                            + " --no-generator: once that many records sent from outside are);"
+                            + " 0 runs until Ctrl-C. Default: ${DEFAULT-VALUE}.")
+    long events;
+
+    @Option(
+            names = "--rate",
+            defaultValue = "2000",
+            description = "Transactions per second. Default: ${DEFAULT-VALUE}.")
+    double rate;
+
+    @Option(
+            names = "--kafka-port",
+            defaultValue = "0",
+            description =
+                    "Broker port on localhost; 0 picks a free one. Default: ${DEFAULT-VALUE}.")
+    int kafkaPort;
+
+    @Option(
+            names = "--no-generator",
+            description = "Send nothing: leave the input topic to outside producers.")
+    boolean noGenerator;
+
+    @Option(
+            names = "--malformed-rate",
+            defaultValue = "0.001",
+            description =
+                    "Share of malformed records sent, to show the dead-letter path. Default:"
+                            + " ${DEFAULT-VALUE}.")
+    double malformedRate;
+
+    @Option(
+            names = "--duplicate-rate",
+            defaultValue = "0.0",
+            description =
+                    "Share of transactions re-sent, as at-least-once producers do. Default:"
+                            + " ${DEFAULT-VALUE}.")
+    double duplicateRate;
+
+    @Option(
+            names = "--seed",
+            defaultValue = "42",
+            description = "Generator seed. Default: ${DEFAULT-VALUE}.")
+    long seed;
+
+    private PrintWriter out;
+
+    @Override
+    public Integer call() throws Exception {
+        out = spec.commandLine().getOut();
+        Configuration options = JobOptions.toConfiguration(spec.commandLine().getParseResult());
+        if (events < 0) {
+            throw new IllegalArgumentException(
+                    "--events must be 0 (unbounded) or positive, got " + events);
+        }
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(kafkaPort)) {
+            Configuration jobOptions = new Configuration(options);
+            jobOptions.set(ScoringOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+            ScoringConfig config = ScoringConfig.from(jobOptions);
+            kafka.createTopics(
+                    config.parallelism(),
+                    config.transactionsTopic(),
+                    config.scoresTopic(),
+                    config.deadLetterTopic());
+            printBanner(kafka, config);
+
+            StreamExecutionEnvironment env = LocalFlink.environment(jobOptions);
+            FraudScoringJob.buildKafkaJob(env, config);
+            JobClient job = env.executeAsync("streamscore: fraud scoring (demo)");
+
+            DemoTraffic traffic = null;
+            Thread trafficThread = null;
+            Map<String, Long> sentAt = new java.util.concurrent.ConcurrentHashMap<>();
+            if (!noGenerator) {
+                traffic =
+                        new DemoTraffic(
+                                kafka.bootstrapServers(),
+                                config.transactionsTopic(),
+                                TransactionGenerator.Settings.defaults(seed)
+                                        .withDuplicateRate(duplicateRate),
+                                events,
+                                rate,
+                                malformedRate);
+                sentAt = traffic.sentAt;
+            }
+            ScoreMonitor monitor =
+                    new ScoreMonitor(
+                            kafka.bootstrapServers(),
+                            config.scoresTopic(),
+                            config.deadLetterTopic(),
+                            sentAt);
+            Thread monitorThread = new Thread(monitor, "demo-monitor");
+            monitorThread.start();
+            if (traffic != null) {
+                trafficThread = new Thread(traffic, "demo-generator");
+                trafficThread.start();
+            }
+
+            CountDownLatch interrupted = new CountDownLatch(1);
+            CountDownLatch finished = new CountDownLatch(1);
+            Thread hook =
+                    new Thread(
+                            () -> {
+                                interrupted.countDown();
+                                try {
+                                    finished.await();
+                                } catch (InterruptedException e) {
+                                    Thread.currentThread().interrupt();
+                                }
+                            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            long started = System.nanoTime();
+            String outcome = watch(job, monitor, traffic, interrupted);
+
+            if (traffic != null) {
+                traffic.stop();
+                trafficThread.join();
+            }
+            job.cancel().get();
+            monitor.stop();
+            monitorThread.join();
+            printSummary(outcome, monitor, traffic, (System.nanoTime() - started) / 1e9);
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException alreadyShuttingDown) {
+                // Ctrl-C: the hook is running and waits for us.
+            }
+            return outcome.startsWith("incomplete") ? 1 : 0;
+        }
+    }
+
+    /** Prints a progress line each second until done, interrupted, or stalled. */
+    private String watch(
+            JobClient job, ScoreMonitor monitor, DemoTraffic traffic, CountDownLatch interrupted)
+            throws Exception {
+        long lastIn = 0;
+        long lastOut = 0;
+        long lastProgress = System.nanoTime();
+        out.println();
+        out.println(
+                "   time      in/s     out/s   p50 ms   p99 ms   review  decline  cache-hit "
+                        + " dead-letters");
+        for (int second = 1; ; second++) {
+            if (interrupted.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+                return "stopped by Ctrl-C";
+            }
+            if (job.getJobStatus().get().isGloballyTerminalState()) {
+                return "incomplete: the job ended with status " + job.getJobStatus().get();
+            }
+            long sentNow = traffic == null ? 0 : traffic.sent.get();
+            long doneNow = monitor.scored.get() + monitor.deadLettered.get();
+            Histogram latency = monitor.intervalLatency();
+            long scored = Math.max(1, monitor.scored.get());
+            out.printf(
+                    "%6ds  %8d  %8d  %7s  %7s  %6.2f%%  %6.2f%%  %8.2f%%  %12d%n",
+                    second,
+                    sentNow - lastIn,
+                    doneNow - lastOut,
+                    latency.getTotalCount() == 0
+                            ? "-"
+                            : Long.toString(latency.getValueAtPercentile(50)),
+                    latency.getTotalCount() == 0
+                            ? "-"
+                            : Long.toString(latency.getValueAtPercentile(99)),
+                    100.0 * monitor.reviewed.get() / scored,
+                    100.0 * monitor.declined.get() / scored,
+                    100.0 * monitor.cacheHits.get() / scored,
+                    monitor.deadLettered.get());
+            out.flush();
+            if (doneNow != lastOut) {
+                lastProgress = System.nanoTime();
+            }
+            lastIn = sentNow;
+            lastOut = doneNow;
+            if (events > 0 && doneNow >= events) {
+                return "all " + events + " transactions accounted for";
+            }
+            // Without the generator, wait as long as it takes for outside producers to begin.
+            boolean started = traffic != null || doneNow > 0;
+            if (events > 0 && started && System.nanoTime() - lastProgress > 60e9) {
+                return "incomplete: no output for 60 s";
+            }
+        }
+    }
+
+    private void printBanner(EmbeddedKafka kafka, ScoringConfig config) {
+        out.println("streamscore demo");
+        out.println("  Kafka bootstrap : " + kafka.bootstrapServers());
+        out.println(
+                "  input topic     : "
+                        + config.transactionsTopic()
+                        + "  (Avro single-object Transaction)");
+        out.println(
+                "  scores topic    : "
+                        + config.scoresTopic()
+                        + "  (Avro single-object FraudScore)");
+        out.println(
+                "  dead letters    : "
+                        + config.deadLetterTopic()
+                        + "  (Avro single-object DeadLetter)");
+        out.println("  model           : " + config.inference().modelLocation());
+        out.println(
+                "  batching        : up to "
+                        + config.inference().batching().maxBatchSize()
+                        + " events or "
+                        + config.inference().batching().maxWait().toMillis()
+                        + " ms, "
+                        + config.inference().batching().maxInFlight()
+                        + " in flight; cache TTL "
+                        + config.inference().batching().cacheTtl());
+        out.println(
+                "  delivery        : "
+                        + config.delivery()
+                        + ", parallelism "
+                        + config.parallelism());
+        out.println(
+                noGenerator
+                        ? "  generator       : off (produce to the input topic yourself"
+                                + (events > 0
+                                        ? "; stops when " + events + " records are accounted for)"
+                                        : ")")
+                        : "  generator       : "
+                                + (events > 0 ? events + " transactions" : "unbounded")
+                                + " at "
+                                + rate
+                                + "/s, malformed share "
+                                + malformedRate);
+    }
+
+    private void printSummary(
+            String outcome, ScoreMonitor monitor, DemoTraffic traffic, double seconds) {
+        Histogram latency = monitor.totalLatency();
+        long scored = monitor.scored.get();
+        out.println();
+        out.println("summary: " + outcome + " in " + String.format("%.1f", seconds) + " s");
+        if (traffic != null) {
+            out.println(
+                    "  sent          : "
+                            + traffic.sent.get()
+                            + " ("
+                            + traffic.malformed.get()
+                            + " malformed)");
+        }
+        out.println("  scored        : " + scored);
+        out.println("  dead letters  : " + monitor.deadLettered.get());
+        if (traffic != null) {
+            long pending = traffic.sent.get() - scored - monitor.deadLettered.get();
+            if (pending > 0) {
+                out.println("  still in flight when stopped: " + pending);
+            }
+        }
+        if (scored > 0) {
+            out.printf(
+                    "  decisions     : %.2f%% review, %.2f%% decline; cache hits %.2f%%%n",
+                    100.0 * monitor.reviewed.get() / scored,
+                    100.0 * monitor.declined.get() / scored,
+                    100.0 * monitor.cacheHits.get() / scored);
+            out.printf(
+                    "  latency (ms)  : p50 %d, p99 %d, p99.9 %d, max %d (sent to score read)%n",
+                    latency.getValueAtPercentile(50),
+                    latency.getValueAtPercentile(99),
+                    latency.getValueAtPercentile(99.9),
+                    latency.getMaxValue());
+        }
+        if (monitor.unreadable.get() > 0) {
+            out.println("  unreadable output records: " + monitor.unreadable.get());
+        }
+    }
+}

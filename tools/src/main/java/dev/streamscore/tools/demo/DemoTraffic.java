@@ -1,0 +1,123 @@
+package dev.streamscore.tools.demo;
+
+import dev.streamscore.schemas.Transaction;
+import dev.streamscore.schemas.serde.SingleObjectCodec;
+import dev.streamscore.testkit.KafkaClients;
+import dev.streamscore.testkit.generator.GeneratedTransaction;
+import dev.streamscore.testkit.generator.TransactionGenerator;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Properties;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/**
+ * The demo's producer: generated transactions at a steady rate, with a small share of malformed
+ * records to show the dead-letter path. The generator's simulated weeks of card activity are
+ * replayed as fast as {@code rate} allows, so event times are simulated times; the wall-clock time
+ * each valid transaction was sent is kept in {@link #sentAt} for the end-to-end latency.
+ */
+public final class DemoTraffic implements Runnable {
+
+    private final String bootstrapServers;
+    private final String topic;
+    private final TransactionGenerator generator;
+    private final long events;
+    private final double rate;
+    private final double malformedRate;
+    private final SplittableRandom random;
+    private final SingleObjectCodec<Transaction> codec = SingleObjectCodec.of(Transaction.class);
+    private final AtomicBoolean stopped = new AtomicBoolean();
+
+    /** Records sent so far, valid and malformed. */
+    public final AtomicLong sent = new AtomicLong();
+
+    /** Malformed records sent so far. */
+    public final AtomicLong malformed = new AtomicLong();
+
+    /** Send time (epoch ms) of each valid transaction whose score has not been read yet. */
+    public final ConcurrentHashMap<String, Long> sentAt = new ConcurrentHashMap<>();
+
+    /**
+     * @param events how many records to send; 0 or less for no bound
+     * @param rate records per second
+     */
+    public DemoTraffic(
+            String bootstrapServers,
+            String topic,
+            TransactionGenerator.Settings settings,
+            long events,
+            double rate,
+            double malformedRate) {
+        if (rate <= 0) {
+            throw new IllegalArgumentException("rate must be positive, got " + rate);
+        }
+        if (malformedRate < 0 || malformedRate > 1) {
+            throw new IllegalArgumentException(
+                    "malformed rate must be in [0, 1], got " + malformedRate);
+        }
+        this.bootstrapServers = bootstrapServers;
+        this.topic = topic;
+        this.generator = new TransactionGenerator(settings);
+        this.events = events;
+        this.rate = rate;
+        this.malformedRate = malformedRate;
+        this.random = new SplittableRandom(settings.seed() ^ 0x5eed);
+    }
+
+    public void stop() {
+        stopped.set(true);
+    }
+
+    @Override
+    public void run() {
+        Properties props = KafkaClients.producer(bootstrapServers);
+        props.put(ProducerConfig.LINGER_MS_CONFIG, "2");
+        long start = System.nanoTime();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+            while (!stopped.get() && (events <= 0 || sent.get() < events)) {
+                long due = start + (long) (sent.get() * 1e9 / rate);
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                }
+                GeneratedTransaction g = generator.next();
+                Transaction txn = g.transaction();
+                byte[] key = txn.getCardId().getBytes(StandardCharsets.UTF_8);
+                byte[] value = codec.encode(txn);
+                if (random.nextDouble() < malformedRate) {
+                    value = corrupt(txn, value);
+                    malformed.incrementAndGet();
+                } else {
+                    sentAt.put(txn.getTransactionId(), System.currentTimeMillis());
+                }
+                producer.send(new ProducerRecord<>(topic, key, value));
+                sent.incrementAndGet();
+            }
+            producer.flush();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** One of three kinds of bad input: garbage, truncated Avro, or valid Avro with a bad field. */
+    private byte[] corrupt(Transaction txn, byte[] valid) {
+        switch (random.nextInt(3)) {
+            case 0:
+                byte[] garbage = new byte[8 + random.nextInt(64)];
+                for (int i = 0; i < garbage.length; i++) {
+                    garbage[i] = (byte) random.nextInt(256);
+                }
+                return garbage;
+            case 1:
+                return Arrays.copyOf(valid, valid.length / 2);
+            default:
+                return codec.encode(Transaction.newBuilder(txn).setCurrency("usd!").build());
+        }
+    }
+}
