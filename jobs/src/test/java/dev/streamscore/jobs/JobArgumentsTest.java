@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.operators.batching.BatchingOptions;
+import dev.streamscore.operators.inference.InferenceOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -49,6 +51,41 @@ class JobArgumentsTest {
         Files.writeString(file, "bach-size: 64\n");
         assertThatThrownBy(() -> JobArguments.parse(new String[] {"--config", file.toString()}))
                 .hasMessageContaining("unknown option 'bach-size'");
+    }
+
+    @Test
+    void anOptionWithoutAValueOrAStrayWordIsRejected() {
+        assertThatThrownBy(() -> JobArguments.parse(new String[] {"--batch-size"}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("option '--batch-size' needs a value");
+        assertThatThrownBy(() -> JobArguments.parse(new String[] {"batch-size", "3"}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("expected --<option> <value> pairs")
+                .hasMessageContaining("--batch-size");
+    }
+
+    @Test
+    void everyOptionIsOneOfTheJobsOperatorsOrInferenceOptionsOnce() {
+        List<String> keys = ScoringOptions.all().stream().map(ConfigOption::key).toList();
+        assertThat(keys).doesNotHaveDuplicates();
+        assertThat(ScoringOptions.all())
+                .containsAll(ScoringOptions.own())
+                .containsAll(InferenceOptions.all())
+                .containsAll(BatchingOptions.all())
+                .hasSize(
+                        ScoringOptions.own().size()
+                                + InferenceOptions.all().size()
+                                + BatchingOptions.all().size());
+    }
+
+    @Test
+    void noneIsNotADeliveryGuaranteeTheJobOffers() {
+        assertThatThrownBy(
+                        () ->
+                                ScoringConfig.from(
+                                        JobArguments.parse(new String[] {"--delivery", "none"})))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("delivery must be at-least-once or exactly-once");
     }
 
     @Test
