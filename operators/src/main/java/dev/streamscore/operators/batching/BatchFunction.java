@@ -28,6 +28,11 @@ import org.apache.flink.metrics.MetricGroup;
  *             Integer element, ModelDescriptor model, Throwable cause, boolean reused) {
  *         return Outcome.output(element + " failed: " + cause.getMessage());
  *     }
+ *
+ *     public Outcome<String> rejected(
+ *             Integer element, ModelDescriptor model, IllegalArgumentException cause) {
+ *         return Outcome.sideOutput(REJECTED, element + ": " + cause.getMessage());
+ *     }
  * }
  * }</pre>
  *
@@ -41,7 +46,7 @@ public interface BatchFunction<IN, OUT> extends Serializable {
 
     /**
      * Checks that {@code model} takes this function's rows, for every model before it scores (in
-     * {@code open}, and for a model swapped in later).
+     * {@code open}, and in {@link BatchingOperator#replaceModel}).
      *
      * @throws IllegalArgumentException saying what was expected and what the model has
      */
@@ -50,13 +55,12 @@ public interface BatchFunction<IN, OUT> extends Serializable {
     /**
      * The model input of {@code element}: {@code model.featureCount()} floats, which the operator
      * keeps (and caches) and nobody may change afterwards; {@code null} when the element has none.
-     * A row of another length, or none, becomes {@link #failed} with an {@link
-     * IllegalArgumentException}.
+     * A row of another length, or none, is {@link #rejected}.
      */
     float[] row(IN element);
 
     /**
-     * The output of {@code element} whose row scored {@code score}.
+     * The output of {@code element} whose row scored {@code score}; never {@code null}.
      *
      * @param reused whether the score cost this element no model row: a cache hit, or the row of an
      *     equal element ahead of it that was pending at the same time
@@ -64,12 +68,19 @@ public interface BatchFunction<IN, OUT> extends Serializable {
     OUT scored(IN element, ModelDescriptor model, float score, boolean reused);
 
     /**
-     * What {@code element} becomes when its row cannot be scored: its row was invalid, or the model
-     * failed on it alone after every retry.
+     * What {@code element} becomes when the model failed on its row alone after every retry.
      *
      * @param reused whether the row was that of an equal element ahead of this one
      */
     Outcome<OUT> failed(IN element, ModelDescriptor model, Throwable cause, boolean reused);
+
+    /**
+     * What {@code element} becomes when it has no valid row ({@link #row} gave none, or one of
+     * another length than the model takes): it never reaches the model.
+     *
+     * @param cause says what was expected and what was found
+     */
+    Outcome<OUT> rejected(IN element, ModelDescriptor model, IllegalArgumentException cause);
 
     /** What the operator offers its function at run time. */
     interface Context {

@@ -246,6 +246,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                 new InFlightBatches(
                         settings,
                         pool,
+                        models,
                         mailbox,
                         getProcessingTimeService(),
                         metrics,
@@ -300,15 +301,14 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         float[] row = function.row(element);
         if (row == null || row.length != columns) {
             pending.complete(
-                    function.failed(
+                    function.rejected(
                             element,
                             descriptor,
                             new IllegalArgumentException(
                                     "expected "
                                             + columns
                                             + " features, found "
-                                            + (row == null ? "none" : row.length)),
-                            false));
+                                            + (row == null ? "none" : row.length))));
             results.completed(pending);
             return;
         }
@@ -321,7 +321,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             metrics.cacheTimeNanos.inc(ticker.nanoTime() - lookupStart);
             if (hit != null) {
                 metrics.cacheHits.inc();
-                pending.output = function.scored(element, descriptor, hit.score, true);
+                pending.output = scoredOutput(element, descriptor, hit.score, true);
                 results.completed(pending);
                 return;
             }
@@ -376,6 +376,42 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             }
         }
         inFlight.start(batch);
+    }
+
+    /**
+     * What the function makes of a score; a null would hold the element (and watermarks) forever.
+     */
+    private OUT scoredOutput(IN element, ModelDescriptor model, float score, boolean reused) {
+        OUT out = function.scored(element, model, score, reused);
+        if (out == null) {
+            throw new IllegalStateException(
+                    function.getClass().getName()
+                            + ".scored must return an output, returned null for "
+                            + element);
+        }
+        return out;
+    }
+
+    /**
+     * Scores batches opened from now on with {@code next}; each batch already open or in flight
+     * finishes with the model it opened with, and the current model is closed once nothing holds
+     * it. Call on the task thread (from an element, a timer or a mail), with a model that is open
+     * and warmed up. The seam for models swapped without a restart.
+     *
+     * @throws IllegalArgumentException when the function refuses {@code next} or it takes another
+     *     number of features; the current model then stays, and {@code next} is still the caller's
+     */
+    public void replaceModel(BatchScorer next) throws Exception {
+        Preconditions.checkState(models != null, "the operator is not open");
+        ModelDescriptor descriptor = next.descriptor();
+        function.checkModel(descriptor);
+        Preconditions.checkArgument(
+                descriptor.featureCount() == columns,
+                "model %s takes %s features, expected %s like the model it replaces",
+                descriptor.id(),
+                descriptor.featureCount(),
+                columns);
+        models.replace(next);
     }
 
     @Override
@@ -473,7 +509,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             for (int i = 0; i < row.waiting.size(); i++) {
                 PendingElement<IN, OUT> pending = (PendingElement<IN, OUT>) row.waiting.get(i);
                 // Only the first element cost the row; those attached to it reused it.
-                pending.output = function.scored(pending.element, descriptor, score, i > 0);
+                pending.output = scoredOutput(pending.element, descriptor, score, i > 0);
                 results.completed(pending);
             }
         }
@@ -488,11 +524,6 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                 pending.complete(function.failed(pending.element, descriptor, failure, i > 0));
                 results.completed(pending);
             }
-        }
-
-        @Override
-        public void finished(Batch batch) throws Exception {
-            models.release(batch.scorer);
         }
     }
 

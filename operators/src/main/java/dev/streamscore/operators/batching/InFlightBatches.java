@@ -43,18 +43,16 @@ final class InFlightBatches {
     /** Prefix of the inference threads' names. */
     static final String THREAD_NAME_PREFIX = "streamscore-inference";
 
-    /** What becomes of the rows and batches. Called on the task thread. */
+    /** What becomes of the rows. Called on the task thread. */
     interface Listener {
         void scored(Batch batch, PendingRow row, float score) throws Exception;
 
         void givenUp(Batch batch, PendingRow row, Throwable failure) throws Exception;
-
-        /** Every row of {@code batch} is scored or given up; its slot is back in the pool. */
-        void finished(Batch batch) throws Exception;
     }
 
     private final BatchingSettings settings;
     private final InputBufferPool pool;
+    private final ModelHolder models;
     private final BisectingRetryPolicy policy;
     private final ExecutorService threads;
     private final MailboxExecutor mailbox;
@@ -76,6 +74,7 @@ final class InFlightBatches {
     InFlightBatches(
             BatchingSettings settings,
             InputBufferPool pool,
+            ModelHolder models,
             MailboxExecutor mailbox,
             ProcessingTimeService timers,
             BatchingMetrics metrics,
@@ -86,6 +85,7 @@ final class InFlightBatches {
             Listener listener) {
         this.settings = settings;
         this.pool = pool;
+        this.models = models;
         this.policy = new BisectingRetryPolicy(settings.maxRetries(), settings.initialBackoff());
         this.mailbox = mailbox;
         this.timers = timers;
@@ -194,6 +194,8 @@ final class InFlightBatches {
                         batch.slot,
                         range.from == 0 ? batch.slot.scores() : new float[range.size()]);
         callsAwaited++;
+        // A call that times out may outlive its batch: it holds the model until it returns.
+        models.hold(batch.scorer);
         if (!draining) {
             long deadline =
                     timers.getCurrentProcessingTime() + settings.modelCallTimeout().toMillis();
@@ -241,6 +243,7 @@ final class InFlightBatches {
         if (closed) {
             return;
         }
+        models.release(attempt.batch.scorer);
         metrics.inferenceTimeMicros.update(attempt.nanos / 1_000);
         metrics.modelTimeNanos.inc(attempt.nanos);
         if (attempt.timedOut) {
@@ -280,7 +283,7 @@ final class InFlightBatches {
         Batch batch = attempt.batch;
         // The call still reads its buffer: it stays with the call, and the batch goes on with
         // another one, or waits for one.
-        batch.slot = pool.replaceHeld();
+        batch.slot = pool.replaceHeld(batch.scorer::newInputBuffer);
         if (batch.slot != null) {
             attempt.slotReplaced = true;
             fill(batch);
@@ -343,7 +346,7 @@ final class InFlightBatches {
         if (batch.givenUp > 0) {
             LOG.warn(
                     "Model {} could not score {} of the {} rows of batch {} after retries and"
-                            + " splits; they got the failure outcome of the operator's function",
+                            + " splits; their elements got the function's failure outcome",
                     batch.scorer.descriptor().id(),
                     batch.givenUp,
                     batch.size,
@@ -353,10 +356,10 @@ final class InFlightBatches {
         InputBufferPool.Slot slot = batch.slot;
         batch.slot = null;
         inFlight--;
+        models.release(batch.scorer);
         if (slot != null) { // null: its last call timed out and still holds the buffer
             resume(pool.release(slot));
         }
-        listener.finished(batch);
     }
 
     /** A batch that waited for a buffer got one: it goes on. */

@@ -25,7 +25,6 @@ final class InputBufferPool {
 
     private final int rowsPerSlot;
     private final int limit;
-    private final IntFunction<FloatBuffer> newBuffer;
     private final ArrayDeque<Slot> free;
     private final ArrayDeque<Batch> waiting = new ArrayDeque<>();
 
@@ -41,10 +40,9 @@ final class InputBufferPool {
         Preconditions.checkArgument(slots >= 1, "slots must be at least 1, found %s", slots);
         this.rowsPerSlot = rowsPerSlot;
         this.limit = slots;
-        this.newBuffer = newBuffer;
         this.free = new ArrayDeque<>(slots);
         for (int i = 0; i < slots; i++) {
-            free.add(newSlot());
+            free.add(new Slot(newBuffer.apply(rowsPerSlot), new float[rowsPerSlot]));
         }
     }
 
@@ -77,15 +75,16 @@ final class InputBufferPool {
     }
 
     /**
-     * A fresh slot for a batch whose call timed out holding its slot, or {@code null} when as many
-     * slots as the pool holds are already out with hung calls.
+     * A fresh slot, from {@code newBuffer} (the batch's model), for a batch whose call timed out
+     * holding its slot, or {@code null} when as many slots as the pool holds are already out with
+     * hung calls.
      */
-    Slot replaceHeld() {
+    Slot replaceHeld(IntFunction<FloatBuffer> newBuffer) {
         if (replaced >= limit) {
             return null;
         }
         replaced++;
-        return newSlot();
+        return new Slot(newBuffer.apply(rowsPerSlot), new float[rowsPerSlot]);
     }
 
     /**
@@ -104,9 +103,5 @@ final class InputBufferPool {
 
     int waitingBatches() {
         return waiting.size();
-    }
-
-    private Slot newSlot() {
-        return new Slot(newBuffer.apply(rowsPerSlot), new float[rowsPerSlot]);
     }
 }

@@ -7,9 +7,10 @@ import org.apache.flink.util.Preconditions;
 /**
  * The model new batches are scored with, and the seam where it can be replaced between batches: a
  * batch {@link #acquire}s the current model when it opens and {@link #release}s it when its last
- * row is done, and a model that was {@link #replace}d is closed when the last batch holding it
- * releases it. So no batch ever mixes two models, and no model is closed under a running call.
- * Touched only by the task thread, but for {@link #current}, which metric gauges read.
+ * row is done, each model call {@link #hold}s its batch's model until it returns (a call that timed
+ * out may outlive its batch), and a model that was {@link #replace}d is closed when the last hold
+ * on it is released. So no batch ever mixes two models, and no model is closed under a running
+ * call. Touched only by the task thread, but for {@link #current}, which metric gauges read.
  *
  * <pre>{@code
  * ModelHolder models = new ModelHolder(champion);
@@ -22,7 +23,7 @@ public final class ModelHolder implements AutoCloseable {
 
     private volatile BatchScorer current;
 
-    /** Batches holding each model that is still open, the current one included. */
+    /** Holds (batches and calls) on each model that is still open, the current one included. */
     private final Map<BatchScorer, Integer> holders = new IdentityHashMap<>();
 
     public ModelHolder(BatchScorer initial) {
@@ -43,11 +44,19 @@ public final class ModelHolder implements AutoCloseable {
         return current;
     }
 
-    /** A batch holding {@code model} is done; closes a replaced model that no batch holds now. */
+    /** Another hold on {@code model}, which a batch holds: a call on it, until it returns. */
+    public void hold(BatchScorer model) {
+        Integer held = holders.get(model);
+        Preconditions.checkState(
+                held != null && held > 0, "held a model no batch holds: %s", model);
+        holders.put(model, held + 1);
+    }
+
+    /** A hold on {@code model} ends; closes a replaced model that nothing holds now. */
     public void release(BatchScorer model) throws Exception {
         Integer held = holders.get(model);
         Preconditions.checkState(
-                held != null && held > 0, "released a model no batch holds: %s", model);
+                held != null && held > 0, "released a model nothing holds: %s", model);
         holders.put(model, held - 1);
         if (held == 1 && model != current) {
             holders.remove(model);
@@ -57,7 +66,8 @@ public final class ModelHolder implements AutoCloseable {
 
     /**
      * Makes {@code next} the model of batches opened from now on; the previous one is closed at
-     * once when no batch holds it, else when the last one releases it.
+     * once when nothing holds it, else when the last hold is released. The caller has checked that
+     * {@code next} takes the same rows (see {@link BatchingOperator#replaceModel}).
      */
     public void replace(BatchScorer next) throws Exception {
         Preconditions.checkArgument(next != null, "a model must be set, found none");

@@ -17,7 +17,8 @@ import org.apache.flink.metrics.Counter;
  * The fraud side of {@link BatchingInferenceOperator}: a transaction's row is its card features; a
  * score becomes a {@link FraudScore} with the model's decision; a transaction the model cannot
  * score gets the configured fallback score or goes to the dead letters with stage {@code
- * INFERENCE}. A model must take exactly {@link CardFeatures#NAMES}, in that order.
+ * INFERENCE}; one without a valid feature row always goes to the dead letters. A model must take
+ * exactly {@link CardFeatures#NAMES}, in that order.
  */
 final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScore> {
 
@@ -107,6 +108,14 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
                             true,
                             context.currentProcessingTime()));
         }
+        deadLetters.inc();
+        return Outcome.sideOutput(DeadLetters.TAG, deadLetterOf(element, cause));
+    }
+
+    /** A transaction without a valid feature row is always a dead letter, fallback or not. */
+    @Override
+    public Outcome<FraudScore> rejected(
+            EnrichedTransaction element, ModelDescriptor model, IllegalArgumentException cause) {
         deadLetters.inc();
         return Outcome.sideOutput(DeadLetters.TAG, deadLetterOf(element, cause));
     }

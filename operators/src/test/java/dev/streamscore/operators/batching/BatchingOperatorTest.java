@@ -1,21 +1,20 @@
 package dev.streamscore.operators.batching;
 
+import static dev.streamscore.operators.batching.HarnessMailbox.runMailUntil;
+import static dev.streamscore.operators.batching.HarnessMailbox.runPendingMails;
+import static dev.streamscore.operators.batching.HarnessMailbox.runUntil;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.operators.batching.TestScorers.SumScorer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
+import java.util.concurrent.CountDownLatch;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
-import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.util.OutputTag;
 import org.junit.jupiter.api.Test;
@@ -45,6 +44,12 @@ class BatchingOperatorTest {
         public Outcome<String> failed(
                 Integer n, ModelDescriptor model, Throwable cause, boolean reused) {
             return Outcome.sideOutput(FAILED, n + ": " + cause.getMessage());
+        }
+
+        @Override
+        public Outcome<String> rejected(
+                Integer n, ModelDescriptor model, IllegalArgumentException cause) {
+            return Outcome.sideOutput(FAILED, n + " rejected: " + cause.getMessage());
         }
     }
 
@@ -142,7 +147,7 @@ class BatchingOperatorTest {
     void anElementWithoutARowFailsWithoutAModelCall() throws Exception {
         try (var h = harness(FOUR_PER_BATCH, null)) {
             h.processElement(0, 1);
-            assertThat(failed(h)).containsExactly("0: expected 2 features, found none");
+            assertThat(failed(h)).containsExactly("0 rejected: expected 2 features, found none");
             assertThat(model.calls).hasValue(0);
         }
     }
@@ -172,6 +177,73 @@ class BatchingOperatorTest {
     }
 
     @Test
+    void aReplacedModelScoresTheBatchesOpenedAfterItAndTheOldOneClosesAfterItsLast()
+            throws Exception {
+        SumScorer doubling = new SumScorer("2", 2, 2f);
+        try (var h = harness(FOUR_PER_BATCH, null)) {
+            BatchingOperator<?, ?> operator = (BatchingOperator<?, ?>) h.getOperator();
+            h.processElement(1, 1);
+            h.processElement(2, 2); // an open batch of v1
+
+            operator.replaceModel(doubling);
+            h.processElement(3, 3); // closes v1's batch, opens one of v2
+            h.processElement(4, 4);
+            h.endInput();
+
+            assertThat(h.extractOutputValues())
+                    .containsExactlyInAnyOrder("1=2.0", "2=3.0", "3=8.0", "4=10.0");
+            assertThat(model.closed).as("v1, once its last batch was done").isTrue();
+            assertThat(doubling.closed).isFalse();
+            assertThat(operator.metrics().modelVersion.getValue()).isEqualTo("sum:2");
+        }
+        assertThat(doubling.closed).isTrue();
+    }
+
+    @Test
+    void aReplacedModelStaysOpenWhileACallThatTimedOutStillRunsOnIt() throws Exception {
+        BatchingSettings oneRowFiveMs =
+                FOUR_PER_BATCH.toBuilder()
+                        .maxBatchSize(1)
+                        .modelCallTimeout(Duration.ofMillis(5))
+                        .maxRetries(1)
+                        .build();
+        model.firstCallGate = new CountDownLatch(1);
+        SumScorer next = new SumScorer("2", 2, 2f);
+        try (var h = harness(oneRowFiveMs, null)) {
+            BatchingOperator<?, ?> operator = (BatchingOperator<?, ?>) h.getOperator();
+            h.processElement(1, 1); // its call hangs
+            while (operator.metrics().modelCallTimeouts.getCount() == 0) {
+                h.setProcessingTime(h.getProcessingTime() + 1);
+            }
+            runUntil(h, () -> h.extractOutputValues().size() == 1); // scored by the retry
+
+            operator.replaceModel(next);
+            assertThat(model.closed).as("the timed-out call still runs on it").isFalse();
+
+            model.firstCallGate.countDown();
+            runMailUntil(h, () -> model.closed);
+            assertThat(h.extractOutputValues()).containsExactly("1=2.0");
+        }
+    }
+
+    @Test
+    void aModelThatTakesOtherRowsIsRefusedAndTheCurrentOneStays() throws Exception {
+        SumScorer wider = new SumScorer("2", 3, 1f);
+        try (var h = harness(FOUR_PER_BATCH, null)) {
+            BatchingOperator<?, ?> operator = (BatchingOperator<?, ?>) h.getOperator();
+            assertThatThrownBy(() -> operator.replaceModel(wider))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(
+                            "model sum:2 takes 3 features, expected 2 like the model it replaces");
+            h.processElement(1, 1);
+            h.endInput();
+            assertThat(h.extractOutputValues()).containsExactly("1=2.0");
+            assertThat(operator.models().current()).isSameAs(model);
+        }
+        assertThat(wider.closed).as("a refused model is still the caller's").isFalse();
+    }
+
+    @Test
     void endOfInputEmitsEverythingAcceptedBeforeItReturns() throws Exception {
         try (var h = harness(FOUR_PER_BATCH, null)) {
             h.processElement(1, 1);
@@ -188,39 +260,5 @@ class BatchingOperatorTest {
             records.forEach(r -> values.add(r.getValue()));
         }
         return values;
-    }
-
-    /**
-     * Runs the mailbox, where results come back from the inference threads, until {@code done},
-     * moving processing time on by 1 ms whenever nothing is running or waiting (so deadlines and
-     * backoffs fire as in time); fails after 30 s.
-     */
-    private static void runUntil(
-            KeyedOneInputStreamOperatorTestHarness<?, ?, ?> h, BooleanSupplier done)
-            throws Exception {
-        TaskMailbox mailbox = h.getTaskMailbox();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!done.getAsBoolean()) {
-            Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
-            if (mail.isPresent()) {
-                mail.get().run();
-            } else if (System.nanoTime() > deadline) {
-                fail("condition not reached within 30 s; output so far: " + h.getOutput());
-            } else if (((BatchingOperator<?, ?>) h.getOperator()).callsAwaited() > 0) {
-                Thread.sleep(1);
-            } else {
-                h.setProcessingTime(h.getProcessingTime() + 1);
-            }
-        }
-    }
-
-    private static void runPendingMails(KeyedOneInputStreamOperatorTestHarness<?, ?, ?> h)
-            throws Exception {
-        TaskMailbox mailbox = h.getTaskMailbox();
-        for (Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
-                mail.isPresent();
-                mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY)) {
-            mail.get().run();
-        }
     }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -12,15 +13,14 @@ class InputBufferPoolTest {
     private final AtomicInteger buffersMade = new AtomicInteger();
 
     private InputBufferPool pool(int slots) {
-        return new InputBufferPool(
-                slots,
-                4,
-                rows -> {
-                    buffersMade.incrementAndGet();
-                    return ByteBuffer.allocateDirect(rows * 3 * Float.BYTES)
-                            .order(ByteOrder.nativeOrder())
-                            .asFloatBuffer();
-                });
+        return new InputBufferPool(slots, 4, this::buffer);
+    }
+
+    private FloatBuffer buffer(int rows) {
+        buffersMade.incrementAndGet();
+        return ByteBuffer.allocateDirect(rows * 3 * Float.BYTES)
+                .order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
     }
 
     private static Batch batch(long id) {
@@ -65,11 +65,11 @@ class InputBufferPoolTest {
         InputBufferPool.Slot heldA = pool.poll();
         InputBufferPool.Slot heldB = pool.poll();
 
-        InputBufferPool.Slot forA = pool.replaceHeld();
-        InputBufferPool.Slot forB = pool.replaceHeld();
+        InputBufferPool.Slot forA = pool.replaceHeld(this::buffer);
+        InputBufferPool.Slot forB = pool.replaceHeld(this::buffer);
         assertThat(forA).isNotNull().isNotSameAs(heldA);
         assertThat(forB).isNotNull();
-        assertThat(pool.replaceHeld())
+        assertThat(pool.replaceHeld(this::buffer))
                 .as("no more than the pool's size out with hung calls")
                 .isNull();
 
@@ -77,7 +77,7 @@ class InputBufferPoolTest {
         // again.
         assertThat(pool.heldReturned(heldA, true)).isNull();
         assertThat(pool.hasFree()).isFalse();
-        assertThat(pool.replaceHeld()).isNotNull();
+        assertThat(pool.replaceHeld(this::buffer)).isNotNull();
 
         // A hung call whose batch got no replacement returns its slot to the pool.
         assertThat(pool.heldReturned(heldB, false)).isNull();

@@ -43,13 +43,26 @@ class ModelHolderTest {
     }
 
     @Test
+    void aCallThatOutlivesItsBatchKeepsAReplacedModelOpenUntilItReturns() throws Exception {
+        ModelHolder models = new ModelHolder(v1);
+        BatchScorer batch = models.acquire();
+        models.hold(batch); // a call of the batch, which times out and hangs
+        models.replace(v2);
+        models.release(batch); // the batch went on and finished
+
+        assertThat(v1.closed).as("the hung call still runs on v1").isFalse();
+        models.release(batch); // the hung call returned
+        assertThat(v1.closed).isTrue();
+    }
+
+    @Test
     void releasingTheCurrentModelNeverClosesIt() throws Exception {
         ModelHolder models = new ModelHolder(v1);
         models.release(models.acquire());
         assertThat(v1.closed).isFalse();
         assertThatThrownBy(() -> models.release(v1))
                 .isInstanceOf(IllegalStateException.class)
-                .hasMessageStartingWith("released a model no batch holds");
+                .hasMessageStartingWith("released a model nothing holds");
     }
 
     @Test

@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** Models without ONNX Runtime, for the tests of the generic batching parts. */
@@ -38,6 +39,9 @@ final class TestScorers {
         final AtomicInteger rows = new AtomicInteger();
         volatile boolean closed;
 
+        /** When set, the first call waits until it is counted down. */
+        volatile CountDownLatch firstCallGate;
+
         SumScorer(String version, int columns, float factor) {
             this.descriptor = descriptorOf("sum", version, columns);
             this.factor = factor;
@@ -61,8 +65,10 @@ final class TestScorers {
         }
 
         @Override
-        public void score(FloatBuffer input, int n, float[] out) {
-            calls.incrementAndGet();
+        public void score(FloatBuffer input, int n, float[] out) throws InterruptedException {
+            if (calls.incrementAndGet() == 1 && firstCallGate != null) {
+                firstCallGate.await();
+            }
             int columns = descriptor.featureCount();
             for (int r = 0; r < n; r++) {
                 if (input.get(r * columns) < 0) {

@@ -536,6 +536,20 @@ class BatchingInferenceOperatorTest {
     }
 
     @Test
+    void aTransactionWithoutValidFeaturesIsADeadLetterEvenWithAFallbackScore() throws Exception {
+        try (var h = harness(settings(LINEAR_V1, 4).withFallbackScore(0.5))) {
+            h.processElement(txn("none", "card-a", null, 1), 10);
+
+            assertThat(h.extractOutputValues()).isEmpty();
+            assertThat(deadLetters(h)).hasSize(1);
+            assertThat(deadLetters(h).peek().getValue().getErrorMessage())
+                    .isEqualTo("expected 18 features, found none");
+            assertThat(operator(h).deadLetters().getCount()).isEqualTo(1);
+            assertThat(operator(h).fallbacks().getCount()).isZero();
+        }
+    }
+
+    @Test
     void refusesAModelWhoseFeaturesAreNotCardFeatures() {
         assertThatThrownBy(() -> harness(settings(WRONG_FEATURES, 4)))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -1,7 +1,6 @@
 package dev.streamscore.operators.inference;
 
-import static org.assertj.core.api.Assertions.fail;
-
+import dev.streamscore.operators.batching.HarnessMailbox;
 import dev.streamscore.operators.features.CardFeatures;
 import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.schemas.Channel;
@@ -13,16 +12,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.state.StateBackend;
-import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
-import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 
 /**
@@ -243,61 +238,24 @@ final class InferenceFixtures {
         return operator(h).metrics().inferenceTimeMicros.getCount();
     }
 
-    /**
-     * Runs the test thread's mailbox, where the operator's completions arrive from its inference
-     * threads, until {@code done} holds; fails after 30 s.
-     */
+    /** Runs the mailbox until {@code done} holds (see {@link HarnessMailbox#runMailUntil}). */
     static void runMailboxUntil(
             KeyedOneInputStreamOperatorTestHarness<?, ?, ?> harness, BooleanSupplier done)
             throws Exception {
-        TaskMailbox mailbox = harness.getTaskMailbox();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!done.getAsBoolean()) {
-            Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
-            if (mail.isPresent()) {
-                mail.get().run();
-            } else if (System.nanoTime() > deadline) {
-                fail("condition not reached within 30 s; output so far: " + harness.getOutput());
-            } else {
-                Thread.sleep(1);
-            }
-        }
+        HarnessMailbox.runMailUntil(harness, done);
     }
 
-    /**
-     * Runs the mailbox until {@code done} holds, and whenever no model call is running and no mail
-     * is waiting, moves processing time on by 1 ms, so that max-wait and backoff timers fire as
-     * they would in time (a call's timeout never fires: time stands still while one runs). Fails
-     * after 30 s.
-     */
+    /** Runs the mailbox and moves time on when idle (see {@link HarnessMailbox#runUntil}). */
     static void runUntil(
             KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness,
             BooleanSupplier done)
             throws Exception {
-        TaskMailbox mailbox = harness.getTaskMailbox();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!done.getAsBoolean()) {
-            Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
-            if (mail.isPresent()) {
-                mail.get().run();
-            } else if (System.nanoTime() > deadline) {
-                fail("condition not reached within 30 s; output so far: " + harness.getOutput());
-            } else if (operator(harness).callsAwaited() > 0) {
-                Thread.sleep(1);
-            } else {
-                harness.setProcessingTime(harness.getProcessingTime() + 1);
-            }
-        }
+        HarnessMailbox.runUntil(harness, done);
     }
 
     /** Runs the mails that are in the mailbox now, without waiting for more. */
     static void runPendingMails(KeyedOneInputStreamOperatorTestHarness<?, ?, ?> harness)
             throws Exception {
-        TaskMailbox mailbox = harness.getTaskMailbox();
-        for (Optional<Mail> mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY);
-                mail.isPresent();
-                mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY)) {
-            mail.get().run();
-        }
+        HarnessMailbox.runPendingMails(harness);
     }
 }
