@@ -29,6 +29,7 @@ Thresholds (chosen on the held-out set; a transaction is flagged when probabilit
 """
 import argparse
 import csv
+import hashlib
 import json
 import os
 import shlex
@@ -269,10 +270,24 @@ def parity_rows(y, scores, rng):
     return np.sort(chosen)
 
 
+def with_sha256(descriptor, model_path):
+    """The descriptor with the model file's SHA-256 right after model_file (streamscore checks it)."""
+    with open(model_path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    out = {}
+    for key, value in descriptor.items():
+        if key != "sha256":
+            out[key] = value
+        if key == "model_file":
+            out["sha256"] = digest
+    return out
+
+
 def write_artifacts(out_dir, model_id, model, descriptor, features, X_rows, probs):
     folder = os.path.join(out_dir, model_id)
     os.makedirs(folder, exist_ok=True)
     onnx.save(model, os.path.join(folder, "model.onnx"))
+    descriptor = with_sha256(descriptor, os.path.join(folder, "model.onnx"))
     with open(os.path.join(folder, "descriptor.json"), "w") as f:
         json.dump(descriptor, f, indent=2)
         f.write("\n")

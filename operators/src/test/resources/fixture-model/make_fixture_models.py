@@ -20,6 +20,7 @@ BIAS: change both together.
 
 Needs only the `onnx` module (Debian python3-onnx); no ONNX Runtime for Python.
 """
+import hashlib
 import json
 import os
 
@@ -90,10 +91,13 @@ def write(folder, model, version, features=FEATURES):
     path = os.path.join(HERE, folder)
     os.makedirs(path, exist_ok=True)
     onnx.save(model, os.path.join(path, "model.onnx"))
+    with open(os.path.join(path, "model.onnx"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
     descriptor = {
         "name": "fixture-linear",
         "version": version,
         "model_file": "model.onnx",
+        "sha256": digest,
         "input_name": "features",
         "output_name": "probability",
         "features": features,

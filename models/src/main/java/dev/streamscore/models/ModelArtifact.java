@@ -6,6 +6,9 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 
 /**
  * A model's descriptor and ONNX bytes, loaded from a location string:
@@ -25,6 +28,9 @@ public record ModelArtifact(String location, ModelDescriptor descriptor, byte[] 
     public static final String BUNDLED = "bundled:";
 
     private static final String CLASSPATH_ROOT = "streamscore/models/";
+
+    /** The largest model file loaded: ONNX's protobuf format cannot hold more than 2 GiB. */
+    public static final long MAX_MODEL_BYTES = 2L << 30;
 
     public static ModelArtifact load(String location) {
         if (location == null || location.isBlank()) {
@@ -49,11 +55,12 @@ public record ModelArtifact(String location, ModelDescriptor descriptor, byte[] 
         }
         ModelDescriptor descriptor =
                 ModelDescriptor.read(new ByteArrayInputStream(descriptorBytes), location);
-        byte[] model = resource(base + descriptor.modelFile());
+        byte[] model = resource(base + plainFileName(descriptor, location));
         if (model == null) {
             throw new IllegalArgumentException(
                     "bundled model '" + id + "' names " + descriptor.modelFile() + ", not found");
         }
+        verify(descriptor, model, location);
         return new ModelArtifact(location, descriptor, model);
     }
 
@@ -69,7 +76,7 @@ public record ModelArtifact(String location, ModelDescriptor descriptor, byte[] 
         }
         try (InputStream in = Files.newInputStream(descriptorPath)) {
             ModelDescriptor descriptor = ModelDescriptor.read(in, descriptorPath.toString());
-            Path modelPath = folder.resolve(descriptor.modelFile());
+            Path modelPath = folder.resolve(plainFileName(descriptor, descriptorPath.toString()));
             if (!Files.isRegularFile(modelPath)) {
                 throw new IllegalArgumentException(
                         descriptorPath
@@ -77,9 +84,70 @@ public record ModelArtifact(String location, ModelDescriptor descriptor, byte[] 
                                 + modelPath
                                 + ", which does not exist");
             }
-            return new ModelArtifact(location, descriptor, Files.readAllBytes(modelPath));
+            long size = Files.size(modelPath);
+            if (size > MAX_MODEL_BYTES) {
+                throw new IllegalArgumentException(
+                        "model file "
+                                + modelPath
+                                + " holds "
+                                + size
+                                + " bytes, more than the "
+                                + MAX_MODEL_BYTES
+                                + " an ONNX model can have");
+            }
+            byte[] model = Files.readAllBytes(modelPath);
+            verify(descriptor, model, modelPath.toString());
+            return new ModelArtifact(location, descriptor, model);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read model at " + folder, e);
+        }
+    }
+
+    /**
+     * The descriptor's {@code model_file}, which must name a file beside the descriptor: no folder,
+     * no {@code ..}, not absolute, so a descriptor can never make a TaskManager read elsewhere.
+     */
+    private static String plainFileName(ModelDescriptor descriptor, String source) {
+        String name = descriptor.modelFile();
+        Path path = Path.of(name);
+        if (path.isAbsolute()
+                || path.getNameCount() != 1
+                || name.equals("..")
+                || name.equals(".")
+                || name.contains("/")
+                || name.contains("\\")) {
+            throw new IllegalArgumentException(
+                    source
+                            + " names model_file '"
+                            + name
+                            + "': expected the name of a file in the model's own folder (no"
+                            + " folders, no .., not absolute)");
+        }
+        return name;
+    }
+
+    /** Refuses a model file whose SHA-256 is not the one its descriptor gives. */
+    private static void verify(ModelDescriptor descriptor, byte[] model, String source) {
+        String actual = sha256(model);
+        if (!actual.equals(descriptor.sha256())) {
+            throw new IllegalArgumentException(
+                    "model file "
+                            + source
+                            + " has SHA-256 "
+                            + actual
+                            + ", but its descriptor gives "
+                            + descriptor.sha256()
+                            + ": the file is not the model the descriptor describes (update"
+                            + " descriptor.json with sha256sum if the model was retrained)");
+        }
+    }
+
+    /** The lower-case hex SHA-256 of {@code bytes}. */
+    public static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
         }
     }
 

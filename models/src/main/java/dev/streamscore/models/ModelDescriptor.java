@@ -10,9 +10,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What a model artifact is: its name and version, the ONNX input and output names, the ordered
- * feature list it expects, and the score thresholds of its decisions. Read from the {@code
- * descriptor.json} that sits beside each {@code model.onnx} under {@code models/artifacts/}.
+ * What a model artifact is: its name and version, the SHA-256 of its ONNX file, the ONNX input and
+ * output names, the ordered feature list it expects, and the score thresholds of its decisions.
+ * Read from the {@code descriptor.json} that sits beside each {@code model.onnx} under {@code
+ * models/artifacts/}.
  *
  * <pre>{@code
  * ModelDescriptor d = ModelDescriptor.read(in);
@@ -24,6 +25,7 @@ public record ModelDescriptor(
         @JsonProperty("name") String name,
         @JsonProperty("version") String version,
         @JsonProperty("model_file") String modelFile,
+        @JsonProperty("sha256") String sha256,
         @JsonProperty("input_name") String inputName,
         @JsonProperty("output_name") String outputName,
         @JsonProperty("features") List<String> features,
@@ -37,6 +39,14 @@ public record ModelDescriptor(
         require(name, "name");
         require(version, "version");
         require(modelFile, "model_file");
+        require(sha256, "sha256");
+        if (!sha256.matches("[0-9a-f]{64}")) {
+            throw new IllegalArgumentException(
+                    "model descriptor field 'sha256' must be the SHA-256 of the model file in 64"
+                            + " lower-case hex digits (sha256sum model.onnx), found '"
+                            + sha256
+                            + "'");
+        }
         require(inputName, "input_name");
         require(outputName, "output_name");
         if (features == null || features.isEmpty()) {
@@ -65,9 +75,18 @@ public record ModelDescriptor(
         return features.size();
     }
 
-    /** {@code name:version}, the identity results are cached and reported under. */
+    /** {@code name:version}, the identity scores and metrics report. */
     public String id() {
         return name + ":" + version;
+    }
+
+    /**
+     * {@code name:version@<first 16 hex digits of the model file's SHA-256>}: what results are
+     * cached and coalesced under, so retrained weights shipped under an unchanged version never get
+     * an older model's cached scores.
+     */
+    public String identity() {
+        return id() + "@" + sha256.substring(0, 16);
     }
 
     private static void require(String value, String field) {

@@ -317,7 +317,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         if (cache != null) {
             featureHash = RowHash.of(row);
             long lookupStart = ticker.nanoTime();
-            CachedScore hit = cache.lookup(featureHash, row, descriptor.id());
+            CachedScore hit = cache.lookup(featureHash, row, descriptor.identity());
             metrics.cacheTimeNanos.inc(ticker.nanoTime() - lookupStart);
             if (hit != null) {
                 metrics.cacheHits.inc();
@@ -326,7 +326,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                 return;
             }
             metrics.cacheMisses.inc();
-            rowKey = new Coalescer.RowKey(getCurrentKey(), descriptor.id(), featureHash, row);
+            rowKey = new Coalescer.RowKey(getCurrentKey(), descriptor.identity(), featureHash, row);
             PendingRow equal = coalescer.pending(rowKey);
             if (equal != null) {
                 metrics.coalesced.inc();
@@ -503,7 +503,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             if (cache != null) {
                 setCurrentKey(row.streamKey);
                 long putStart = ticker.nanoTime();
-                cache.put(row.featureHash, row.features, descriptor.id(), score);
+                cache.put(row.featureHash, row.features, descriptor.identity(), score);
                 metrics.cacheTimeNanos.inc(ticker.nanoTime() - putStart);
             }
             for (int i = 0; i < row.waiting.size(); i++) {

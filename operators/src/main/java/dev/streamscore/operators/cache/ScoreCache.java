@@ -22,10 +22,10 @@ import org.apache.flink.util.Preconditions;
  * // in a keyed operator's initializeState:
  * ScoreCache cache = ScoreCache.create(getKeyedStateStore(), Duration.ofMinutes(10));
  * // per element, with the element's key as the current key:
- * CachedScore hit = cache.lookup(RowHash.of(row), row, model.descriptor().id());
+ * CachedScore hit = cache.lookup(RowHash.of(row), row, model.descriptor().identity());
  * if (hit == null) {
  *     float score = ...; // call the model
- *     cache.put(RowHash.of(row), row, model.descriptor().id(), score);
+ *     cache.put(RowHash.of(row), row, model.descriptor().identity(), score);
  * }
  * }</pre>
  */

@@ -21,6 +21,7 @@ final class TestScorers {
                 name,
                 version,
                 "none.onnx",
+                "0".repeat(63) + version.length(),
                 "input",
                 "output",
                 features,

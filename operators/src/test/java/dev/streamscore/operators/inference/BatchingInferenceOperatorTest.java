@@ -37,6 +37,8 @@ import dev.streamscore.schemas.Stage;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -62,10 +64,12 @@ import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.util.InstantiationUtil;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class BatchingInferenceOperatorTest {
 
-    private static final String V1_ID = "fixture-linear:1";
+    /** The cache identity of {@link InferenceFixtures#LINEAR_V1}: name:version@SHA-256 prefix. */
+    private static final String V1_ID = "fixture-linear:1@61be2eee1566e935";
 
     // ---- batching -------------------------------------------------------------------------
 
@@ -321,6 +325,47 @@ class BatchingInferenceOperatorTest {
             assertThat(hit.getCacheHit()).isTrue();
             assertThat(hit.getScore()).isEqualTo((double) v2Score);
         }
+    }
+
+    @Test
+    void retrainedWeightsUnderTheSameVersionNeverServeTheOldWeightsScore(@TempDir Path dir)
+            throws Exception {
+        OperatorSubtaskState withV1Entry;
+        try (var h = harness(settings(LINEAR_V1, 1), new EmbeddedRocksDBStateBackend(), null)) {
+            h.processElement(txn("t1", "card-a", row(1), 1), 10);
+            runMailboxUntil(h, () -> h.extractOutputValues().size() == 1);
+            withV1Entry = h.snapshot(1, 1);
+        }
+        // Version 2's weights published as "fixture-linear" version 1 again: only the hash differs.
+        Path retrained = dir.resolve("retrained");
+        Files.createDirectories(retrained);
+        Path v2 = Path.of(location(LINEAR_V2));
+        Files.copy(v2.resolve("model.onnx"), retrained.resolve("model.onnx"));
+        Files.writeString(
+                retrained.resolve("descriptor.json"),
+                Files.readString(v2.resolve("descriptor.json"))
+                        .replace("\"version\": \"2\"", "\"version\": \"1\""));
+        InferenceSettings sameVersion =
+                InferenceSettings.defaults(retrained.toString())
+                        .withBatching(settings(LINEAR_V1, 1).batching());
+
+        try (var h = harness(sameVersion, new EmbeddedRocksDBStateBackend(), withV1Entry)) {
+            h.processElement(txn("t2", "card-a", row(1), 2), 11);
+            runMailboxUntil(h, () -> h.extractOutputValues().size() == 1);
+            FraudScore score = h.extractOutputValues().get(0);
+            assertThat(score.getModelVersion()).isEqualTo("1");
+            assertThat(score.getCacheHit()).isFalse();
+            assertThat(score.getScore()).isCloseTo(expectedV1Score(negated(row(1))), within(1e-6));
+        }
+    }
+
+    private static float[] negated(float[] features) {
+        // Version 2's weights are version 1's negated, its bias the same.
+        float[] n = features.clone();
+        for (int i = 0; i < n.length; i++) {
+            n[i] = -n[i];
+        }
+        return n;
     }
 
     @Test
