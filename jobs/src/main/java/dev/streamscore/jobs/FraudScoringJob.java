@@ -1,5 +1,6 @@
 package dev.streamscore.jobs;
 
+import dev.streamscore.jobs.config.KafkaClientSettings;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.deadletter.DeadLetters;
@@ -52,14 +53,35 @@ public final class FraudScoringJob {
 
     public static void main(String[] args) throws Exception {
         Configuration conf = JobArguments.parse(args);
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        run(env, ScoringConfig.from(conf));
+        ScoringConfig config = ScoringConfig.from(conf);
+        run(StreamExecutionEnvironment.getExecutionEnvironment(flinkSettings(conf)), config);
     }
 
-    /** Builds the Kafka-to-Kafka job on {@code env} and runs it until cancelled. */
+    /**
+     * Checks that Kafka answers with the job's settings ({@link KafkaConnectionCheck}), builds the
+     * Kafka-to-Kafka job on {@code env} and runs it until cancelled.
+     */
     public static void run(StreamExecutionEnvironment env, ScoringConfig config) throws Exception {
+        KafkaConnectionCheck.check(config, KafkaConnectionCheck.DEFAULT_TIMEOUT);
         buildKafkaJob(env, config);
         env.execute("streamscore: fraud scoring");
+    }
+
+    /**
+     * {@code options} without the Kafka client properties, for the environment: what the
+     * environment is given becomes the job's configuration, which Flink's REST API and web UI show,
+     * and client properties may hold secrets. The job reads them from {@link ScoringConfig}.
+     */
+    public static Configuration flinkSettings(Configuration options) {
+        Configuration settings = new Configuration();
+        options.toMap()
+                .forEach(
+                        (key, value) -> {
+                            if (!KafkaClientSettings.isClientProperty(key)) {
+                                settings.setString(key, value);
+                            }
+                        });
+        return settings;
     }
 
     /** Configures {@code env} and builds the job with its Kafka source and sinks, ready to run. */
@@ -153,8 +175,16 @@ public final class FraudScoringJob {
         return scores;
     }
 
+    /**
+     * The transactions source: the user's consumer settings over the job's defaults for partition
+     * discovery and offset commits, under what the job owns (servers, topic, group, read_committed;
+     * {@link KafkaClientSettings#check} refuses other values for those).
+     */
     public static KafkaSource<KafkaRecord> kafkaSource(ScoringConfig config) {
         return KafkaSource.<KafkaRecord>builder()
+                .setProperty("commit.offsets.on.checkpoint", "true")
+                .setProperty("partition.discovery.interval.ms", "60000")
+                .setProperties(config.kafka().consumer())
                 .setBootstrapServers(config.bootstrapServers())
                 .setTopics(config.transactionsTopic())
                 .setGroupId(config.groupId())
@@ -163,8 +193,6 @@ public final class FraudScoringJob {
                 .setDeserializer(new KafkaRecordDeserializer())
                 // Never read a transaction an upstream exactly-once producer may still abort.
                 .setProperty("isolation.level", "read_committed")
-                .setProperty("commit.offsets.on.checkpoint", "true")
-                .setProperty("partition.discovery.interval.ms", "60000")
                 .build();
     }
 
@@ -194,11 +222,14 @@ public final class FraudScoringJob {
 
     private static <T> KafkaSink<T> kafkaSink(
             ScoringConfig config, String name, KafkaRecordSerializationSchema<T> schema) {
+        // The job's defaults, the user's producer settings over them, then what the job owns.
         Properties producer = new Properties();
-        producer.setProperty(
-                "transaction.timeout.ms", Long.toString(config.transactionTimeout().toMillis()));
         producer.setProperty("linger.ms", "5");
         producer.setProperty("compression.type", "lz4");
+        producer.setProperty("acks", "all");
+        producer.putAll(config.kafka().producer());
+        producer.setProperty(
+                "transaction.timeout.ms", Long.toString(config.transactionTimeout().toMillis()));
         boolean exactlyOnce = config.delivery() == DeliveryGuarantee.EXACTLY_ONCE;
         var builder =
                 KafkaSink.<T>builder()

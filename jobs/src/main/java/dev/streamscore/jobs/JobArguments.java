@@ -1,5 +1,6 @@
 package dev.streamscore.jobs;
 
+import dev.streamscore.jobs.config.KafkaClientSettings;
 import dev.streamscore.jobs.config.ScoringOptions;
 import java.io.File;
 import java.time.Duration;
@@ -18,10 +19,11 @@ import org.apache.flink.util.TimeUtils;
 
 /**
  * The job's options on a command line: {@code --config FILE} (YAML, any {@link
- * ScoringOptions#all()} key) and {@code --<key> value} for each option, the latter winning. Parsed
- * with Flink's own {@link ParameterTool}, so the job jar needs no command-line library; the {@code
- * ./streamscore} tools offer the same options through theirs and end in {@link #merge}, so every
- * command that runs the job accepts the same flags and files with the same checks.
+ * ScoringOptions#all()} key or {@code kafka.<property>}) and {@code --<key> value} for each option
+ * and for Kafka client properties ({@code --kafka.security.protocol SASL_SSL}), the latter winning.
+ * Parsed with Flink's own {@link ParameterTool}, so the job jar needs no command-line library; the
+ * {@code ./streamscore} tools offer the same options through theirs and end in {@link #merge}, so
+ * every command that runs the job accepts the same flags and files with the same checks.
  *
  * <pre>{@code
  * Configuration conf = JobArguments.parse(new String[] {"--batch-size", "64"});
@@ -91,13 +93,16 @@ public final class JobArguments {
         return String.valueOf(value);
     }
 
-    private static boolean isOption(String key) {
-        return ScoringOptions.all().stream().anyMatch(o -> o.key().equals(key));
+    /** Whether {@code key} is a job option or a Kafka client property ({@code kafka.<name>}). */
+    public static boolean isOption(String key) {
+        return KafkaClientSettings.isClientProperty(key)
+                || ScoringOptions.all().stream().anyMatch(o -> o.key().equals(key));
     }
 
     private static Set<String> flags() {
         Set<String> flags = new TreeSet<>();
         flags.add("--" + CONFIG);
+        flags.add("--" + KafkaClientSettings.KEY_PREFIX + "<property>");
         ScoringOptions.all().forEach(o -> flags.add("--" + o.key()));
         return flags;
     }

@@ -1,6 +1,7 @@
 package dev.streamscore.testkit;
 
 import java.util.List;
+import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -35,6 +36,14 @@ public final class EmbeddedKafka implements AutoCloseable {
      * @param port the client port on localhost, or 0 for any free port
      */
     public static EmbeddedKafka start(int port) throws Exception {
+        return start(port, Map.of());
+    }
+
+    /**
+     * As {@link #start(int)}, with {@code brokerConfig} over the broker's settings: for a test's
+     * own listeners (a {@code SASL_SSL} one beside the plaintext ones, say).
+     */
+    public static EmbeddedKafka start(int port, Map<String, String> brokerConfig) throws Exception {
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("Kafka port must be 0..65535, got " + port);
         }
@@ -65,6 +74,7 @@ public final class EmbeddedKafka implements AutoCloseable {
                             "listener.security.protocol.map",
                             "EXTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,CLIENTS:PLAINTEXT");
         }
+        brokerConfig.forEach(builder::setConfigProp);
         KafkaClusterTestKit cluster = builder.build();
         java.io.PrintStream stdout = System.out;
         try {

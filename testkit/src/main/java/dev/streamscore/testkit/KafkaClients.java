@@ -25,7 +25,16 @@ public final class KafkaClients {
      * writes a record twice on a retry (idempotence).
      */
     public static Properties producer(String bootstrapServers) {
+        return producer(bootstrapServers, new Properties());
+    }
+
+    /**
+     * As {@link #producer(String)}, over {@code settings}: the user's client settings (security,
+     * say), as the job's Kafka client settings give them.
+     */
+    public static Properties producer(String bootstrapServers, Properties settings) {
         Properties props = new Properties();
+        props.putAll(settings);
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         props.put(
@@ -41,7 +50,14 @@ public final class KafkaClients {
      * ({@code read_committed}), as a reader of exactly-once output must.
      */
     public static Properties readCommittedConsumer(String bootstrapServers, String groupId) {
+        return readCommittedConsumer(bootstrapServers, groupId, new Properties());
+    }
+
+    /** As {@link #readCommittedConsumer(String, String)}, over the user's {@code settings}. */
+    public static Properties readCommittedConsumer(
+            String bootstrapServers, String groupId, Properties settings) {
         Properties props = new Properties();
+        props.putAll(settings);
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         if (groupId != null) {
             props.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);

@@ -15,6 +15,7 @@ import org.apache.flink.connector.base.DeliveryGuarantee;
  */
 public record ScoringConfig(
         String bootstrapServers,
+        KafkaClientSettings kafka,
         String transactionsTopic,
         String scoresTopic,
         String deadLetterTopic,
@@ -30,6 +31,10 @@ public record ScoringConfig(
         implements Serializable {
 
     public ScoringConfig {
+        if (kafka == null) {
+            kafka = KafkaClientSettings.NONE;
+        }
+        kafka.check(delivery);
         if (parallelism < 1) {
             throw new IllegalArgumentException(
                     "parallelism must be at least 1, got " + parallelism);
@@ -68,8 +73,10 @@ public record ScoringConfig(
 
     /** The options {@code conf} gives, each one not set there at its default. */
     public static ScoringConfig from(ReadableConfig conf) {
+        KafkaClientSettings kafka = KafkaClientSettings.from(conf);
         return new ScoringConfig(
-                conf.get(BOOTSTRAP_SERVERS),
+                bootstrapServers(conf, kafka),
+                kafka,
                 conf.get(TRANSACTIONS_TOPIC),
                 conf.get(SCORES_TOPIC),
                 conf.get(DEAD_LETTER_TOPIC),
@@ -82,6 +89,27 @@ public record ScoringConfig(
                 conf.get(CHECKPOINT_INTERVAL),
                 conf.get(TRANSACTIONAL_ID_PREFIX),
                 conf.get(TRANSACTION_TIMEOUT));
+    }
+
+    /**
+     * {@code --bootstrap-servers}, or the client settings' {@code bootstrap.servers} when the flag
+     * is not given; both given and different is a mistake.
+     */
+    private static String bootstrapServers(ReadableConfig conf, KafkaClientSettings kafka) {
+        String fromSettings = kafka.bootstrapServers();
+        if (fromSettings == null) {
+            return conf.get(BOOTSTRAP_SERVERS);
+        }
+        String flag = conf.getOptional(BOOTSTRAP_SERVERS).orElse(null);
+        if (flag != null && !flag.trim().equals(fromSettings.trim())) {
+            throw new IllegalArgumentException(
+                    "bootstrap-servers is "
+                            + flag
+                            + " but the Kafka client settings give bootstrap.servers="
+                            + fromSettings
+                            + "; give one of them");
+        }
+        return fromSettings.trim();
     }
 
     /** The defaults of every option. */

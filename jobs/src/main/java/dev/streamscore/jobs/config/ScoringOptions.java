@@ -27,6 +27,16 @@ public final class ScoringOptions {
                     .defaultValue("localhost:9092")
                     .withDescription("Kafka bootstrap servers, host:port[,host:port...].");
 
+    public static final ConfigOption<String> KAFKA_CONFIG =
+            ConfigOptions.key("kafka-config")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Kafka client properties file (security, timeouts, ...), as"
+                                + " kafka-console-consumer --consumer-config reads it; consumer. or"
+                                + " producer. prefixes for one client; kafka.<property> options win"
+                                + " over it.");
+
     public static final ConfigOption<String> TRANSACTIONS_TOPIC =
             ConfigOptions.key("transactions-topic")
                     .stringType()
@@ -115,6 +125,7 @@ public final class ScoringOptions {
     public static List<ConfigOption<?>> own() {
         return List.of(
                 BOOTSTRAP_SERVERS,
+                KAFKA_CONFIG,
                 TRANSACTIONS_TOPIC,
                 SCORES_TOPIC,
                 DEAD_LETTER_TOPIC,
@@ -135,10 +146,10 @@ public final class ScoringOptions {
      */
     public static List<ConfigOption<?>> all() {
         List<ConfigOption<?>> own = own();
-        List<ConfigOption<?>> options = new ArrayList<>(own.subList(0, 5));
+        List<ConfigOption<?>> options = new ArrayList<>(own.subList(0, 6));
         options.addAll(InferenceOptions.all());
         options.addAll(BatchingOptions.all());
-        options.addAll(own.subList(5, own.size()));
+        options.addAll(own.subList(6, own.size()));
         return List.copyOf(options);
     }
 }

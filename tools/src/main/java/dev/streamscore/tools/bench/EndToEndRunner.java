@@ -85,7 +85,7 @@ final class EndToEndRunner {
         ScoringConfig config = ScoringConfig.from(options);
         createTopics(config);
         SendErrors errors = new SendErrors();
-        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+        try (KafkaProducer<byte[], byte[]> producer = producer(config)) {
             String topic = config.transactionsTopic();
             for (int i = 0; i < events; i++) {
                 producer.send(
@@ -272,7 +272,7 @@ final class EndToEndRunner {
             AtomicBoolean stop,
             SendErrors errors) {
         String topic = config.transactionsTopic();
-        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+        try (KafkaProducer<byte[], byte[]> producer = producer(config)) {
             for (int i = 0; i < total && !stop.get() && errors.first == null; i++) {
                 long due = start + (long) (i * nanosPerEvent);
                 long wait = due - System.nanoTime();
@@ -358,7 +358,8 @@ final class EndToEndRunner {
         // A restart would replay input and reset counters: a run fails instead of mismeasuring.
         flink.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
         flink.addAll(extraJobOptions);
-        StreamExecutionEnvironment env = LocalFlink.environment(flink);
+        StreamExecutionEnvironment env =
+                LocalFlink.environment(FraudScoringJob.flinkSettings(flink));
         FraudScoringJob.buildKafkaJob(env, config, spec.scoringStage());
         return env.executeAsync("streamscore bench: " + spec.label());
     }
@@ -452,8 +453,8 @@ final class EndToEndRunner {
         return "bench-" + (++runs) + "-" + Long.toHexString(System.nanoTime() & 0xfffff);
     }
 
-    private KafkaProducer<byte[], byte[]> producer() {
-        Properties p = KafkaClients.producer(kafka.bootstrapServers());
+    private KafkaProducer<byte[], byte[]> producer(ScoringConfig config) {
+        Properties p = KafkaClients.producer(kafka.bootstrapServers(), config.kafka().producer());
         // Throughput over latency while filling a backlog; the latency runs pace their sends.
         p.put(ProducerConfig.LINGER_MS_CONFIG, "1");
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, "131072");
@@ -465,7 +466,9 @@ final class EndToEndRunner {
         KafkaConsumer<byte[], byte[]> consumer =
                 new KafkaConsumer<>(
                         KafkaClients.readCommittedConsumer(
-                                kafka.bootstrapServers(), run + "-reader"));
+                                kafka.bootstrapServers(),
+                                run + "-reader",
+                                config.kafka().consumer()));
         consumer.subscribe(List.of(config.scoresTopic(), config.deadLetterTopic()));
         return consumer;
     }

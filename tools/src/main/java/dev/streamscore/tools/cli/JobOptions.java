@@ -1,15 +1,19 @@
 package dev.streamscore.tools.cli;
 
 import dev.streamscore.jobs.JobArguments;
+import dev.streamscore.jobs.config.KafkaClientSettings;
 import dev.streamscore.jobs.config.ScoringOptions;
 import java.io.File;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.ISetter;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.UnmatchedArgsBinding;
 import picocli.CommandLine.ParseResult;
 
 /**
@@ -29,8 +33,26 @@ public final class JobOptions {
 
     private JobOptions() {}
 
-    /** Adds {@code --config} and one option per job option to {@code spec}. */
+    /**
+     * Adds {@code --config}, one option per job option and {@code --kafka.<property> VALUE} (any
+     * Kafka client property, which picocli cannot list) to {@code spec}.
+     */
     public static void addTo(CommandSpec spec) {
+        spec.addUnmatchedArgsBinding(
+                UnmatchedArgsBinding.forStringArrayConsumer(
+                        new ISetter() {
+                            @Override
+                            public <T> T set(T value) {
+                                return null; // read back from the parse result
+                            }
+                        }));
+        spec.usageMessage()
+                .footer(
+                        "",
+                        "Any Kafka client property is an option too: --kafka.<property> VALUE (both"
+                                + " clients), --kafka.consumer.<property> or"
+                                + " --kafka.producer.<property> (one), over --kafka-config. See the"
+                                + " README's \"Secured Kafka\".");
         spec.addOption(
                 OptionSpec.builder(CONFIG)
                         .paramLabel("FILE")
@@ -52,9 +74,34 @@ public final class JobOptions {
         }
     }
 
-    /** The job options given in {@code result}, over those of its {@code --config} file. */
+    /**
+     * The job options given in {@code result}, over those of its {@code --config} file.
+     *
+     * @throws IllegalArgumentException for an argument that is neither a job option nor {@code
+     *     --kafka.<property> VALUE}
+     */
     public static Configuration toConfiguration(ParseResult result) {
         Map<String, String> flags = new LinkedHashMap<>();
+        List<String> rest = result.unmatched();
+        for (int i = 0; i < rest.size(); i++) {
+            String arg = rest.get(i);
+            String prefix = "--" + KafkaClientSettings.KEY_PREFIX;
+            if (!arg.startsWith(prefix) || arg.length() == prefix.length()) {
+                throw new IllegalArgumentException(
+                        "Unknown option: '"
+                                + arg
+                                + "'; a Kafka client property is given as --kafka.<property>"
+                                + " <value>");
+            }
+            int eq = arg.indexOf('=');
+            if (eq > 0) {
+                flags.put(arg.substring(2, eq), arg.substring(eq + 1));
+            } else if (i + 1 < rest.size()) {
+                flags.put(arg.substring(2), rest.get(++i));
+            } else {
+                throw new IllegalArgumentException("option '" + arg + "' needs a value");
+            }
+        }
         for (ConfigOption<?> option : ScoringOptions.all()) {
             OptionSpec given = result.matchedOption("--" + option.key());
             if (given != null) {

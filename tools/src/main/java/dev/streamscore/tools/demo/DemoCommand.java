@@ -105,7 +105,8 @@ public final class DemoCommand implements Callable<Integer> {
                     config.deadLetterTopic());
             printBanner(kafka, config);
 
-            StreamExecutionEnvironment env = LocalFlink.environment(jobOptions);
+            StreamExecutionEnvironment env =
+                    LocalFlink.environment(FraudScoringJob.flinkSettings(jobOptions));
             FraudScoringJob.buildKafkaJob(env, config);
             JobClient job = env.executeAsync("streamscore: fraud scoring (demo)");
 
@@ -116,6 +117,7 @@ public final class DemoCommand implements Callable<Integer> {
                 traffic =
                         new DemoTraffic(
                                 kafka.bootstrapServers(),
+                                config.kafka().producer(),
                                 config.transactionsTopic(),
                                 TransactionGenerator.Settings.defaults(seed)
                                         .withDuplicateRate(duplicateRate),
@@ -127,6 +129,7 @@ public final class DemoCommand implements Callable<Integer> {
             ScoreMonitor monitor =
                     new ScoreMonitor(
                             kafka.bootstrapServers(),
+                            config.kafka().consumer(),
                             config.scoresTopic(),
                             config.deadLetterTopic(),
                             sentAt);

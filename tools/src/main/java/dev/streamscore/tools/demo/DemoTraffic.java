@@ -25,6 +25,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 public final class DemoTraffic implements Runnable {
 
     private final String bootstrapServers;
+    private final Properties clientSettings;
     private final String topic;
     private final TransactionGenerator generator;
     private final long events;
@@ -49,6 +50,7 @@ public final class DemoTraffic implements Runnable {
      */
     public DemoTraffic(
             String bootstrapServers,
+            Properties clientSettings,
             String topic,
             TransactionGenerator.Settings settings,
             long events,
@@ -62,6 +64,7 @@ public final class DemoTraffic implements Runnable {
                     "malformed rate must be in [0, 1], got " + malformedRate);
         }
         this.bootstrapServers = bootstrapServers;
+        this.clientSettings = clientSettings;
         this.topic = topic;
         this.generator = new TransactionGenerator(settings);
         this.events = events;
@@ -76,7 +79,7 @@ public final class DemoTraffic implements Runnable {
 
     @Override
     public void run() {
-        Properties props = KafkaClients.producer(bootstrapServers);
+        Properties props = KafkaClients.producer(bootstrapServers, clientSettings);
         props.put(ProducerConfig.LINGER_MS_CONFIG, "2");
         long start = System.nanoTime();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {

@@ -24,6 +24,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 public final class ScoreMonitor implements Runnable {
 
     private final String bootstrapServers;
+    private final Properties clientSettings;
     private final String scoresTopic;
     private final String deadLetterTopic;
     private final AtomicBoolean stopped = new AtomicBoolean();
@@ -51,11 +52,13 @@ public final class ScoreMonitor implements Runnable {
      */
     public ScoreMonitor(
             String bootstrapServers,
+            Properties clientSettings,
             String scoresTopic,
             String deadLetterTopic,
             Map<String, Long> sentAt) {
         this.sentAt = sentAt;
         this.bootstrapServers = bootstrapServers;
+        this.clientSettings = clientSettings;
         this.scoresTopic = scoresTopic;
         this.deadLetterTopic = deadLetterTopic;
     }
@@ -80,7 +83,8 @@ public final class ScoreMonitor implements Runnable {
     @Override
     public void run() {
         Properties props =
-                KafkaClients.readCommittedConsumer(bootstrapServers, "streamscore-demo-monitor");
+                KafkaClients.readCommittedConsumer(
+                        bootstrapServers, "streamscore-demo-monitor", clientSettings);
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
             consumer.subscribe(List.of(scoresTopic, deadLetterTopic));
             while (!stopped.get()) {

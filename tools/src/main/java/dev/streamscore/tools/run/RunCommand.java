@@ -35,7 +35,7 @@ public final class RunCommand implements Callable<Integer> {
                 config.deadLetterTopic(),
                 config.bootstrapServers(),
                 config.inference().modelLocation());
-        FraudScoringJob.run(LocalFlink.environment(options), config);
+        FraudScoringJob.run(LocalFlink.environment(FraudScoringJob.flinkSettings(options)), config);
         return 0;
     }
 }
