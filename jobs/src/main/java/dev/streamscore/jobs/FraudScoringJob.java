@@ -233,9 +233,10 @@ public final class FraudScoringJob {
         boolean exactlyOnce = config.delivery() == DeliveryGuarantee.EXACTLY_ONCE;
         var builder =
                 KafkaSink.<T>builder()
+                        .setKafkaProducerConfig(producer)
+                        // After the producer config, which the builder copies over what is set.
                         .setBootstrapServers(config.bootstrapServers())
                         .setRecordSerializer(schema)
-                        .setKafkaProducerConfig(producer)
                         .setDeliveryGuarantee(config.delivery());
         if (exactlyOnce) {
             builder.setTransactionalIdPrefix(config.transactionalIdPrefix() + "-" + name);

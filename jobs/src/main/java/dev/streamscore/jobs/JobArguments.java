@@ -31,6 +31,9 @@ import org.apache.flink.util.TimeUtils;
  */
 public final class JobArguments {
 
+    private static final java.util.regex.Pattern OPTION_NAME =
+            java.util.regex.Pattern.compile("[a-z][a-z0-9.-]{0,99}");
+
     /** The option naming a YAML file of job options. */
     public static final String CONFIG = "config";
 
@@ -42,15 +45,24 @@ public final class JobArguments {
         try {
             given = new LinkedHashMap<>(ParameterTool.fromArgs(args).toMap());
         } catch (IllegalArgumentException e) {
+            // Not e's message, nor its cause: ParameterTool's quotes every argument, and a value
+            // may be a secret.
             throw new IllegalArgumentException(
-                    e.getMessage() + "; expected --<option> <value> pairs, options are " + flags(),
-                    e);
+                    "cannot read the command line: expected --<option> <value> pairs (a value"
+                            + " with spaces in quotes); options are "
+                            + flags());
         }
         String file = given.remove(CONFIG);
         for (Map.Entry<String, String> e : given.entrySet()) {
             if (!isOption(e.getKey())) {
+                // Echo what looks like an option name only: a value that starts with '-' (a
+                // password, say) is read as a key.
+                String shown =
+                        OPTION_NAME.matcher(e.getKey()).matches()
+                                ? "'--" + e.getKey() + "'"
+                                : "(an argument that is not an option name, not shown)";
                 throw new IllegalArgumentException(
-                        "unknown option '--" + e.getKey() + "'; options are " + flags());
+                        "unknown option " + shown + "; options are " + flags());
             }
             if (e.getValue() == null || e.getValue().equals("__NO_VALUE_KEY")) {
                 throw new IllegalArgumentException("option '--" + e.getKey() + "' needs a value");

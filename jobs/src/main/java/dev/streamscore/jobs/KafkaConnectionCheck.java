@@ -4,8 +4,6 @@ import dev.streamscore.jobs.config.ScoringConfig;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -33,17 +31,37 @@ public final class KafkaConnectionCheck {
     private KafkaConnectionCheck() {}
 
     /**
-     * Describes the job's three topics through an admin client with the consumer's settings.
+     * Describes the job's three topics through an admin client with the consumer's settings, and
+     * with the producer's too where they differ (a producer-only credential, say).
      *
      * @throws IllegalStateException saying what failed: authentication, authorization, a topic that
-     *     does not exist, or no answer within {@code timeout}
+     *     does not exist, or no answer within {@code timeout} (all checks together)
      */
     public static void check(ScoringConfig config, Duration timeout) {
-        Properties props = config.kafka().consumer();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Properties consumer = config.kafka().consumer();
+        check(config, consumer, "consumer", deadline, timeout);
+        Properties producer = config.kafka().producer();
+        if (!producer.equals(consumer)) {
+            check(config, producer, "producer", deadline, timeout);
+        }
+    }
+
+    private static void check(
+            ScoringConfig config,
+            Properties settings,
+            String client,
+            long deadline,
+            Duration timeout) {
+        Properties props = new Properties();
+        props.putAll(settings);
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        int millis = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
-        props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, millis);
-        props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, millis);
+        long leftMillis = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+        int millis = (int) Math.min(Integer.MAX_VALUE, leftMillis);
+        // Kafka's own timeouts a little shorter than ours, so that its answer (or its timeout,
+        // which says the same as ours) is what we report.
+        props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Math.max(1, millis - 200));
+        props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Math.max(1, millis - 200));
         List<String> topics =
                 List.of(config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
         String where =
@@ -51,55 +69,64 @@ public final class KafkaConnectionCheck {
                         + config.bootstrapServers()
                         + " (security.protocol="
                         + props.getProperty("security.protocol", "PLAINTEXT")
-                        + ")";
-        try (Admin admin = Admin.create(props)) {
-            Set<String> missing = new TreeSet<>(topics);
-            missing.removeAll(admin.listTopics().names().get(millis, TimeUnit.MILLISECONDS));
-            if (!missing.isEmpty()) {
-                throw new IllegalStateException(
-                        "the job needs topics "
-                                + topics
-                                + " on "
-                                + where
-                                + ", but "
-                                + missing
-                                + " do not exist: create them first");
-            }
+                        + ", "
+                        + client
+                        + " settings)";
+        Admin admin = Admin.create(props);
+        try {
             admin.describeTopics(topics).allTopicNames().get(millis, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
-            throw failure(where, e.getCause());
+            throw failure(where, topics, e.getCause(), timeout);
         } catch (TimeoutException e) {
-            throw new IllegalStateException(
-                    "no answer from "
-                            + where
-                            + " within "
-                            + timeout.toSeconds()
-                            + " s: check the address and that the client's security.protocol"
-                            + " matches the listener (a client without TLS gets no answer from a"
-                            + " TLS listener)");
+            throw noAnswer(where, timeout);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while connecting to " + where, e);
         } catch (org.apache.kafka.common.KafkaException e) {
-            throw failure(where, e);
+            throw failure(where, topics, e, timeout);
+        } finally {
+            // Not waiting for calls still pending: the check's time is spent.
+            admin.close(Duration.ZERO);
         }
     }
 
-    private static IllegalStateException failure(String where, Throwable cause) {
+    private static IllegalStateException noAnswer(String where, Duration timeout) {
+        return new IllegalStateException(
+                "no answer from "
+                        + where
+                        + " within "
+                        + timeout.toSeconds()
+                        + " s: check the address and that the client's security.protocol"
+                        + " matches the listener (a client without TLS gets no answer from a"
+                        + " TLS listener)");
+    }
+
+    private static IllegalStateException failure(
+            String where, List<String> topics, Throwable cause, Duration timeout) {
+        if (cause instanceof org.apache.kafka.common.errors.TimeoutException) {
+            return noAnswer(where, timeout);
+        }
+        if (cause instanceof UnknownTopicOrPartitionException) {
+            return new IllegalStateException(
+                    "the job needs topics "
+                            + topics
+                            + " on "
+                            + where
+                            + ", but not all exist: create them first ("
+                            + cause.getMessage()
+                            + ")",
+                    cause);
+        }
         Throwable root = cause;
         while (root.getCause() != null && root.getCause() != root) {
             root = root.getCause();
         }
-        String what;
-        if (cause instanceof AuthenticationException) {
-            what = "authentication failed";
-        } else if (cause instanceof AuthorizationException) {
-            what = "not authorized";
-        } else if (cause instanceof UnknownTopicOrPartitionException) {
-            what = "a topic does not exist";
-        } else {
-            what = "cannot connect";
-        }
+        String what =
+                cause instanceof AuthenticationException
+                        ? "authentication failed"
+                        : cause instanceof AuthorizationException
+                                ? "not authorized to describe the job's topics"
+                                : "cannot connect";
         return new IllegalStateException(
                 what
                         + " on "

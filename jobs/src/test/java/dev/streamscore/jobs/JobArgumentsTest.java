@@ -65,6 +65,25 @@ class JobArgumentsTest {
     }
 
     @Test
+    void aMistakeNeverEchoesAValueThatMayBeASecret() {
+        String secret = "s3cret-" + System.nanoTime();
+        // A value that starts with '-' is read as an option name; one without a key is a stray
+        // word.
+        assertThatThrownBy(
+                        () ->
+                                JobArguments.parse(
+                                        new String[] {
+                                            "--kafka.sasl.jaas.config", "x", "-" + secret + "!", "y"
+                                        }))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageNotContaining(secret);
+        assertThatThrownBy(() -> JobArguments.parse(new String[] {"--batch-size", "1", secret}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("cannot read the command line")
+                .hasMessageNotContaining(secret);
+    }
+
+    @Test
     void everyOptionIsOneOfTheJobsOperatorsOrInferenceOptionsOnce() {
         List<String> keys = ScoringOptions.all().stream().map(ConfigOption::key).toList();
         assertThat(keys).doesNotHaveDuplicates();

@@ -56,6 +56,70 @@ class KafkaClientSettingsTest {
     }
 
     @Test
+    void optionsWinOverTheFileEvenOverItsPerClientSettings() throws Exception {
+        Path file = file("producer.linger.ms=20", "consumer.client.id=from-file");
+        KafkaClientSettings kafka =
+                KafkaClientSettings.from(
+                        args(
+                                "--kafka-config", file.toString(),
+                                "--kafka.linger.ms", "50",
+                                "--kafka.client.id", "from-option"));
+        assertThat(kafka.producer()).containsEntry("linger.ms", "50");
+        assertThat(kafka.consumer()).containsEntry("client.id", "from-option");
+        // So an option that breaks a guarantee is refused even where the file says otherwise.
+        Path acksAll = file("producer.acks=all");
+        assertThatThrownBy(
+                        () ->
+                                ScoringConfig.from(
+                                        args(
+                                                "--kafka-config",
+                                                acksAll.toString(),
+                                                "--kafka.acks",
+                                                "1")))
+                .hasMessageStartingWith("Kafka producer setting acks=1 is refused");
+    }
+
+    @Test
+    void aMisspeltSettingIsRefusedNotPassedOnAndIgnored() throws Exception {
+        assertThatThrownBy(
+                        () -> KafkaClientSettings.from(args("--kafka.config", "client.properties")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(
+                        "unknown Kafka client setting 'config' given as a kafka.* option: not a"
+                                + " consumer, producer or admin client setting of kafka-clients"
+                                + " (the client properties file is --kafka-config)");
+        Path file = file("security.protcol=SSL");
+        assertThatThrownBy(() -> KafkaClientSettings.from(args("--kafka-config", file.toString())))
+                .hasMessageStartingWith(
+                        "unknown Kafka client setting 'security.protcol' in " + file);
+        assertThatThrownBy(
+                        () ->
+                                KafkaClientSettings.from(
+                                        args("--kafka.producer.max.poll.records", "5")))
+                .hasMessageContaining("not a producer setting");
+        // Config providers take settings of their own.
+        assertThat(
+                        KafkaClientSettings.from(
+                                        args(
+                                                "--kafka.config.providers",
+                                                "env",
+                                                "--kafka.config.providers.env.class",
+                                                "org.apache.kafka.common.config.provider.EnvVarConfigProvider"))
+                                .consumer())
+                .containsKeys("config.providers", "config.providers.env.class");
+    }
+
+    @Test
+    void bootstrapServersAreGivenOnceForBothClients() {
+        assertThatThrownBy(
+                        () ->
+                                KafkaClientSettings.from(
+                                        args("--kafka.producer.bootstrap.servers", "other:9092")))
+                .hasMessageContaining(
+                        "producer.bootstrap.servers given as a kafka.* option is refused");
+    }
+
+    @Test
     void kafkaKeysComeFromTheYamlConfigToo() throws Exception {
         Path yaml = dir.resolve("job.yaml");
         Files.writeString(

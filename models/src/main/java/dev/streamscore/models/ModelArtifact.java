@@ -29,8 +29,11 @@ public record ModelArtifact(String location, ModelDescriptor descriptor, byte[] 
 
     private static final String CLASSPATH_ROOT = "streamscore/models/";
 
-    /** The largest model file loaded: ONNX's protobuf format cannot hold more than 2 GiB. */
-    public static final long MAX_MODEL_BYTES = 2L << 30;
+    /**
+     * The largest model file loaded: what one Java array can hold, just under 2 GiB, which is also
+     * about the most ONNX's protobuf format can hold.
+     */
+    public static final long MAX_MODEL_BYTES = Integer.MAX_VALUE - 8;
 
     public static ModelArtifact load(String location) {
         if (location == null || location.isBlank()) {
@@ -84,6 +87,13 @@ public record ModelArtifact(String location, ModelDescriptor descriptor, byte[] 
                                 + modelPath
                                 + ", which does not exist");
             }
+            if (!modelPath.toRealPath().getParent().equals(folder.toRealPath())) {
+                throw new IllegalArgumentException(
+                        descriptorPath
+                                + " names model file "
+                                + modelPath
+                                + ", which is a link to a file outside the model's folder");
+            }
             long size = Files.size(modelPath);
             if (size > MAX_MODEL_BYTES) {
                 throw new IllegalArgumentException(
@@ -105,13 +115,16 @@ public record ModelArtifact(String location, ModelDescriptor descriptor, byte[] 
 
     /**
      * The descriptor's {@code model_file}, which must name a file beside the descriptor: no folder,
-     * no {@code ..}, not absolute, so a descriptor can never make a TaskManager read elsewhere.
+     * no {@code ..}, not absolute, no drive or stream ({@code :}), and (checked when it is read)
+     * not a link out of the folder, so a descriptor can never make a TaskManager read elsewhere.
      */
     private static String plainFileName(ModelDescriptor descriptor, String source) {
         String name = descriptor.modelFile();
         Path path = Path.of(name);
         if (path.isAbsolute()
+                || path.getRoot() != null
                 || path.getNameCount() != 1
+                || name.contains(":")
                 || name.equals("..")
                 || name.equals(".")
                 || name.contains("/")

@@ -40,10 +40,11 @@ public record ModelDescriptor(
         require(version, "version");
         require(modelFile, "model_file");
         require(sha256, "sha256");
+        sha256 = sha256.trim().toLowerCase(java.util.Locale.ROOT); // Get-FileHash writes upper case
         if (!sha256.matches("[0-9a-f]{64}")) {
             throw new IllegalArgumentException(
                     "model descriptor field 'sha256' must be the SHA-256 of the model file in 64"
-                            + " lower-case hex digits (sha256sum model.onnx), found '"
+                            + " hex digits (sha256sum model.onnx), found '"
                             + sha256
                             + "'");
         }

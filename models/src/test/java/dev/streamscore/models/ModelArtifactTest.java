@@ -67,12 +67,35 @@ class ModelArtifactTest {
         Path malformed = Files.createDirectories(dir.resolve("malformed"));
         copy(malformed, s -> s.replaceFirst("\"sha256\": \"[0-9a-f]{64}\"", "\"sha256\": \"ABC\""));
         assertThatThrownBy(() -> ModelArtifact.load(malformed.toString()))
-                .hasMessageContaining("64 lower-case hex digits");
+                .hasMessageContaining("64 hex digits");
+    }
+
+    @Test
+    void takesTheHashInUpperCaseToo(@TempDir Path dir) throws Exception {
+        String hash = ModelArtifact.load("bundled:mlp").descriptor().sha256();
+        copy(dir, s -> s.replace(hash, hash.toUpperCase(java.util.Locale.ROOT)));
+        assertThat(ModelArtifact.load(dir.toString()).descriptor().sha256()).isEqualTo(hash);
+    }
+
+    @Test
+    void refusesALinkToAFileOutsideTheModelsFolder(@TempDir Path dir) throws Exception {
+        Path folder = Files.createDirectories(dir.resolve("model"));
+        Files.copy(MLP.resolve("model.onnx"), dir.resolve("elsewhere.onnx"));
+        Files.createSymbolicLink(folder.resolve("model.onnx"), dir.resolve("elsewhere.onnx"));
+        Files.writeString(
+                folder.resolve("descriptor.json"),
+                Files.readString(MLP.resolve("descriptor.json")));
+        assertThatThrownBy(() -> ModelArtifact.load(folder.toString()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("which is a link to a file outside the model's folder");
     }
 
     @Test
     void refusesAModelFileOutsideTheModelsFolder(@TempDir Path dir) throws Exception {
-        for (String name : new String[] {"../model.onnx", "/etc/passwd", "sub/model.onnx", ".."}) {
+        for (String name :
+                new String[] {
+                    "../model.onnx", "/etc/passwd", "sub/model.onnx", "..", "C:model.onnx"
+                }) {
             Path folder = dir.resolve("m" + Math.abs(name.hashCode()));
             Files.createDirectories(folder);
             copy(

@@ -1,7 +1,7 @@
 package dev.streamscore.test;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -149,14 +149,23 @@ record TestCertificates(Path keystore, Path truststore, String storePassword) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
         command.addAll(List.of(args));
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
-            throw new IllegalStateException(
-                    "keytool "
-                            + args[0]
-                            + " failed: "
-                            + output.replace(args[args.length - 1], "***"));
+        Path output = Files.createTempFile("keytool", ".out");
+        try {
+            Process process =
+                    new ProcessBuilder(command)
+                            .redirectErrorStream(true)
+                            .redirectOutput(output.toFile())
+                            .start();
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new IllegalStateException("keytool " + args[0] + " did not end in 60 s");
+            }
+            if (process.exitValue() != 0) {
+                throw new IllegalStateException(
+                        "keytool " + args[0] + " failed: " + Files.readString(output));
+            }
+        } finally {
+            Files.deleteIfExists(output);
         }
     }
 }

@@ -5,6 +5,7 @@ import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.network.ListenerName;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
@@ -102,6 +103,20 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     public String bootstrapServers() {
         return bootstrapServers;
+    }
+
+    /**
+     * {@code localhost:<port>} of the broker's listener {@code listenerName}, as named in a {@code
+     * listeners} setting given to {@link #start(int, Map)} (with port 0: the port it bound).
+     */
+    public String listenerAddress(String listenerName) {
+        int port =
+                cluster.brokers()
+                        .values()
+                        .iterator()
+                        .next()
+                        .boundPort(ListenerName.normalised(listenerName));
+        return "localhost:" + port;
     }
 
     /**

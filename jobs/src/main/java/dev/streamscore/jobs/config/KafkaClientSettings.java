@@ -45,21 +45,17 @@ public final class KafkaClientSettings implements Serializable {
 
     /** No settings: each client as the job configures it. */
     public static final KafkaClientSettings NONE =
-            new KafkaClientSettings(Map.of(), Map.of(), Map.of(), null);
+            new KafkaClientSettings(Layer.EMPTY, Layer.EMPTY, null);
 
-    private final Map<String, String> common;
-    private final Map<String, String> consumer;
-    private final Map<String, String> producer;
+    /** What the file gives, and what the options give over it. */
+    private final Layer fromFile;
+
+    private final Layer fromOptions;
     private final String file;
 
-    private KafkaClientSettings(
-            Map<String, String> common,
-            Map<String, String> consumer,
-            Map<String, String> producer,
-            String file) {
-        this.common = Collections.unmodifiableMap(new TreeMap<>(common));
-        this.consumer = Collections.unmodifiableMap(new TreeMap<>(consumer));
-        this.producer = Collections.unmodifiableMap(new TreeMap<>(producer));
+    private KafkaClientSettings(Layer fromFile, Layer fromOptions, String file) {
+        this.fromFile = fromFile;
+        this.fromOptions = fromOptions;
         this.file = file;
     }
 
@@ -70,27 +66,24 @@ public final class KafkaClientSettings implements Serializable {
      * @throws IllegalArgumentException when the file cannot be read
      */
     public static KafkaClientSettings from(ReadableConfig conf) {
-        Map<String, String> common = new TreeMap<>();
-        Map<String, String> consumer = new TreeMap<>();
-        Map<String, String> producer = new TreeMap<>();
         String file = conf.getOptional(ScoringOptions.KAFKA_CONFIG).orElse(null);
+        Layer fromFile = Layer.EMPTY;
         if (file != null) {
             Properties props = load(Path.of(file));
+            Map<String, String> entries = new TreeMap<>();
             for (String key : props.stringPropertyNames()) {
-                put(key, props.getProperty(key), common, consumer, producer);
+                entries.put(key, props.getProperty(key));
             }
+            fromFile = Layer.of(entries, "in " + file);
         }
+        Map<String, String> options = new TreeMap<>();
         for (Map.Entry<String, String> e : conf.toMap().entrySet()) {
             if (e.getKey().startsWith(KEY_PREFIX)) {
-                put(
-                        e.getKey().substring(KEY_PREFIX.length()),
-                        e.getValue(),
-                        common,
-                        consumer,
-                        producer);
+                options.put(e.getKey().substring(KEY_PREFIX.length()), e.getValue());
             }
         }
-        return new KafkaClientSettings(common, consumer, producer, file);
+        return new KafkaClientSettings(
+                fromFile, Layer.of(options, "given as a kafka.* option"), file);
     }
 
     /** Whether {@code key} is a job option that carries a Kafka client property. */
@@ -98,19 +91,33 @@ public final class KafkaClientSettings implements Serializable {
         return key.startsWith(KEY_PREFIX) && key.length() > KEY_PREFIX.length();
     }
 
-    /** The settings for a consumer (or an admin client): the common ones, then the consumer's. */
+    /**
+     * The settings for a consumer (or an admin client): the file's common ones, the file's consumer
+     * ones, then the options' common and consumer ones, each over the one before.
+     */
     public Properties consumer() {
-        return merged(consumer);
+        Properties props = new Properties();
+        props.putAll(fromFile.common);
+        props.putAll(fromFile.consumer);
+        props.putAll(fromOptions.common);
+        props.putAll(fromOptions.consumer);
+        return props;
     }
 
-    /** The settings for a producer: the common ones, then the producer's. */
+    /** The settings for a producer, layered as {@link #consumer()}. */
     public Properties producer() {
-        return merged(producer);
+        Properties props = new Properties();
+        props.putAll(fromFile.common);
+        props.putAll(fromFile.producer);
+        props.putAll(fromOptions.common);
+        props.putAll(fromOptions.producer);
+        return props;
     }
 
     /** The {@code bootstrap.servers} the settings give, or {@code null}. */
     public String bootstrapServers() {
-        return common.get("bootstrap.servers");
+        return fromOptions.common.getOrDefault(
+                "bootstrap.servers", fromFile.common.get("bootstrap.servers"));
     }
 
     /**
@@ -163,7 +170,7 @@ public final class KafkaClientSettings implements Serializable {
 
     /** Whether any setting was given. */
     public boolean isEmpty() {
-        return common.isEmpty() && consumer.isEmpty() && producer.isEmpty();
+        return fromFile.isEmpty() && fromOptions.isEmpty();
     }
 
     /** The file and the keys given, never the values (they may be secrets). */
@@ -171,47 +178,104 @@ public final class KafkaClientSettings implements Serializable {
     public String toString() {
         return "KafkaClientSettings{file="
                 + file
-                + ", common="
-                + common.keySet()
-                + ", consumer="
-                + consumer.keySet()
-                + ", producer="
-                + producer.keySet()
+                + ", file keys="
+                + fromFile
+                + ", option keys="
+                + fromOptions
                 + "}";
     }
 
     @Override
     public boolean equals(Object o) {
         return o instanceof KafkaClientSettings that
-                && common.equals(that.common)
-                && consumer.equals(that.consumer)
-                && producer.equals(that.producer);
+                && consumer().equals(that.consumer())
+                && producer().equals(that.producer());
     }
 
     @Override
     public int hashCode() {
-        return common.hashCode() * 31 + consumer.hashCode() * 7 + producer.hashCode();
+        return consumer().hashCode() * 31 + producer().hashCode();
     }
 
-    private Properties merged(Map<String, String> own) {
-        Properties props = new Properties();
-        props.putAll(common);
-        props.putAll(own);
-        return props;
-    }
+    /**
+     * The settings one source gives: for both clients, and for one of them. Every name must be a
+     * Kafka client setting (or a config provider's), so that a typo such as {@code kafka.config}
+     * for {@code kafka-config} fails instead of being passed on and ignored.
+     */
+    private record Layer(
+            Map<String, String> common, Map<String, String> consumer, Map<String, String> producer)
+            implements Serializable {
 
-    private static void put(
-            String key,
-            String value,
-            Map<String, String> common,
-            Map<String, String> consumer,
-            Map<String, String> producer) {
-        if (key.startsWith(CONSUMER)) {
-            consumer.put(key.substring(CONSUMER.length()), value);
-        } else if (key.startsWith(PRODUCER)) {
-            producer.put(key.substring(PRODUCER.length()), value);
-        } else {
-            common.put(key, value);
+        static final Layer EMPTY = new Layer(Map.of(), Map.of(), Map.of());
+
+        static Layer of(Map<String, String> entries, String where) {
+            Map<String, String> common = new TreeMap<>();
+            Map<String, String> consumer = new TreeMap<>();
+            Map<String, String> producer = new TreeMap<>();
+            for (Map.Entry<String, String> e : entries.entrySet()) {
+                String key = e.getKey().trim();
+                if (key.startsWith(CONSUMER)) {
+                    String name = key.substring(CONSUMER.length());
+                    checkName(name, ClientNames.CONSUMER, key, where);
+                    consumer.put(name, e.getValue());
+                } else if (key.startsWith(PRODUCER)) {
+                    String name = key.substring(PRODUCER.length());
+                    checkName(name, ClientNames.PRODUCER, key, where);
+                    producer.put(name, e.getValue());
+                } else {
+                    checkName(key, ClientNames.ANY, key, where);
+                    common.put(key, e.getValue());
+                }
+            }
+            return new Layer(
+                    Collections.unmodifiableMap(common),
+                    Collections.unmodifiableMap(consumer),
+                    Collections.unmodifiableMap(producer));
+        }
+
+        boolean isEmpty() {
+            return common.isEmpty() && consumer.isEmpty() && producer.isEmpty();
+        }
+
+        @Override
+        public String toString() {
+            return "{common="
+                    + common.keySet()
+                    + ", consumer="
+                    + consumer.keySet()
+                    + ", producer="
+                    + producer.keySet()
+                    + "}";
+        }
+
+        private static void checkName(
+                String name, java.util.Set<String> known, String key, String where) {
+            if (name.equals("bootstrap.servers") && !key.equals(name)) {
+                throw new IllegalArgumentException(
+                        "Kafka client setting "
+                                + key
+                                + " "
+                                + where
+                                + " is refused: both clients and the connection check use one"
+                                + " bootstrap.servers (or --bootstrap-servers)");
+            }
+            if (!known.contains(name) && !name.startsWith("config.providers.")) {
+                throw new IllegalArgumentException(
+                        "unknown Kafka client setting '"
+                                + key
+                                + "' "
+                                + where
+                                + ": not a "
+                                + (known == ClientNames.CONSUMER
+                                        ? "consumer"
+                                        : known == ClientNames.PRODUCER
+                                                ? "producer"
+                                                : "consumer, producer or admin client")
+                                + " setting of kafka-clients"
+                                + (name.equals("config")
+                                        ? " (the client properties file is --kafka-config)"
+                                        : ""));
+            }
         }
     }
 

@@ -17,10 +17,11 @@ import picocli.CommandLine.Model.UnmatchedArgsBinding;
 import picocli.CommandLine.ParseResult;
 
 /**
- * The job's options as picocli options, for every {@code ./streamscore} command that runs the job
- * ({@code run}, {@code demo}, {@code cluster submit}): {@code --config FILE} and one {@code
- * --<key>} per {@link ScoringOptions#all()} entry, with its description and default in the help.
- * What they give is merged by {@link JobArguments#merge}, as the job jar's own command line is.
+ * The job's options as picocli options, for the {@code ./streamscore} commands that run the job
+ * here ({@code run}, {@code demo}; {@code cluster submit} passes its arguments to the job as they
+ * are): {@code --config FILE} and one {@code --<key>} per {@link ScoringOptions#all()} entry, with
+ * its description and default in the help. What they give is merged by {@link JobArguments#merge},
+ * as the job jar's own command line is.
  *
  * <pre>{@code
  * JobOptions.addTo(commandLine.getSubcommands().get("run").getCommandSpec());
@@ -87,10 +88,15 @@ public final class JobOptions {
             String arg = rest.get(i);
             String prefix = "--" + KafkaClientSettings.KEY_PREFIX;
             if (!arg.startsWith(prefix) || arg.length() == prefix.length()) {
+                // Echo what looks like an option only: a stray value may be a secret.
+                String shown =
+                        arg.matches("--?[A-Za-z][A-Za-z0-9.-]{0,99}")
+                                ? "'" + arg + "'"
+                                : "(an argument that is not an option name, not shown)";
                 throw new IllegalArgumentException(
-                        "Unknown option: '"
-                                + arg
-                                + "'; a Kafka client property is given as --kafka.<property>"
+                        "Unknown option: "
+                                + shown
+                                + "; a Kafka client property is given as --kafka.<property>"
                                 + " <value>");
             }
             int eq = arg.indexOf('=');

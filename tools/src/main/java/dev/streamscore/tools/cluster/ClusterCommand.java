@@ -2,13 +2,16 @@ package dev.streamscore.tools.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.streamscore.jobs.JobArguments;
+import dev.streamscore.jobs.config.KafkaClientSettings;
 import dev.streamscore.jobs.config.ScoringConfig;
+import dev.streamscore.jobs.config.ScoringOptions;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.apache.flink.configuration.Configuration;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -136,12 +139,16 @@ public final class ClusterCommand implements Callable<Integer> {
             LocalCluster cluster = parent.cluster();
             cluster.requireRunning();
             List<String> args = new ArrayList<>(jobArgs);
-            // Fail here, with the option's name, rather than in the JobManager's log.
-            ScoringConfig.from(JobArguments.parse(args.toArray(String[]::new)));
-            if (!args.contains("--bootstrap-servers")) {
-                args.add("--bootstrap-servers");
+            Configuration given = JobArguments.parse(args.toArray(String[]::new));
+            // The cluster's broker, unless the flag or the Kafka client settings name one.
+            if (!given.contains(ScoringOptions.BOOTSTRAP_SERVERS)
+                    && KafkaClientSettings.from(given).bootstrapServers() == null) {
+                args.add("--" + ScoringOptions.BOOTSTRAP_SERVERS.key());
                 args.add(cluster.bootstrapServers());
             }
+            // Fail here, with the option's name, rather than in the JobManager's log. A
+            // --kafka-config file is read here too, so it must exist on this machine as well.
+            ScoringConfig.from(JobArguments.parse(args.toArray(String[]::new)));
             FlinkRestClient rest = cluster.rest();
             Path jobJar = jar != null ? jar : cluster.layout().jobJar();
             String jarId = rest.uploadJar(jobJar);
