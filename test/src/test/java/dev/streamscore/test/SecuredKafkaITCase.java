@@ -180,12 +180,7 @@ class SecuredKafkaITCase {
                             "--kafka.sasl.mechanism",
                             "PLAIN",
                             "--kafka.sasl.jaas.config",
-                            "org.apache.kafka.common.security.plain.PlainLoginModule"
-                                    + " required username=\""
-                                    + PLAIN_USER
-                                    + "\" password=\""
-                                    + PLAIN_PASSWORD
-                                    + "\";",
+                            jaas("plain.PlainLoginModule", PLAIN_USER, PLAIN_PASSWORD),
                             "--kafka.ssl.truststore.location",
                             tls.truststore().toString(),
                             "--kafka.ssl.truststore.type",
@@ -205,11 +200,7 @@ class SecuredKafkaITCase {
         wrong.setString("kafka.sasl.mechanism", "SCRAM-SHA-512");
         wrong.setString(
                 "kafka.sasl.jaas.config",
-                "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
-                        + SCRAM_USER
-                        + "\" password=\""
-                        + wrongPassword
-                        + "\";");
+                jaas("scram.ScramLoginModule", SCRAM_USER, wrongPassword));
         wrong.setString("kafka.ssl.truststore.location", tls.truststore().toString());
         wrong.setString("kafka.ssl.truststore.type", "PKCS12");
         wrong.setString("kafka.ssl.truststore.password", tls.storePassword());
@@ -241,11 +232,7 @@ class SecuredKafkaITCase {
         noTls.setString("kafka.sasl.mechanism", "PLAIN");
         noTls.setString(
                 "kafka.sasl.jaas.config",
-                "org.apache.kafka.common.security.plain.PlainLoginModule required username=\""
-                        + PLAIN_USER
-                        + "\" password=\""
-                        + PLAIN_PASSWORD
-                        + "\";");
+                jaas("plain.PlainLoginModule", PLAIN_USER, PLAIN_PASSWORD));
         ScoringConfig config = ScoringConfig.from(noTls);
 
         assertThatThrownBy(() -> KafkaConnectionCheck.check(config, Duration.ofSeconds(5)))
@@ -253,6 +240,17 @@ class SecuredKafkaITCase {
                 .hasMessageStartingWith("no answer from Kafka at " + secureBootstrap)
                 .hasMessageContaining("security.protocol=SASL_PLAINTEXT")
                 .hasMessageNotContaining(PLAIN_PASSWORD);
+    }
+
+    /** A client's JAAS config for {@code module} of {@code org.apache.kafka.common.security}. */
+    private static String jaas(String module, String user, String password) {
+        return "org.apache.kafka.common.security."
+                + module
+                + " required username=\""
+                + user
+                + "\" password=\""
+                + password
+                + "\";";
     }
 
     /** The job's options for one run against the secured listener, exactly-once. */
