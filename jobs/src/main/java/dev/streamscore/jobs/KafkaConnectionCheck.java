@@ -34,8 +34,8 @@ public final class KafkaConnectionCheck {
      * Describes the job's three topics through an admin client with the consumer's settings, and
      * with the producer's too where they differ (a producer-only credential, say).
      *
-     * @throws IllegalStateException saying what failed: authentication, authorization, a topic that
-     *     does not exist, or no answer within {@code timeout} (all checks together)
+     * @throws KafkaUnavailableException saying what failed: authentication, authorization, a topic
+     *     that does not exist, or no answer within {@code timeout} (all checks together)
      */
     public static void check(ScoringConfig config, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -91,7 +91,7 @@ public final class KafkaConnectionCheck {
     }
 
     private static IllegalStateException noAnswer(String where, Duration timeout) {
-        return new IllegalStateException(
+        return new KafkaUnavailableException(
                 "no answer from "
                         + where
                         + " within "
@@ -107,7 +107,7 @@ public final class KafkaConnectionCheck {
             return noAnswer(where, timeout);
         }
         if (cause instanceof UnknownTopicOrPartitionException) {
-            return new IllegalStateException(
+            return new KafkaUnavailableException(
                     "the job needs topics "
                             + topics
                             + " on "
@@ -127,7 +127,7 @@ public final class KafkaConnectionCheck {
                         : cause instanceof AuthorizationException
                                 ? "not authorized to describe the job's topics"
                                 : "cannot connect";
-        return new IllegalStateException(
+        return new KafkaUnavailableException(
                 what
                         + " on "
                         + where
@@ -136,5 +136,18 @@ public final class KafkaConnectionCheck {
                         + ": "
                         + root.getMessage(),
                 cause);
+    }
+
+    /** Kafka cannot be used with the job's settings; the message says why and what to check. */
+    public static final class KafkaUnavailableException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        KafkaUnavailableException(String message) {
+            super(message);
+        }
+
+        KafkaUnavailableException(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.streamscore.tools;
 
+import dev.streamscore.jobs.KafkaConnectionCheck;
 import dev.streamscore.tools.bench.BenchCommand;
 import dev.streamscore.tools.bench.OperatorBenchmarkCommand;
 import dev.streamscore.tools.cli.JobOptions;
@@ -54,6 +55,11 @@ public final class StreamscoreCli {
                     if (e instanceof IllegalArgumentException) {
                         commandLine.getErr().println("streamscore: " + e.getMessage());
                         return 2;
+                    }
+                    // Kafka cannot be reached or used as configured: the message says what.
+                    if (e instanceof KafkaConnectionCheck.KafkaUnavailableException) {
+                        commandLine.getErr().println("streamscore: " + e.getMessage());
+                        return 1;
                     }
                     throw e;
                 });
