@@ -106,7 +106,7 @@ public final class JobArguments {
     }
 
     /** Whether {@code key} is a job option or a Kafka client property ({@code kafka.<name>}). */
-    public static boolean isOption(String key) {
+    private static boolean isOption(String key) {
         return KafkaClientSettings.isClientProperty(key)
                 || ScoringOptions.all().stream().anyMatch(o -> o.key().equals(key));
     }

@@ -6,9 +6,11 @@ import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.util.function.Function;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 
@@ -96,21 +98,20 @@ public final class KafkaClientSettings implements Serializable {
      * ones, then the options' common and consumer ones, each over the one before.
      */
     public Properties consumer() {
-        Properties props = new Properties();
-        props.putAll(fromFile.common);
-        props.putAll(fromFile.consumer);
-        props.putAll(fromOptions.common);
-        props.putAll(fromOptions.consumer);
-        return props;
+        return layered(Layer::consumer);
     }
 
     /** The settings for a producer, layered as {@link #consumer()}. */
     public Properties producer() {
+        return layered(Layer::producer);
+    }
+
+    private Properties layered(Function<Layer, Map<String, String>> client) {
         Properties props = new Properties();
-        props.putAll(fromFile.common);
-        props.putAll(fromFile.producer);
-        props.putAll(fromOptions.common);
-        props.putAll(fromOptions.producer);
+        for (Layer layer : List.of(fromFile, fromOptions)) {
+            props.putAll(layer.common);
+            props.putAll(client.apply(layer));
+        }
         return props;
     }
 
@@ -166,11 +167,6 @@ public final class KafkaClientSettings implements Serializable {
                     "Kafka producer setting enable.idempotence=false is refused with exactly-once"
                             + " delivery: Kafka transactions need the idempotent producer");
         }
-    }
-
-    /** Whether any setting was given. */
-    public boolean isEmpty() {
-        return fromFile.isEmpty() && fromOptions.isEmpty();
     }
 
     /** The file and the keys given, never the values (they may be secrets). */
@@ -231,10 +227,6 @@ public final class KafkaClientSettings implements Serializable {
                     Collections.unmodifiableMap(common),
                     Collections.unmodifiableMap(consumer),
                     Collections.unmodifiableMap(producer));
-        }
-
-        boolean isEmpty() {
-            return common.isEmpty() && consumer.isEmpty() && producer.isEmpty();
         }
 
         @Override
