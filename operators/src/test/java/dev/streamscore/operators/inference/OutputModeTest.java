@@ -41,6 +41,7 @@ class OutputModeTest {
             primeCache(h);
             h.processElement(txn(0, 4), 10); // batch A: hangs
             h.processElement(txn(1, 4), 11);
+            awaitBatchAHanging(h, model);
             h.processElement(hit(), 12);
             h.processElement(txn(2, 4), 13); // batch B: scored
             h.processElement(txn(3, 4), 14);
@@ -61,6 +62,7 @@ class OutputModeTest {
             primeCache(h);
             h.processElement(txn(0, 4), 10);
             h.processElement(txn(1, 4), 11);
+            awaitBatchAHanging(h, model);
             h.processElement(hit(), 12);
             h.processElement(txn(2, 4), 13);
             h.processElement(txn(3, 4), 14);
@@ -86,6 +88,7 @@ class OutputModeTest {
             primeCache(h);
             h.processElement(txn(0, 4), 10); // batch A: hangs
             h.processElement(txn(1, 4), 11);
+            awaitBatchAHanging(h, model);
             h.processWatermark(12);
             h.processElement(hit(), 13); // done at once, but after the watermark
             h.processElement(txn(2, 4), 14); // batch B: scored, but after the watermark
@@ -153,6 +156,17 @@ class OutputModeTest {
                         .withBatching(b -> b.maxInFlight(maxInFlight))
                         .withBatching(b -> b.outputMode(mode));
         return new BatchingInferenceOperator(settings, model.factory(settings), System::nanoTime);
+    }
+
+    /**
+     * Waits until batch A's call has taken the script's HANG step: with two batches in flight,
+     * batch B's call would otherwise race A's to the script and could take it instead.
+     */
+    private static void awaitBatchAHanging(
+            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h,
+            ScriptedScorer model)
+            throws Exception {
+        runMailboxUntil(h, () -> model.hanging() == 1);
     }
 
     /** Scores the vector {@link #hit()} repeats, with a flush by max wait; emitted at once. */
