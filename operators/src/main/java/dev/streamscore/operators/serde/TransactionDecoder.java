@@ -1,10 +1,14 @@
 package dev.streamscore.operators.serde;
 
 import dev.streamscore.operators.deadletter.DeadLetters;
+import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.Stage;
 import dev.streamscore.schemas.Transaction;
+import dev.streamscore.schemas.serde.AvroReaderLimits;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.schemas.serde.SingleObjectCodec.DecodeException;
+import java.time.Duration;
+import java.util.function.BiConsumer;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
@@ -12,7 +16,8 @@ import org.apache.flink.util.Collector;
 /**
  * Decodes Avro single-object encoded transactions and validates them. A record that does not decode
  * goes to the dead-letter side output with stage DECODE, one that decodes but is not a valid
- * transaction with stage VALIDATE; both with the original bytes and their Kafka coordinates.
+ * transaction with stage VALIDATE; both with the original bytes and their Kafka coordinates. No
+ * input bytes make it throw: see {@link #decode}.
  *
  * <pre>{@code
  * SingleOutputStreamOperator<SourcedTransaction> valid =
@@ -24,10 +29,43 @@ public class TransactionDecoder extends ProcessFunction<KafkaRecord, SourcedTran
 
     private static final long serialVersionUID = 1L;
 
+    /** Default of {@code max-record-bytes}: the default largest record of a Kafka topic. */
+    public static final int DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+    /** Largest {@code max-record-bytes} accepted: what Avro's reader limits let through. */
+    public static final int MAX_RECORD_BYTES_LIMIT = AvroReaderLimits.MAX_STRING_BYTES;
+
     private final SingleObjectCodec<Transaction> codec = SingleObjectCodec.of(Transaction.class);
+    private final int maxRecordBytes;
+    private final long maxClockSkewMillis;
     private transient Counter decodeFailures;
     private transient Counter validationFailures;
     private transient Counter decodeTimeNanos;
+
+    /** With the default record size limit and clock skew. */
+    public TransactionDecoder() {
+        this(DEFAULT_MAX_RECORD_BYTES, TransactionValidator.DEFAULT_MAX_CLOCK_SKEW);
+    }
+
+    /**
+     * @param maxRecordBytes records larger than this are dead letters without being decoded
+     * @param maxClockSkew how far past the wall clock an event time may be
+     */
+    public TransactionDecoder(int maxRecordBytes, Duration maxClockSkew) {
+        if (maxRecordBytes < 1 || maxRecordBytes > MAX_RECORD_BYTES_LIMIT) {
+            throw new IllegalArgumentException(
+                    "max-record-bytes must be 1.."
+                            + MAX_RECORD_BYTES_LIMIT
+                            + ", got "
+                            + maxRecordBytes);
+        }
+        if (maxClockSkew == null || maxClockSkew.isNegative()) {
+            throw new IllegalArgumentException(
+                    "max-clock-skew must be zero or positive, got " + maxClockSkew);
+        }
+        this.maxRecordBytes = maxRecordBytes;
+        this.maxClockSkewMillis = maxClockSkew.toMillis();
+    }
 
     @Override
     public void open(org.apache.flink.api.common.functions.OpenContext openContext) {
@@ -51,48 +89,96 @@ public class TransactionDecoder extends ProcessFunction<KafkaRecord, SourcedTran
     @Override
     public void processElement(KafkaRecord record, Context ctx, Collector<SourcedTransaction> out) {
         long start = System.nanoTime();
-        SourcedTransaction valid = decodeAndValidate(record, ctx);
+        SourcedTransaction valid = decode(record, System.currentTimeMillis(), this::reject, ctx);
         decodeTimeNanos.inc(System.nanoTime() - start);
         if (valid != null) {
             out.collect(valid);
         }
     }
 
-    /** The transaction, or null after sending the record to the dead letters. */
-    private SourcedTransaction decodeAndValidate(KafkaRecord record, Context ctx) {
-        Transaction txn;
-        try {
-            txn = codec.decode(record.value);
-        } catch (DecodeException e) {
-            decodeFailures.inc();
-            ctx.output(
-                    DeadLetters.TAG,
-                    DeadLetters.of(
-                            record.value,
-                            record.topic,
-                            record.partition,
-                            record.offset,
+    private void reject(DeadLetter letter, Context ctx) {
+        (letter.getStage() == Stage.DECODE ? decodeFailures : validationFailures).inc();
+        ctx.output(DeadLetters.TAG, letter);
+    }
+
+    /**
+     * The transaction {@code record} holds, or null after handing {@code rejected} its one dead
+     * letter. Never throws for any bytes: a record over {@code max-record-bytes} is refused unread,
+     * Avro's failures (and any other exception of the decoder) are stage DECODE, the validator's
+     * stage VALIDATE.
+     *
+     * @param nowMillis the wall clock, against which event times are checked
+     */
+    <C> SourcedTransaction decode(
+            KafkaRecord record, long nowMillis, BiConsumer<DeadLetter, C> rejected, C context) {
+        byte[] bytes = record.value == null ? new byte[0] : record.value;
+        if (bytes.length > maxRecordBytes) {
+            rejected.accept(
+                    deadLetter(
+                            record,
                             Stage.DECODE,
-                            e,
-                            null));
+                            "dev.streamscore.RecordTooLarge",
+                            "record of "
+                                    + bytes.length
+                                    + " bytes is over max-record-bytes ("
+                                    + maxRecordBytes
+                                    + "); not decoded",
+                            null),
+                    context);
             return null;
         }
-        String problem = TransactionValidator.problemWith(txn);
+        Transaction txn;
+        try {
+            txn = codec.decode(bytes);
+        } catch (DecodeException | RuntimeException e) {
+            rejected.accept(deadLetter(record, Stage.DECODE, e, null), context);
+            return null;
+        }
+        String problem;
+        try {
+            problem = TransactionValidator.problemWith(txn, nowMillis + maxClockSkewMillis);
+        } catch (RuntimeException e) {
+            rejected.accept(deadLetter(record, Stage.VALIDATE, e, txn.getTransactionId()), context);
+            return null;
+        }
         if (problem != null) {
-            validationFailures.inc();
-            ctx.output(
-                    DeadLetters.TAG,
-                    DeadLetters.of(
-                            record.value,
-                            record.topic,
-                            record.partition,
-                            record.offset,
+            rejected.accept(
+                    deadLetter(
+                            record,
                             Stage.VALIDATE,
                             "dev.streamscore.InvalidTransaction",
                             problem,
-                            txn.getTransactionId()));
+                            txn.getTransactionId()),
+                    context);
             return null;
         }
         return new SourcedTransaction(txn, record.topic, record.partition, record.offset);
+    }
+
+    private static DeadLetter deadLetter(
+            KafkaRecord record, Stage stage, Throwable error, String transactionId) {
+        return deadLetter(
+                record,
+                stage,
+                error.getClass().getName(),
+                String.valueOf(error.getMessage()),
+                transactionId);
+    }
+
+    private static DeadLetter deadLetter(
+            KafkaRecord record,
+            Stage stage,
+            String errorClass,
+            String message,
+            String transactionId) {
+        return DeadLetters.of(
+                record.value,
+                record.topic,
+                record.partition,
+                record.offset,
+                stage,
+                errorClass,
+                message,
+                transactionId);
     }
 }

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.util.Objects;
-import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
 import org.apache.avro.message.BadHeaderException;
 import org.apache.avro.message.BinaryMessageDecoder;
@@ -26,6 +25,9 @@ import org.apache.avro.specific.SpecificRecord;
  * byte[] bytes = codec.encode(txn);
  * Transaction back = codec.decode(bytes); // throws DecodeException on bad bytes
  * }</pre>
+ *
+ * <p>Decoding never allocates more for one string, bytes value or collection than {@link
+ * AvroReaderLimits} allows, whatever length the bytes claim.
  *
  * <p>Instances are serializable (only the class travels) and build their Avro machinery lazily, so
  * they can be fields of Flink functions. Encoding and decoding are thread-safe.
@@ -104,7 +106,9 @@ public final class SingleObjectCodec<T extends SpecificRecord> implements Serial
                             + " is not a known version of "
                             + type.getSimpleName(),
                     e);
-        } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException e) {
+        } catch (IOException | RuntimeException e) {
+            // Avro's own exceptions, and what its reader throws beyond them on hostile bytes
+            // (UnsupportedOperationException for lengths past the VM limit, index errors, ...).
             throw new DecodeException(
                     "body of "
                             + bytes.length
@@ -125,6 +129,7 @@ public final class SingleObjectCodec<T extends SpecificRecord> implements Serial
 
     private BinaryMessageDecoder<T> decoder() {
         if (decoder == null) {
+            AvroReaderLimits.apply();
             BinaryMessageDecoder<T> d =
                     new BinaryMessageDecoder<>(SpecificData.getForClass(type), schema());
             for (Schema writer : SchemaHistory.versionsOf(type.getSimpleName())) {

@@ -63,12 +63,12 @@ public final class TransactionGenerator implements Iterator<GeneratedTransaction
         }
 
         /**
-         * 10 000 cards, 2 000 merchants, 0.5% fraud, no duplicates, from 2026-11-01; about 3
+         * 10 000 cards, 2 000 merchants, 0.5% fraud, no duplicates, from 2020-01-01 (so that even a long run of simulated time stays in the past, where the job accepts event times); about 3
          * transactions per card per simulated day.
          */
         public static Settings defaults(long seed) {
             return new Settings(
-                    seed, 10_000, 2_000, 0.005, 0.0, 0.5, Instant.parse("2026-11-01T00:00:00Z"));
+                    seed, 10_000, 2_000, 0.005, 0.0, 0.5, Instant.parse("2020-01-01T00:00:00Z"));
         }
 
         public Settings withFraudRate(double rate) {
