@@ -3,6 +3,7 @@ package dev.streamscore.jobs;
 import dev.streamscore.jobs.config.KafkaClientSettings;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.operators.deadletter.DeadLetterSerializationSchema;
 import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.features.CardFeatureEnricher;
 import dev.streamscore.operators.features.EnrichedTransaction;
@@ -21,6 +22,7 @@ import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
@@ -109,14 +111,36 @@ public final class FraudScoringJob {
         env.setParallelism(config.parallelism());
         env.enableCheckpointing(
                 config.checkpointInterval().toMillis(), CheckpointingMode.EXACTLY_ONCE);
+        env.getCheckpointConfig().setCheckpointTimeout(config.checkpointTimeout().toMillis());
         // Everything between operators is Avro or a POJO; Kryo would be a silent slow path.
         Configuration strict = new Configuration();
+        restartStrategy(config, strict);
         strict.set(PipelineOptions.GENERIC_TYPES, false);
         // Every operator of this job emits a new object per element and never changes it after,
         // so chained operators need not deep-copy each Avro record (measured: ~2x the ceiling's
         // throughput, BENCHMARKS.md).
         strict.set(PipelineOptions.OBJECT_REUSE, true);
         env.configure(strict);
+    }
+
+    /**
+     * Bounded restarts: Flink's failure-rate strategy, so that a job that fails again and again (a
+     * poison record, a broker that stays away) ends with its cause instead of restarting forever
+     * (Flink's default with checkpointing, exponential delay, has no limit).
+     */
+    private static void restartStrategy(ScoringConfig config, Configuration conf) {
+        if (config.maxFailures() == 0) {
+            conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
+            return;
+        }
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "failure-rate");
+        conf.set(
+                RestartStrategyOptions.RESTART_STRATEGY_FAILURE_RATE_MAX_FAILURES_PER_INTERVAL,
+                config.maxFailures());
+        conf.set(
+                RestartStrategyOptions.RESTART_STRATEGY_FAILURE_RATE_FAILURE_RATE_INTERVAL,
+                config.failureInterval());
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FAILURE_RATE_DELAY, config.restartDelay());
     }
 
     /**
@@ -147,7 +171,7 @@ public final class FraudScoringJob {
                         .uid("transactions-source");
 
         SingleOutputStreamOperator<SourcedTransaction> valid =
-                raw.process(new TransactionDecoder())
+                raw.process(new TransactionDecoder(config.maxRecordBytes(), config.maxClockSkew()))
                         .uid("decode-validate")
                         .name("decode + validate");
 
@@ -215,9 +239,17 @@ public final class FraudScoringJob {
                 "dead-letters",
                 KafkaRecordSerializationSchema.<DeadLetter>builder()
                         .setTopic(config.deadLetterTopic())
+                        // Cut further if still too large for the producer: never fail the sink.
                         .setValueSerializationSchema(
-                                SingleObjectSerializationSchema.of(DeadLetter.class))
+                                DeadLetterSerializationSchema.forMaxRequestSize(
+                                        maxRequestSize(config)))
                         .build());
+    }
+
+    /** The producers' {@code max.request.size}: the user's, or Kafka's default of 1 MiB. */
+    private static int maxRequestSize(ScoringConfig config) {
+        Object size = config.kafka().producer().get("max.request.size");
+        return size == null ? 1024 * 1024 : Integer.parseInt(size.toString().trim());
     }
 
     private static <T> KafkaSink<T> kafkaSink(
@@ -227,6 +259,8 @@ public final class FraudScoringJob {
         producer.setProperty("linger.ms", "5");
         producer.setProperty("compression.type", "lz4");
         producer.setProperty("acks", "all");
+        // No duplicates from the producer's own retries after a broker loss, in either mode.
+        producer.setProperty("enable.idempotence", "true");
         producer.putAll(config.kafka().producer());
         producer.setProperty(
                 "transaction.timeout.ms", Long.toString(config.transactionTimeout().toMillis()));

@@ -2,16 +2,24 @@ package dev.streamscore.jobs;
 
 import dev.streamscore.jobs.config.ScoringConfig;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Connects to Kafka once, with the job's own client settings, before the job is submitted: a wrong
@@ -40,10 +48,11 @@ public final class KafkaConnectionCheck {
     public static void check(ScoringConfig config, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         Properties consumer = config.kafka().consumer();
-        check(config, consumer, "consumer", deadline, timeout);
         Properties producer = config.kafka().producer();
-        if (!producer.equals(consumer)) {
-            check(config, producer, "producer", deadline, timeout);
+        boolean sameSettings = producer.equals(consumer);
+        check(config, consumer, "consumer", sameSettings, deadline, timeout);
+        if (!sameSettings) {
+            check(config, producer, "producer", true, deadline, timeout);
         }
     }
 
@@ -51,6 +60,7 @@ public final class KafkaConnectionCheck {
             ScoringConfig config,
             Properties settings,
             String client,
+            boolean producing,
             long deadline,
             Duration timeout) {
         Properties props = new Properties();
@@ -75,6 +85,9 @@ public final class KafkaConnectionCheck {
         Admin admin = Admin.create(props);
         try {
             admin.describeTopics(topics).allTopicNames().get(millis, TimeUnit.MILLISECONDS);
+            if (producing && config.delivery() == DeliveryGuarantee.EXACTLY_ONCE) {
+                checkTransactionTimeout(admin, config, where, deadline);
+            }
         } catch (ExecutionException e) {
             throw failure(where, topics, e.getCause(), timeout);
         } catch (TimeoutException e) {
@@ -89,6 +102,67 @@ public final class KafkaConnectionCheck {
             admin.close(Duration.ZERO);
         }
     }
+
+    /**
+     * The producers' {@code transaction.timeout.ms} must not exceed the brokers' {@code
+     * transaction.max.timeout.ms}, or every transaction of the sinks is refused once the job runs.
+     * A client not allowed to read broker configurations skips this check, with a log line.
+     */
+    private static void checkTransactionTimeout(
+            Admin admin, ScoringConfig config, String where, long deadline)
+            throws ExecutionException, TimeoutException, InterruptedException {
+        long millis = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+        Collection<Node> nodes = admin.describeCluster().nodes().get(millis, TimeUnit.MILLISECONDS);
+        if (nodes.isEmpty()) {
+            return;
+        }
+        ConfigResource broker =
+                new ConfigResource(
+                        ConfigResource.Type.BROKER, Integer.toString(nodes.iterator().next().id()));
+        Config brokerConfig;
+        try {
+            brokerConfig =
+                    admin.describeConfigs(List.of(broker))
+                            .all()
+                            .get(
+                                    Math.max(1, (deadline - System.nanoTime()) / 1_000_000),
+                                    TimeUnit.MILLISECONDS)
+                            .get(broker);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof AuthorizationException) {
+                LOG.info(
+                        "Not allowed to read the brokers' transaction.max.timeout.ms on {}: the"
+                                + " transaction-timeout of {} is not checked against it",
+                        where,
+                        config.transactionTimeout());
+                return;
+            }
+            throw e;
+        }
+        ConfigEntry max = brokerConfig == null ? null : brokerConfig.get(TRANSACTION_MAX_TIMEOUT);
+        if (max == null || max.value() == null) {
+            return;
+        }
+        long maxMillis = Long.parseLong(max.value());
+        if (config.transactionTimeout().toMillis() > maxMillis) {
+            throw new KafkaUnavailableException(
+                    "transaction-timeout is "
+                            + config.transactionTimeout()
+                            + " but the brokers of "
+                            + where
+                            + " allow at most "
+                            + TRANSACTION_MAX_TIMEOUT
+                            + "="
+                            + maxMillis
+                            + " ms: lower transaction-timeout, or raise "
+                            + TRANSACTION_MAX_TIMEOUT
+                            + " on the brokers");
+        }
+    }
+
+    private static final String TRANSACTION_MAX_TIMEOUT = "transaction.max.timeout.ms";
+
+    private static final Logger LOG = LoggerFactory.getLogger(KafkaConnectionCheck.class);
 
     private static IllegalStateException noAnswer(String where, Duration timeout) {
         return new KafkaUnavailableException(

@@ -397,7 +397,8 @@ class DeploymentManifestsTest {
         if (config.delivery() != DeliveryGuarantee.EXACTLY_ONCE) {
             return;
         }
-        Duration checkpointTimeout = flinkConf.get(CheckpointingOptions.CHECKPOINTING_TIMEOUT);
+        // The job sets its own checkpoint timeout (--checkpoint-timeout) over the cluster's.
+        Duration checkpointTimeout = config.checkpointTimeout();
         assertThat(config.transactionTimeout())
                 .as(
                         "--transaction-timeout must be at most the broker's default"

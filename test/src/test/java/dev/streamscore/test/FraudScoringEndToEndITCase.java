@@ -221,6 +221,8 @@ class FraudScoringEndToEndITCase {
         options.set(ScoringOptions.DEAD_LETTER_TOPIC, "dead-letters-" + run);
         options.set(ScoringOptions.GROUP_ID, "streamscore-" + run);
         options.set(ScoringOptions.TRANSACTIONAL_ID_PREFIX, "streamscore-it-" + run);
+        // Any failure fails the job (the job's own restart strategy would hide it).
+        options.set(ScoringOptions.MAX_FAILURES, 0);
         options.set(InferenceOptions.MODEL, MODEL);
         options.set(ScoringOptions.DELIVERY, delivery);
         options.set(ScoringOptions.CHECKPOINT_INTERVAL, Duration.ofSeconds(1));

@@ -3,6 +3,7 @@ package dev.streamscore.jobs.config;
 import static dev.streamscore.jobs.config.ScoringOptions.*;
 
 import dev.streamscore.operators.inference.InferenceSettings;
+import dev.streamscore.operators.serde.TransactionDecoder;
 import java.io.Serializable;
 import java.time.Duration;
 import org.apache.flink.configuration.Configuration;
@@ -20,14 +21,20 @@ public record ScoringConfig(
         String scoresTopic,
         String deadLetterTopic,
         String groupId,
+        int maxRecordBytes,
+        Duration maxClockSkew,
         InferenceSettings inference,
         Duration cardHistoryTtl,
         Duration dedupWindow,
         int parallelism,
         DeliveryGuarantee delivery,
         Duration checkpointInterval,
+        Duration checkpointTimeout,
         String transactionalIdPrefix,
-        Duration transactionTimeout)
+        Duration transactionTimeout,
+        int maxFailures,
+        Duration failureInterval,
+        Duration restartDelay)
         implements Serializable {
 
     public ScoringConfig {
@@ -35,6 +42,17 @@ public record ScoringConfig(
             kafka = KafkaClientSettings.NONE;
         }
         kafka.check(delivery);
+        if (maxRecordBytes < 1 || maxRecordBytes > TransactionDecoder.MAX_RECORD_BYTES_LIMIT) {
+            throw new IllegalArgumentException(
+                    "max-record-bytes must be 1.."
+                            + TransactionDecoder.MAX_RECORD_BYTES_LIMIT
+                            + ", got "
+                            + maxRecordBytes);
+        }
+        if (maxClockSkew.isNegative()) {
+            throw new IllegalArgumentException(
+                    "max-clock-skew must be zero or positive, got " + maxClockSkew);
+        }
         if (parallelism < 1) {
             throw new IllegalArgumentException(
                     "parallelism must be at least 1, got " + parallelism);
@@ -50,14 +68,38 @@ public record ScoringConfig(
                             + " would drop scores on a failure), got "
                             + delivery);
         }
-        if (delivery == DeliveryGuarantee.EXACTLY_ONCE
-                && transactionTimeout.compareTo(checkpointInterval.multipliedBy(2)) <= 0) {
+        if (checkpointTimeout.toMillis() < 10) {
             throw new IllegalArgumentException(
-                    "transaction-timeout must be well above checkpoint-interval for exactly-once,"
-                            + " got "
+                    "checkpoint-timeout must be at least 10 ms, got " + checkpointTimeout);
+        }
+        if (delivery == DeliveryGuarantee.EXACTLY_ONCE
+                && transactionTimeout.compareTo(checkpointInterval.plus(checkpointTimeout)) <= 0) {
+            // A transaction stays open from one checkpoint to the next one's completion; if
+            // Kafka aborts it first, the scores it held are lost.
+            throw new IllegalArgumentException(
+                    "transaction-timeout must be above checkpoint-interval plus"
+                            + " checkpoint-timeout for exactly-once, or Kafka may abort a"
+                            + " transaction before its checkpoint commits it; got "
                             + transactionTimeout
                             + " with checkpoint-interval "
-                            + checkpointInterval);
+                            + checkpointInterval
+                            + " and checkpoint-timeout "
+                            + checkpointTimeout);
+        }
+        if (transactionalIdPrefix == null || transactionalIdPrefix.isBlank()) {
+            throw new IllegalArgumentException("transactional-id-prefix must not be empty");
+        }
+        if (maxFailures < 0) {
+            throw new IllegalArgumentException(
+                    "max-failures must be zero (never restart) or positive, got " + maxFailures);
+        }
+        if (failureInterval.isNegative() || failureInterval.isZero()) {
+            throw new IllegalArgumentException(
+                    "failure-interval must be positive, got " + failureInterval);
+        }
+        if (restartDelay.isNegative()) {
+            throw new IllegalArgumentException(
+                    "restart-delay must be zero or positive, got " + restartDelay);
         }
         for (String[] topic :
                 new String[][] {
@@ -81,14 +123,21 @@ public record ScoringConfig(
                 conf.get(SCORES_TOPIC),
                 conf.get(DEAD_LETTER_TOPIC),
                 conf.get(GROUP_ID),
+                conf.get(MAX_RECORD_BYTES),
+                conf.get(MAX_CLOCK_SKEW),
                 InferenceSettings.from(conf),
                 conf.get(CARD_HISTORY_TTL),
                 conf.get(DEDUP_WINDOW),
                 conf.get(PARALLELISM),
                 conf.get(DELIVERY),
                 conf.get(CHECKPOINT_INTERVAL),
-                conf.get(TRANSACTIONAL_ID_PREFIX),
-                conf.get(TRANSACTION_TIMEOUT));
+                conf.get(CHECKPOINT_TIMEOUT),
+                conf.getOptional(TRANSACTIONAL_ID_PREFIX)
+                        .orElseGet(() -> defaultTransactionalIdPrefix(conf, kafka)),
+                conf.get(TRANSACTION_TIMEOUT),
+                conf.get(MAX_FAILURES),
+                conf.get(FAILURE_INTERVAL),
+                conf.get(RESTART_DELAY));
     }
 
     /**
@@ -110,6 +159,33 @@ public record ScoringConfig(
                             + "; give one of them");
         }
         return fromSettings.trim();
+    }
+
+    /**
+     * {@code streamscore-<group-id>-<hash>}, the hash over the servers and the three topics: the
+     * same for every run of one application (so that a restarted job aborts what its predecessor
+     * left open), different for jobs on other topics, groups or clusters (so that they never fence
+     * each other's producers).
+     */
+    static String defaultTransactionalIdPrefix(ReadableConfig conf, KafkaClientSettings kafka) {
+        String identity =
+                String.join(
+                        "\n",
+                        bootstrapServers(conf, kafka),
+                        conf.get(TRANSACTIONS_TOPIC),
+                        conf.get(SCORES_TOPIC),
+                        conf.get(DEAD_LETTER_TOPIC));
+        try {
+            byte[] hash =
+                    java.security.MessageDigest.getInstance("SHA-256")
+                            .digest(identity.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return "streamscore-"
+                    + conf.get(GROUP_ID)
+                    + "-"
+                    + java.util.HexFormat.of().formatHex(hash, 0, 4);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
     }
 
     /** The defaults of every option. */

@@ -2,6 +2,8 @@ package dev.streamscore.jobs.config;
 
 import dev.streamscore.operators.batching.BatchingOptions;
 import dev.streamscore.operators.inference.InferenceOptions;
+import dev.streamscore.operators.serde.TransactionDecoder;
+import dev.streamscore.operators.serde.TransactionValidator;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,6 +67,22 @@ public final class ScoringOptions {
                     .withDescription(
                             "Kafka consumer group id; offsets are committed on checkpoints.");
 
+    public static final ConfigOption<Integer> MAX_RECORD_BYTES =
+            ConfigOptions.key("max-record-bytes")
+                    .intType()
+                    .defaultValue(TransactionDecoder.DEFAULT_MAX_RECORD_BYTES)
+                    .withDescription(
+                            "An input record larger than this is a dead letter without being"
+                                    + " decoded; at most 16 MiB (Avro's reader limits).");
+
+    public static final ConfigOption<Duration> MAX_CLOCK_SKEW =
+            ConfigOptions.key("max-clock-skew")
+                    .durationType()
+                    .defaultValue(TransactionValidator.DEFAULT_MAX_CLOCK_SKEW)
+                    .withDescription(
+                            "A transaction whose event_time is later than the wall clock plus this"
+                                    + " is a dead letter (stage VALIDATE).");
+
     public static final ConfigOption<Duration> CARD_HISTORY_TTL =
             ConfigOptions.key("card-history-ttl")
                     .durationType()
@@ -104,22 +122,55 @@ public final class ScoringOptions {
                             "Time between checkpoints; with exactly-once, the delay before scores"
                                     + " become visible.");
 
+    public static final ConfigOption<Duration> CHECKPOINT_TIMEOUT =
+            ConfigOptions.key("checkpoint-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(2))
+                    .withDescription(
+                            "A checkpoint that takes longer is abandoned (and counts as a"
+                                    + " failure); with exactly-once, well below"
+                                    + " transaction-timeout.");
+
     public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX =
             ConfigOptions.key("transactional-id-prefix")
                     .stringType()
-                    .defaultValue("streamscore")
+                    .noDefaultValue()
                     .withDescription(
-                            "Kafka transactional id prefix for exactly-once; unique per"
-                                    + " application.");
+                            "Kafka transactional id prefix for exactly-once, unique per"
+                                + " application; by default streamscore-<group-id>-<8 hex digits of"
+                                + " the servers and topics>, so that jobs on other topics or groups"
+                                + " never fence each other.");
 
     public static final ConfigOption<Duration> TRANSACTION_TIMEOUT =
             ConfigOptions.key("transaction-timeout")
                     .durationType()
                     .defaultValue(Duration.ofMinutes(10))
                     .withDescription(
-                            "Kafka transaction timeout for exactly-once; above checkpoint time plus"
-                                + " restart time, at most the broker's transaction.max.timeout.ms"
-                                + " (15 min by default).");
+                            "Kafka transaction timeout for exactly-once; above checkpoint-interval"
+                                + " plus checkpoint-timeout (checked at start), and at most the"
+                                + " brokers' transaction.max.timeout.ms (15 min by default; checked"
+                                + " at start where the client may read it).");
+
+    public static final ConfigOption<Integer> MAX_FAILURES =
+            ConfigOptions.key("max-failures")
+                    .intType()
+                    .defaultValue(3)
+                    .withDescription(
+                            "Failures the job restarts from within failure-interval (Flink's"
+                                + " failure-rate strategy); one more ends the job with its cause. 0"
+                                + " = never restart.");
+
+    public static final ConfigOption<Duration> FAILURE_INTERVAL =
+            ConfigOptions.key("failure-interval")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(10))
+                    .withDescription("The window max-failures is counted in.");
+
+    public static final ConfigOption<Duration> RESTART_DELAY =
+            ConfigOptions.key("restart-delay")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(5))
+                    .withDescription("Wait before each restart.");
 
     /** The options of the job itself, beside those of its inference and batching. */
     public static List<ConfigOption<?>> own() {
@@ -130,13 +181,19 @@ public final class ScoringOptions {
                 SCORES_TOPIC,
                 DEAD_LETTER_TOPIC,
                 GROUP_ID,
+                MAX_RECORD_BYTES,
+                MAX_CLOCK_SKEW,
                 CARD_HISTORY_TTL,
                 DEDUP_WINDOW,
                 PARALLELISM,
                 DELIVERY,
                 CHECKPOINT_INTERVAL,
+                CHECKPOINT_TIMEOUT,
                 TRANSACTIONAL_ID_PREFIX,
-                TRANSACTION_TIMEOUT);
+                TRANSACTION_TIMEOUT,
+                MAX_FAILURES,
+                FAILURE_INTERVAL,
+                RESTART_DELAY);
     }
 
     /**

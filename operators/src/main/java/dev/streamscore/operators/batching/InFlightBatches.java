@@ -207,23 +207,27 @@ final class InFlightBatches {
     /** Runs on an inference thread: one model call, then the outcome goes back via the mailbox. */
     private void callOffTaskThread(Attempt attempt) {
         int n = attempt.range.size();
-        FloatBuffer rows;
-        if (attempt.range.from == 0 && n == attempt.batch.size) {
-            // The whole batch: the slot has room for padding rows past it (see OnnxOptions).
-            rows = attempt.slot.rows();
-        } else {
-            // Part of a split batch: a copy of its own, so that padding written past the part
-            // cannot overwrite the rows of the other half.
-            rows = attempt.batch.scorer.newInputBuffer(n);
-            rows.put(attempt.slot.rows().slice(attempt.range.from * columns, n * columns));
-            rows.clear();
-        }
         long start = ticker.nanoTime();
+        FloatBuffer rows = null;
         try {
-            attempt.batch.scorer.score(rows, n, attempt.out);
+            rows = inputOf(attempt);
         } catch (Throwable t) {
-            // Not handled here: the task thread retries, splits or gives up, or fails on an Error.
-            attempt.failure = t;
+            // Not the model's failure (no memory for a split batch's buffer, a bug): the batch
+            // retries, splits or gives up as for a failed call. Were it left to escape, the batch
+            // would wait for an outcome that never comes and its buffer would never come back.
+            attempt.failure =
+                    new IllegalStateException(
+                            "could not prepare the model call on " + n + " rows: " + t, t);
+        }
+        if (rows != null) {
+            start = ticker.nanoTime();
+            try {
+                attempt.batch.scorer.score(rows, n, attempt.out);
+            } catch (Throwable t) {
+                // Not handled here: the task thread retries, splits or gives up, or fails on an
+                // Error.
+                attempt.failure = t;
+            }
         }
         attempt.nanos = ticker.nanoTime() - start;
         attempt.returned = true;
@@ -237,6 +241,21 @@ final class InFlightBatches {
             // The task is shutting down; the batch is restored from the last checkpoint.
             LOG.debug("Dropped the result of batch {}: the mailbox is closed", attempt.batch.id, e);
         }
+    }
+
+    /** The rows of the attempt's range, in the buffer the model call reads. */
+    private FloatBuffer inputOf(Attempt attempt) {
+        int n = attempt.range.size();
+        if (attempt.range.from == 0 && n == attempt.batch.size) {
+            // The whole batch: the slot has room for padding rows past it (see OnnxOptions).
+            return attempt.slot.rows();
+        }
+        // Part of a split batch: a copy of its own, so that padding written past the part cannot
+        // overwrite the rows of the other half.
+        FloatBuffer rows = attempt.batch.scorer.newInputBuffer(n);
+        rows.put(attempt.slot.rows().slice(attempt.range.from * columns, n * columns));
+        rows.clear();
+        return rows;
     }
 
     private void onCallReturned(Attempt attempt) throws Exception {

@@ -15,6 +15,14 @@ import java.util.Set;
  * <p>Windows are relative to the transaction's event time and count only the card's earlier
  * transactions: a transaction never counts itself.
  *
+ * <p>Out-of-order events: a transaction older than the card's newest one (a late event) is scored
+ * as of its own time. Its windows count the remembered transactions before it; its "previous"
+ * transaction (seconds since, country changed) is the latest remembered one before it, or none if
+ * none is remembered. It joins the card's history in time order, so later transactions count it in
+ * their windows, but it never becomes the card's previous transaction or country: those stay the
+ * newest event's. A transaction older than 24 h before the newest counts in the card's totals only.
+ * Event times far in the future never get here ({@code TransactionValidator}).
+ *
  * <pre>{@code
  * CardHistory history = new CardHistory();
  * float[] features = CardFeatures.computeAndUpdate(history, txn);
@@ -103,7 +111,19 @@ public final class CardFeatures {
         }
 
         double hour = ((now % DAY) + DAY) % DAY / (double) HOUR;
-        double secsSincePrev = first ? -1 : Math.max(0, now - history.previousEventTime) / 1000.0;
+        // The transaction before this one: the card's newest, unless this one is late.
+        boolean hasPrevious = !first;
+        long previousTime = history.previousEventTime;
+        int previousCountry = history.previousCountry;
+        if (!first && now < history.previousEventTime) {
+            int before = latestAtOrBefore(history, now);
+            hasPrevious = before >= 0;
+            if (hasPrevious) {
+                previousTime = history.recentTimes[before];
+                previousCountry = history.recentCountries[before];
+            }
+        }
+        double secsSincePrev = hasPrevious ? (now - previousTime) / 1000.0 : -1;
 
         float[] f = new float[COUNT];
         f[0] = (float) Math.log1p(amount / 100.0);
@@ -117,8 +137,8 @@ public final class CardFeatures {
         f[8] = count24h;
         f[9] = (float) Math.log1p(sum1h / 100.0);
         f[10] = (float) Math.log1p(sum24h / 100.0);
-        f[11] = first ? NO_PREVIOUS_SECS_LOG : (float) Math.log1p(secsSincePrev);
-        f[12] = !first && history.previousCountry != country ? 1f : 0f;
+        f[11] = hasPrevious ? (float) Math.log1p(secsSincePrev) : NO_PREVIOUS_SECS_LOG;
+        f[12] = hasPrevious && previousCountry != country ? 1f : 0f;
         f[13] = !first && history.homeCountry != country ? 1f : 0f;
         f[14] = first ? 0f : (float) Math.log((amount + 100.0) / (history.meanAmountMinor + 100.0));
         f[15] = smallEcom1h;
@@ -142,9 +162,12 @@ public final class CardFeatures {
             h.homeCountry = country;
         }
         h.meanAmountMinor += (amount - h.meanAmountMinor) / (h.transactionCount + 1);
+        boolean late = h.transactionCount > 0 && now < h.previousEventTime;
         h.transactionCount++;
-        h.previousCountry = country;
-        h.previousEventTime = Math.max(h.previousEventTime, now);
+        if (!late) {
+            h.previousCountry = country;
+            h.previousEventTime = now;
+        }
 
         // Forget what fell out of the 24 h window of the newest event, then append.
         long horizon = h.previousEventTime - DAY;
@@ -159,6 +182,9 @@ public final class CardFeatures {
             }
         }
         h.recentSize = keep;
+        if (now <= horizon) {
+            return; // outside every window of the newest event: nothing left to count it in
+        }
         if (h.recentSize == CardHistory.MAX_RECENT) {
             shiftOutOldest(h);
         }
@@ -169,11 +195,29 @@ public final class CardFeatures {
             h.recentCountries = Arrays.copyOf(h.recentCountries, capacity);
             h.recentSmallEcom = Arrays.copyOf(h.recentSmallEcom, capacity);
         }
+        // Keep the ring in time order: a late event goes before the newer ones.
         int i = h.recentSize++;
+        while (i > 0 && h.recentTimes[i - 1] > now) {
+            h.recentTimes[i] = h.recentTimes[i - 1];
+            h.recentAmounts[i] = h.recentAmounts[i - 1];
+            h.recentCountries[i] = h.recentCountries[i - 1];
+            h.recentSmallEcom[i] = h.recentSmallEcom[i - 1];
+            i--;
+        }
         h.recentTimes[i] = now;
         h.recentAmounts[i] = amount;
         h.recentCountries[i] = country;
         h.recentSmallEcom[i] = smallEcom;
+    }
+
+    /** Index of the latest remembered transaction at or before {@code time}, or -1. */
+    private static int latestAtOrBefore(CardHistory h, long time) {
+        for (int i = h.recentSize - 1; i >= 0; i--) {
+            if (h.recentTimes[i] <= time) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static void shiftOutOldest(CardHistory h) {

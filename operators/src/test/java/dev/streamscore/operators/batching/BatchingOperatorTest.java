@@ -18,6 +18,7 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.util.OutputTag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The batching operator apart from any domain: integers in, strings out, a model in plain Java. The
@@ -241,6 +242,37 @@ class BatchingOperatorTest {
             assertThat(operator.models().current()).isSameAs(model);
         }
         assertThat(wider.closed).as("a refused model is still the caller's").isFalse();
+    }
+
+    @Test
+    @Timeout(60) // without the fix the next batch waits forever for the lost buffer
+    void anErrorPreparingACallOutsideTheModelIsRetriedAndLosesNeitherTheBatchNorItsBuffer()
+            throws Exception {
+        // Batch {1, -2, 3, 4} fails, is split, and its halves' buffers fail to allocate twice.
+        model.smallBufferRows = 4;
+        model.smallBufferErrors.set(2);
+        try (var h = harness(FOUR_PER_BATCH, null)) {
+            for (int n : new int[] {1, -2, 3, 4}) {
+                h.processElement(n, n);
+            }
+            runUntil(h, () -> h.extractOutputValues().size() == 3 && failed(h).size() == 1);
+            assertThat(model.smallBufferErrors.get()).as("both errors were thrown").isNegative();
+            assertThat(failed(h)).containsExactly("-2: negative first value in row 0");
+            BatchingOperator<?, ?> operator = (BatchingOperator<?, ?>) h.getOperator();
+            assertThat(operator.metrics().modelCallTimeouts.getCount())
+                    .as("the errors came back as failures, not left for the call timeout")
+                    .isZero();
+
+            // With maxInFlight 1, a buffer lost to the errors would leave the next batch waiting.
+            for (int n = 5; n <= 8; n++) {
+                h.processElement(n, n);
+            }
+            runUntil(h, () -> h.extractOutputValues().size() == 7);
+            assertThat(h.extractOutputValues())
+                    .containsExactlyInAnyOrder(
+                            "1=2.0", "3=4.0", "4=5.0", "5=6.0", "6=7.0", "7=8.0", "8=9.0");
+            assertThat(h.wasFailedExternally()).isFalse();
+        }
     }
 
     @Test

@@ -43,6 +43,14 @@ final class TestScorers {
         /** When set, the first call waits until it is counted down. */
         volatile CountDownLatch firstCallGate;
 
+        /**
+         * How many more input buffers of fewer than {@link #smallBufferRows} rows (those of a split
+         * batch's parts) fail to allocate, with an {@link OutOfMemoryError}.
+         */
+        final AtomicInteger smallBufferErrors = new AtomicInteger();
+
+        volatile int smallBufferRows;
+
         SumScorer(String version, int columns, float factor) {
             this.descriptor = descriptorOf("sum", version, columns);
             this.factor = factor;
@@ -60,6 +68,9 @@ final class TestScorers {
 
         @Override
         public FloatBuffer newInputBuffer(int rows) {
+            if (rows < smallBufferRows && smallBufferErrors.getAndDecrement() > 0) {
+                throw new OutOfMemoryError("Cannot reserve " + rows + " rows of direct memory");
+            }
             return ByteBuffer.allocateDirect(rows * descriptor.featureCount() * Float.BYTES)
                     .order(ByteOrder.nativeOrder())
                     .asFloatBuffer();

@@ -77,14 +77,57 @@ class CardFeaturesTest {
     }
 
     @Test
-    void anOutOfOrderTransactionDoesNotCountLaterOnesOrGoNegative() {
+    void aLateTransactionWithNothingRememberedBeforeItHasNoPrevious() {
         CardHistory h = new CardHistory();
-        CardFeatures.computeAndUpdate(h, txn("late", T0, 1_000, "DE", Channel.POS));
+        CardFeatures.computeAndUpdate(h, txn("newest", T0, 1_000, "DE", Channel.POS));
         float[] f =
                 CardFeatures.computeAndUpdate(
-                        h, txn("early", T0.minusSeconds(60), 1_000, "DE", Channel.POS));
+                        h, txn("late", T0.minusSeconds(60), 1_000, "FR", Channel.POS));
         assertThat(f[index("txn_count_1h")]).isZero();
-        assertThat(f[index("secs_since_prev_log")]).isZero();
+        assertThat(f[index("secs_since_prev_log")]).isEqualTo(CardFeatures.NO_PREVIOUS_SECS_LOG);
+        assertThat(f[index("country_changed")]).isZero();
+        assertThat(f[index("history_count_log")]).isEqualTo((float) Math.log1p(1));
+    }
+
+    @Test
+    void aLateTransactionIsScoredAsOfItsOwnTimeAndNeverBecomesThePrevious() {
+        CardHistory h = new CardHistory();
+        CardFeatures.computeAndUpdate(h, txn("a", T0.minusSeconds(600), 1_000, "DE", Channel.POS));
+        CardFeatures.computeAndUpdate(h, txn("b", T0, 1_000, "FR", Channel.POS));
+
+        float[] late =
+                CardFeatures.computeAndUpdate(
+                        h, txn("late", T0.minusSeconds(300), 1_000, "NL", Channel.POS));
+        // Its previous is "a", 300 s before it, in DE; "b" (after it) is not counted.
+        assertThat(late[index("secs_since_prev_log")]).isEqualTo((float) Math.log1p(300));
+        assertThat(late[index("country_changed")]).isEqualTo(1f);
+        assertThat(late[index("txn_count_1h")]).isEqualTo(1f);
+
+        float[] next =
+                CardFeatures.computeAndUpdate(
+                        h, txn("c", T0.plusSeconds(60), 1_000, "FR", Channel.POS));
+        // The card's previous is still "b" (FR, 60 s before), but the late one is in its windows.
+        assertThat(next[index("secs_since_prev_log")]).isEqualTo((float) Math.log1p(60));
+        assertThat(next[index("country_changed")]).isZero();
+        assertThat(next[index("txn_count_1h")]).isEqualTo(3f);
+        assertThat(next[index("distinct_countries_24h")]).isEqualTo(3f);
+        assertThat(h.recentTimes)
+                .startsWith(
+                        T0.minusSeconds(600).toEpochMilli(),
+                        T0.minusSeconds(300).toEpochMilli(),
+                        T0.toEpochMilli(),
+                        T0.plusSeconds(60).toEpochMilli());
+    }
+
+    @Test
+    void aTransactionOlderThanTheNewestsWindowCountsOnlyInTheTotals() {
+        CardHistory h = new CardHistory();
+        CardFeatures.computeAndUpdate(h, txn("newest", T0, 1_000, "DE", Channel.POS));
+        CardFeatures.computeAndUpdate(
+                h, txn("ancient", T0.minus(Duration.ofDays(3)), 1_000, "DE", Channel.POS));
+        assertThat(h.recentSize).isEqualTo(1);
+        assertThat(h.transactionCount).isEqualTo(2);
+        assertThat(h.previousEventTime).isEqualTo(T0.toEpochMilli());
     }
 
     @Test

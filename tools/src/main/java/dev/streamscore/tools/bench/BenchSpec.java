@@ -109,6 +109,8 @@ record BenchSpec(
         o.set(ScoringOptions.DEAD_LETTER_TOPIC, run + "-dead-letters");
         o.set(ScoringOptions.GROUP_ID, run);
         o.set(ScoringOptions.TRANSACTIONAL_ID_PREFIX, run);
+        // A failing run fails the measurement instead of restarting inside it.
+        o.set(ScoringOptions.MAX_FAILURES, 0);
         o.set(InferenceOptions.MODEL, "bundled:" + model);
         o.set(BatchingOptions.BATCH_SIZE, batchSize);
         o.set(BatchingOptions.MAX_WAIT, maxWait);
