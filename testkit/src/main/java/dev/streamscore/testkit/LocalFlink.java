@@ -1,11 +1,15 @@
 package dev.streamscore.testkit;
 
 import java.io.File;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
@@ -37,6 +41,26 @@ public final class LocalFlink {
             dir.toFile().deleteOnExit();
             conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.toUri().toString());
         }
+        if (!conf.contains(RestOptions.BIND_PORT)) {
+            // A known port (Flink would pick a random one and not say which), so that the
+            // commands can read the job's failures from the REST API: restUrl(env).
+            conf.set(RestOptions.BIND_PORT, Integer.toString(freePort()));
+        }
+        conf.set(RestOptions.ADDRESS, "127.0.0.1");
         return StreamExecutionEnvironment.getExecutionEnvironment(conf);
+    }
+
+    /**
+     * Where the MiniCluster of an environment from {@link #environment} serves Flink's REST API.
+     */
+    public static URI restUrl(StreamExecutionEnvironment env) {
+        String port = env.getConfiguration().get(RestOptions.BIND_PORT);
+        return URI.create("http://127.0.0.1:" + port.split("-")[0].trim() + "/");
+    }
+
+    private static int freePort() throws java.io.IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
     }
 }

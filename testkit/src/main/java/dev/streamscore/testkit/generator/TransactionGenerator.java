@@ -63,7 +63,8 @@ public final class TransactionGenerator implements Iterator<GeneratedTransaction
         }
 
         /**
-         * 10 000 cards, 2 000 merchants, 0.5% fraud, no duplicates, from 2020-01-01 (so that even a long run of simulated time stays in the past, where the job accepts event times); about 3
+         * 10 000 cards, 2 000 merchants, 0.5% fraud, no duplicates, from 2020-01-01 (so that even a
+         * long run of simulated time stays in the past, where the job accepts event times); about 3
          * transactions per card per simulated day.
          */
         public static Settings defaults(long seed) {

@@ -7,6 +7,7 @@ import dev.streamscore.testkit.EmbeddedKafka;
 import dev.streamscore.testkit.LocalFlink;
 import dev.streamscore.testkit.generator.TransactionGenerator;
 import dev.streamscore.tools.cli.JobOptions;
+import dev.streamscore.tools.run.FailureWatcher;
 import java.io.PrintWriter;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -109,6 +110,15 @@ public final class DemoCommand implements Callable<Integer> {
                     LocalFlink.environment(FraudScoringJob.flinkSettings(jobOptions));
             FraudScoringJob.buildKafkaJob(env, config);
             JobClient job = env.executeAsync("streamscore: fraud scoring (demo)");
+            FailureWatcher failures =
+                    new FailureWatcher(
+                            LocalFlink.restUrl(env),
+                            job.getJobID().toString(),
+                            out,
+                            config.maxFailures());
+            Thread failureThread = new Thread(failures, "demo-failures");
+            failureThread.setDaemon(true);
+            failureThread.start();
 
             DemoTraffic traffic = null;
             Thread trafficThread = null;
@@ -160,10 +170,26 @@ public final class DemoCommand implements Callable<Integer> {
                 traffic.stop();
                 trafficThread.join();
             }
-            job.cancel().get();
+            failures.stop();
+            if (outcome.startsWith("incomplete: the job ended")) {
+                try {
+                    job.getJobExecutionResult().get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    Throwable cause = e;
+                    while (cause.getCause() != null) {
+                        cause = cause.getCause();
+                    }
+                    out.println("streamscore: the job ended: " + cause);
+                }
+            } else {
+                job.cancel().get();
+            }
             monitor.stop();
             monitorThread.join();
             printSummary(outcome, monitor, traffic, (System.nanoTime() - started) / 1e9);
+            out.println(
+                    "  job failures  : " + failures.failures() + restartsNote(failures, config));
+            out.flush();
             finished.countDown();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
@@ -270,6 +296,14 @@ public final class DemoCommand implements Callable<Integer> {
                                 + rate
                                 + "/s, malformed share "
                                 + malformedRate);
+    }
+
+    private static String restartsNote(FailureWatcher failures, ScoringConfig config) {
+        return failures.failures() == 0
+                ? ""
+                : " (each restarted from the last checkpoint, up to max-failures="
+                        + config.maxFailures()
+                        + " per failure-interval; causes above and in logs/streamscore.log)";
     }
 
     private void printSummary(

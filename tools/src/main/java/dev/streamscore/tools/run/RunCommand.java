@@ -1,11 +1,16 @@
 package dev.streamscore.tools.run;
 
 import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.KafkaConnectionCheck;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.testkit.LocalFlink;
 import dev.streamscore.tools.cli.JobOptions;
+import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -35,7 +40,33 @@ public final class RunCommand implements Callable<Integer> {
                 config.deadLetterTopic(),
                 config.bootstrapServers(),
                 config.inference().modelLocation());
-        FraudScoringJob.run(LocalFlink.environment(FraudScoringJob.flinkSettings(options)), config);
-        return 0;
+        KafkaConnectionCheck.check(config, KafkaConnectionCheck.DEFAULT_TIMEOUT);
+        StreamExecutionEnvironment env =
+                LocalFlink.environment(FraudScoringJob.flinkSettings(options));
+        FraudScoringJob.buildKafkaJob(env, config);
+        JobClient job = env.executeAsync("streamscore: fraud scoring");
+        PrintWriter out = spec.commandLine().getOut();
+        FailureWatcher failures =
+                new FailureWatcher(
+                        LocalFlink.restUrl(env),
+                        job.getJobID().toString(),
+                        out,
+                        config.maxFailures());
+        Thread watcher = new Thread(failures, "failure-watcher");
+        watcher.setDaemon(true);
+        watcher.start();
+        try {
+            job.getJobExecutionResult().get();
+            return 0;
+        } catch (ExecutionException e) {
+            out.println(
+                    "streamscore: the job ended after "
+                            + failures.failures()
+                            + " failures it restarted from; the last one is below");
+            out.flush();
+            throw e;
+        } finally {
+            failures.stop();
+        }
     }
 }
