@@ -52,6 +52,15 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
                 Ticker.SYSTEM);
     }
 
+    /**
+     * Scoring with models from {@code scorers} instead of the settings' model location: for system
+     * tests and benchmarks that wrap ONNX Runtime (a model made slow on purpose, say).
+     */
+    public static BatchingInferenceOperator withScorers(
+            InferenceSettings settings, BatchScorer.Factory scorers) {
+        return new BatchingInferenceOperator(settings, scorers, Ticker.SYSTEM);
+    }
+
     /** With another model or clock: the seams the tests use. */
     BatchingInferenceOperator(
             InferenceSettings settings, BatchScorer.Factory scorers, Ticker ticker) {
