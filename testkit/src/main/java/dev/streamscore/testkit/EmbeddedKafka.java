@@ -25,10 +25,16 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     private final KafkaClusterTestKit cluster;
     private final String bootstrapServers;
+    private final short replication;
 
     private EmbeddedKafka(KafkaClusterTestKit cluster, String bootstrapServers) {
+        this(cluster, bootstrapServers, (short) 1);
+    }
+
+    private EmbeddedKafka(KafkaClusterTestKit cluster, String bootstrapServers, short replication) {
         this.cluster = cluster;
         this.bootstrapServers = bootstrapServers;
+        this.replication = replication;
     }
 
     /**
@@ -101,6 +107,64 @@ public final class EmbeddedKafka implements AutoCloseable {
                 cluster, port > 0 ? "localhost:" + port : cluster.bootstrapServers());
     }
 
+    /**
+     * A cluster of {@code brokers} brokers and one separate KRaft controller, every internal topic
+     * replicated to all brokers with {@code min.insync.replicas} one less, and topics made by
+     * {@link #createTopics} replicated likewise: for tests that lose a broker.
+     */
+    public static EmbeddedKafka startCluster(int brokers) throws Exception {
+        if (brokers < 2) {
+            throw new IllegalArgumentException(
+                    "a cluster needs at least 2 brokers, got " + brokers);
+        }
+        String replicas = Integer.toString(brokers);
+        String minIsr = Integer.toString(brokers - 1);
+        KafkaClusterTestKit cluster =
+                new KafkaClusterTestKit.Builder(
+                                new TestKitNodes.Builder()
+                                        .setCombined(false)
+                                        .setNumBrokerNodes(brokers)
+                                        .setNumControllerNodes(1)
+                                        .build())
+                        .setConfigProp("offsets.topic.replication.factor", replicas)
+                        .setConfigProp("offsets.topic.num.partitions", "4")
+                        .setConfigProp("transaction.state.log.replication.factor", replicas)
+                        .setConfigProp("transaction.state.log.min.isr", minIsr)
+                        .setConfigProp("transaction.state.log.num.partitions", "4")
+                        .setConfigProp("default.replication.factor", replicas)
+                        .setConfigProp("min.insync.replicas", minIsr)
+                        .setConfigProp("group.initial.rebalance.delay.ms", "0")
+                        .setConfigProp("auto.create.topics.enable", "false")
+                        .build();
+        try {
+            cluster.format();
+            cluster.startup();
+            cluster.waitForReadyBrokers();
+        } catch (Exception e) {
+            cluster.close();
+            throw new IllegalStateException("could not start an embedded Kafka cluster: " + e, e);
+        }
+        return new EmbeddedKafka(cluster, cluster.bootstrapServers(), (short) brokers);
+    }
+
+    /** Ids of the running brokers. */
+    public java.util.Set<Integer> brokerIds() {
+        return java.util.Set.copyOf(cluster.brokers().keySet());
+    }
+
+    /**
+     * Shuts broker {@code id} down (a controlled shutdown: its partitions' leadership moves to the
+     * other replicas first) and keeps it down.
+     */
+    public void stopBroker(int id) {
+        kafka.server.BrokerServer broker = cluster.brokers().get(id);
+        if (broker == null) {
+            throw new IllegalArgumentException("no broker " + id + "; brokers: " + brokerIds());
+        }
+        broker.shutdown();
+        broker.awaitShutdown();
+    }
+
     public String bootstrapServers() {
         return bootstrapServers;
     }
@@ -126,7 +190,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         try (Admin admin = Admin.create(KafkaClients.admin(bootstrapServers()))) {
             for (String topic : topics) {
                 try {
-                    admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1)))
+                    admin.createTopics(List.of(new NewTopic(topic, partitions, replication)))
                             .all()
                             .get();
                 } catch (java.util.concurrent.ExecutionException e) {
