@@ -31,6 +31,7 @@ import picocli.CommandLine.Command;
             ExportTrainingDataCommand.class,
             ClusterCommand.class,
             BenchCommand.class,
+            dev.streamscore.tools.soak.SoakCommand.class,
             OperatorBenchmarkCommand.class
         })
 public final class StreamscoreCli {

@@ -42,7 +42,7 @@ public final class DemoTraffic implements Runnable {
     public final AtomicLong malformed = new AtomicLong();
 
     /** Send time (epoch ms) of each valid transaction whose score has not been read yet. */
-    public final ConcurrentHashMap<String, Long> sentAt = new ConcurrentHashMap<>();
+    public final ConcurrentHashMap<String, Long> sentAt;
 
     /**
      * @param events how many records to send; 0 or less for no bound
@@ -56,6 +56,28 @@ public final class DemoTraffic implements Runnable {
             long events,
             double rate,
             double malformedRate) {
+        this(
+                bootstrapServers,
+                clientSettings,
+                topic,
+                settings,
+                events,
+                rate,
+                malformedRate,
+                new ConcurrentHashMap<>());
+    }
+
+    /** As above, recording send times in {@code sentAt} (shared by several producers, say). */
+    public DemoTraffic(
+            String bootstrapServers,
+            Properties clientSettings,
+            String topic,
+            TransactionGenerator.Settings settings,
+            long events,
+            double rate,
+            double malformedRate,
+            ConcurrentHashMap<String, Long> sentAt) {
+        this.sentAt = sentAt;
         if (rate <= 0) {
             throw new IllegalArgumentException("rate must be positive, got " + rate);
         }
