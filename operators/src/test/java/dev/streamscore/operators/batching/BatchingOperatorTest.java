@@ -213,6 +213,11 @@ class BatchingOperatorTest {
         try (var h = harness(oneRowFiveMs, null)) {
             BatchingOperator<?, ?> operator = (BatchingOperator<?, ?>) h.getOperator();
             h.processElement(1, 1); // its call hangs
+            // Only once it hangs may its timeout fire: were the retry to reach the model first,
+            // the retry would be the call that hangs (the gate holds the model's first call).
+            assertThat(model.firstCallWaiting.await(30, java.util.concurrent.TimeUnit.SECONDS))
+                    .as("the first call reached the model")
+                    .isTrue();
             while (operator.metrics().modelCallTimeouts.getCount() == 0) {
                 h.setProcessingTime(h.getProcessingTime() + 1);
             }

@@ -43,6 +43,9 @@ final class TestScorers {
         /** When set, the first call waits until it is counted down. */
         volatile CountDownLatch firstCallGate;
 
+        /** Counted down when the first call has reached {@link #firstCallGate}. */
+        final CountDownLatch firstCallWaiting = new CountDownLatch(1);
+
         /**
          * How many more input buffers of fewer than {@link #smallBufferRows} rows (those of a split
          * batch's parts) fail to allocate, with an {@link OutOfMemoryError}.
@@ -79,6 +82,7 @@ final class TestScorers {
         @Override
         public void score(FloatBuffer input, int n, float[] out) throws InterruptedException {
             if (calls.incrementAndGet() == 1 && firstCallGate != null) {
+                firstCallWaiting.countDown();
                 firstCallGate.await();
             }
             int columns = descriptor.featureCount();
