@@ -5,6 +5,7 @@ import dev.streamscore.operators.cache.CachedScore;
 import dev.streamscore.operators.cache.ScoreCache;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeoutException;
 import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -436,16 +437,36 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         super.finish();
     }
 
-    /** Scores the partial batch and waits until everything accepted has been emitted. */
+    /**
+     * Scores the partial batch and waits until everything accepted has been emitted.
+     * Processing-time timers may stop firing while the task finishes, so no model call times out
+     * here: if nothing comes back for twice the model call timeout, a call hangs, and waiting
+     * longer would hang the task; it fails instead, and the elements are restored from the last
+     * checkpoint.
+     */
     private void flushAndWait() throws Exception {
         if (results == null || inFlight == null || closed) {
             return; // open() failed, or the operator was closed (cancelled): nothing to wait for
         }
-        // Processing-time timers may stop firing while the task finishes: retry without backoff.
+        // Retry without backoff: a backoff timer might never fire.
         inFlight.drain();
         closeOpenBatch();
+        long patienceNanos = 2 * settings.modelCallTimeout().toNanos();
+        long lastProgress = System.nanoTime();
         while (!results.isEmpty()) {
-            mailbox.yield();
+            if (mailbox.tryYield()) {
+                lastProgress = System.nanoTime();
+            } else if (System.nanoTime() - lastProgress > patienceNanos) {
+                throw new TimeoutException(
+                        results.size()
+                                + " elements are still waiting for model calls that have not"
+                                + " returned for "
+                                + settings.modelCallTimeout().multipliedBy(2)
+                                + " while the task finishes; failing so that they are restored"
+                                + " from the last checkpoint instead of hanging the task");
+            } else {
+                Thread.sleep(1);
+            }
         }
     }
 

@@ -281,6 +281,27 @@ class BatchingOperatorTest {
     }
 
     @Test
+    void endOfInputFailsRatherThanHangWhenAModelCallNeverReturns() throws Exception {
+        BatchingSettings oneRow =
+                FOUR_PER_BATCH.toBuilder()
+                        .maxBatchSize(1)
+                        .modelCallTimeout(Duration.ofMillis(50))
+                        .build();
+        model.firstCallGate = new CountDownLatch(1);
+        try (var h = harness(oneRow, null)) {
+            h.processElement(1, 1); // its call hangs; no processing time passes to time it out
+            assertThat(model.firstCallWaiting.await(30, java.util.concurrent.TimeUnit.SECONDS))
+                    .isTrue();
+            assertThatThrownBy(h::endInput)
+                    .isInstanceOf(java.util.concurrent.TimeoutException.class)
+                    .hasMessageStartingWith(
+                            "1 elements are still waiting for model calls that have not returned"
+                                    + " for PT0.1S while the task finishes");
+            model.firstCallGate.countDown(); // the harness's own finish can now complete
+        }
+    }
+
+    @Test
     void endOfInputEmitsEverythingAcceptedBeforeItReturns() throws Exception {
         try (var h = harness(FOUR_PER_BATCH, null)) {
             h.processElement(1, 1);
