@@ -239,6 +239,9 @@ public final class SoakCommand implements Callable<Integer> {
         long nextKill = start + killEvery.toNanos();
         long nextLine = start + Duration.ofSeconds(10).toNanos();
         int kills = 0;
+        // The MiniCluster keeps terminated TaskManagers in its list: kill only running ones.
+        java.util.ArrayDeque<Integer> running = new java.util.ArrayDeque<>(java.util.List.of(0, 1));
+        int nextIndex = 2;
         long lastCheckpoint = 0;
         long maxCheckpoint = 0;
         long maxHeap = 0;
@@ -250,8 +253,9 @@ public final class SoakCommand implements Callable<Integer> {
                             maxHeap,
                             ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
             if (System.nanoTime() >= nextKill) {
-                cluster.terminateTaskManager(kills % 2).get(60, TimeUnit.SECONDS);
+                cluster.terminateTaskManager(running.removeFirst()).get(60, TimeUnit.SECONDS);
                 cluster.startTaskManager();
+                running.addLast(nextIndex++);
                 kills++;
                 nextKill += killEvery.toNanos();
                 out.printf("   killed a TaskManager (%d so far) and started another%n", kills);
