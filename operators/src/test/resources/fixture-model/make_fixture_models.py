@@ -14,6 +14,9 @@ BIAS: change both together.
                            accepts it at load (OnnxModel warms up with 8 rows) and then fails
                            at run time for any batch that does not hold exactly 8 rows
     wrong-features/        the v1 model with a descriptor whose first two features are swapped
+    wrong-shape/           takes float[batch, 17], but its descriptor lists the 18 features: a
+                           model whose inputs do not match its descriptor (version wrong-shape)
+    unbounded/             v1 without its Sigmoid: scores outside [0, 1] (version unbounded)
     fails-on-nan/          v1's scores, but ONNX Runtime fails the whole call when any row holds
                            a NaN feature (a Gather whose index is out of range for such rows): a
                            real model error caused by one poison row, for failure isolation
@@ -42,8 +45,8 @@ THRESHOLDS = {"review": 0.5, "decline": 0.8}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def linear_model(weights, reshape_rows=None, fail_on_nan=False):
-    w = numpy_helper.from_array(np.asarray(weights, dtype=np.float32).reshape(18, 1), "W")
+def linear_model(weights, reshape_rows=None, fail_on_nan=False, columns=18, sigmoid=True):
+    w = numpy_helper.from_array(np.asarray(weights, dtype=np.float32).reshape(columns, 1), "W")
     b = numpy_helper.from_array(np.asarray([BIAS], dtype=np.float32), "B")
     inits = [w, b]
     nodes = []
@@ -71,12 +74,14 @@ def linear_model(weights, reshape_rows=None, fail_on_nan=False):
             helper.make_node("Add", ["z", "guard"], ["z_guarded"]),
             helper.make_node("Sigmoid", ["z_guarded"], ["probability"]),
         ]
-    else:
+    elif sigmoid:
         nodes.append(helper.make_node("Sigmoid", ["z"], ["probability"]))
+    else:
+        nodes.append(helper.make_node("Identity", ["z"], ["probability"]))
     graph = helper.make_graph(
         nodes,
         "fixture_linear",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 18])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", columns])],
         [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["batch", 1])],
         inits,
     )
@@ -108,7 +113,18 @@ def write(folder, model, version, features=FEATURES):
         f.write("\n")
 
 
+def write_lifecycle_fixtures():
+    write("wrong-shape", linear_model(WEIGHTS[:17], columns=17), "wrong-shape")
+    write("unbounded", linear_model([10 * w for w in WEIGHTS], sigmoid=False), "unbounded")
+
+
 if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["--lifecycle-only"]:
+        # Added later, with another onnx release: the others keep their committed bytes.
+        write_lifecycle_fixtures()
+        sys.exit(0)
+    write_lifecycle_fixtures()
     write("linear-v1", linear_model(WEIGHTS), "1")
     write("linear-v2", linear_model([-w for w in WEIGHTS]), "2")
     write("fails-unless-8-rows", linear_model(WEIGHTS, reshape_rows=8), "broken")

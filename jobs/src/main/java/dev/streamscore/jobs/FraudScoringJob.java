@@ -7,6 +7,9 @@ import dev.streamscore.operators.deadletter.DeadLetterSerializationSchema;
 import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.features.CardFeatureEnricher;
 import dev.streamscore.operators.features.EnrichedTransaction;
+import dev.streamscore.operators.inference.BatchingInferenceOperator;
+import dev.streamscore.operators.lifecycle.ModelCommandDecoder;
+import dev.streamscore.operators.lifecycle.ModelStatuses;
 import dev.streamscore.operators.serde.KafkaRecord;
 import dev.streamscore.operators.serde.KafkaRecordDeserializer;
 import dev.streamscore.operators.serde.SingleObjectSerializationSchema;
@@ -14,6 +17,8 @@ import dev.streamscore.operators.serde.SourcedTransaction;
 import dev.streamscore.operators.serde.TransactionDecoder;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.ModelCommand;
+import dev.streamscore.schemas.ModelStatus;
 import java.nio.charset.StandardCharsets;
 import java.util.Properties;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -41,6 +46,8 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
  *
  * <pre>
  *  transactions ─► decode + validate ─► enrich: card features ─► score: batched ONNX inference ─► fraud-scores
+ *                        │                                          ▲     │  │  └──► fraud-scores-challenger
+ *  streamscore-control ─► decode model commands ── (broadcast) ─────┘     │  └─────► streamscore-model-status
  *                        │                                                │
  *                        └──────────────── dead letters ◄─────────────────┘──► transactions-dead-letter
  * </pre>
@@ -95,13 +102,26 @@ public final class FraudScoringJob {
     public static void buildKafkaJob(
             StreamExecutionEnvironment env, ScoringConfig config, ScoringStage scoring) {
         configure(env, config);
-        buildTopology(
-                env,
-                config,
-                kafkaSource(config),
-                scoreSink(config),
-                deadLetterSink(config),
-                scoring);
+        boolean control = config.modelControl() && scoring.takesModelCommands();
+        SingleOutputStreamOperator<FraudScore> operator =
+                buildTopology(
+                        env,
+                        config,
+                        kafkaSource(config),
+                        control ? controlSource(config) : null,
+                        scoreSink(config),
+                        deadLetterSink(config),
+                        scoring);
+        if (scoring.takesModelCommands()) {
+            operator.getSideOutput(ModelStatuses.TAG)
+                    .sinkTo(modelStatusSink(config))
+                    .uid("model-status-sink")
+                    .name("kafka: model status");
+            operator.getSideOutput(BatchingInferenceOperator.CHALLENGER_SCORES)
+                    .sinkTo(challengerScoreSink(config))
+                    .uid("challenger-scores-sink")
+                    .name("kafka: challenger scores");
+        }
     }
 
     /**
@@ -158,11 +178,29 @@ public final class FraudScoringJob {
                 env, config, source, scoreSink, deadLetterSink, ScoringStage.BATCHED_ONNX);
     }
 
-    /** The topology with another scoring stage, as the benchmark's baselines use. */
+    /** The topology with another scoring stage and no control stream. */
     public static DataStream<FraudScore> buildTopology(
             StreamExecutionEnvironment env,
             ScoringConfig config,
             Source<KafkaRecord, ?, ?> source,
+            Sink<FraudScore> scoreSink,
+            Sink<DeadLetter> deadLetterSink,
+            ScoringStage scoring) {
+        return buildTopology(env, config, source, null, scoreSink, deadLetterSink, scoring);
+    }
+
+    /**
+     * The topology with another scoring stage, as the benchmark's baselines use, and the source of
+     * model commands ({@code null}: none, the models change only by restart).
+     *
+     * @return the score stream (before its sink); its side outputs hold the status records and
+     *     challenger scores
+     */
+    public static SingleOutputStreamOperator<FraudScore> buildTopology(
+            StreamExecutionEnvironment env,
+            ScoringConfig config,
+            Source<KafkaRecord, ?, ?> source,
+            Source<KafkaRecord, ?, ?> controlSource,
             Sink<FraudScore> scoreSink,
             Sink<DeadLetter> deadLetterSink,
             ScoringStage scoring) {
@@ -183,19 +221,36 @@ public final class FraudScoringJob {
                         .uid("card-features")
                         .name("enrich: card features");
 
-        // Features and inference share the card-id partitioning, so they chain without a shuffle.
+        SingleOutputStreamOperator<ModelCommand> commands = null;
+        if (controlSource != null) {
+            commands =
+                    env.fromSource(
+                                    controlSource,
+                                    WatermarkStrategy.noWatermarks(),
+                                    "kafka: model commands")
+                            .uid("model-commands-source")
+                            .setParallelism(1)
+                            .process(new ModelCommandDecoder())
+                            .uid("decode-model-commands")
+                            .name("decode model commands")
+                            .setParallelism(1);
+        }
+
+        // Features and inference share the card-id partitioning: no shuffle between them.
         SingleOutputStreamOperator<FraudScore> scores =
                 scoring.score(
                         DataStreamUtils.reinterpretAsKeyedStream(
                                 enriched, e -> e.transaction.getCardId(), Types.STRING),
+                        commands,
                         config);
 
         scores.sinkTo(scoreSink).uid("scores-sink").name("kafka: fraud scores");
-        valid.getSideOutput(DeadLetters.TAG)
-                .union(scores.getSideOutput(DeadLetters.TAG))
-                .sinkTo(deadLetterSink)
-                .uid("dead-letter-sink")
-                .name("kafka: dead letters");
+        DataStream<DeadLetter> deadLetters =
+                valid.getSideOutput(DeadLetters.TAG).union(scores.getSideOutput(DeadLetters.TAG));
+        if (commands != null) {
+            deadLetters = deadLetters.union(commands.getSideOutput(DeadLetters.TAG));
+        }
+        deadLetters.sinkTo(deadLetterSink).uid("dead-letter-sink").name("kafka: dead letters");
         return scores;
     }
 
@@ -220,12 +275,55 @@ public final class FraudScoringJob {
                 .build();
     }
 
+    /**
+     * The control topic's source: one reader (the topic has one partition, so commands keep their
+     * order), from the topic's start on a fresh start, so that a job started without state applies
+     * the commands of the past in order; from its checkpoint after a restore.
+     */
+    public static KafkaSource<KafkaRecord> controlSource(ScoringConfig config) {
+        return KafkaSource.<KafkaRecord>builder()
+                .setProperty("partition.discovery.interval.ms", "60000")
+                .setProperties(config.kafka().consumer())
+                .setBootstrapServers(config.bootstrapServers())
+                .setTopics(config.controlTopic())
+                .setGroupId(config.groupId() + "-control")
+                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setDeserializer(new KafkaRecordDeserializer())
+                .setProperty("isolation.level", "read_committed")
+                .setProperty("commit.offsets.on.checkpoint", "false")
+                .build();
+    }
+
     public static KafkaSink<FraudScore> scoreSink(ScoringConfig config) {
+        return scoreSink(config, config.scoresTopic(), "scores");
+    }
+
+    /** The challenger's scores, with the same schema and key as the champion's. */
+    public static KafkaSink<FraudScore> challengerScoreSink(ScoringConfig config) {
+        return scoreSink(config, config.challengerScoresTopic(), "challenger-scores");
+    }
+
+    /** Status records, keyed by the command they answer. */
+    public static KafkaSink<ModelStatus> modelStatusSink(ScoringConfig config) {
         return kafkaSink(
                 config,
-                "scores",
+                "model-status",
+                KafkaRecordSerializationSchema.<ModelStatus>builder()
+                        .setTopic(config.modelStatusTopic())
+                        .setKeySerializationSchema(
+                                s -> s.getCommandId().getBytes(StandardCharsets.UTF_8))
+                        .setValueSerializationSchema(
+                                SingleObjectSerializationSchema.of(ModelStatus.class))
+                        .build());
+    }
+
+    private static KafkaSink<FraudScore> scoreSink(
+            ScoringConfig config, String topic, String name) {
+        return kafkaSink(
+                config,
+                name,
                 KafkaRecordSerializationSchema.<FraudScore>builder()
-                        .setTopic(config.scoresTopic())
+                        .setTopic(topic)
                         .setKeySerializationSchema(
                                 s -> s.getCardId().getBytes(StandardCharsets.UTF_8))
                         .setValueSerializationSchema(

@@ -39,7 +39,7 @@ public final class KafkaConnectionCheck {
     private KafkaConnectionCheck() {}
 
     /**
-     * Describes the job's three topics through an admin client with the consumer's settings, and
+     * Describes every topic of the job through an admin client with the consumer's settings, and
      * with the producer's too where they differ (a producer-only credential, say).
      *
      * @throws KafkaUnavailableException saying what failed: authentication, authorization, a topic
@@ -72,8 +72,7 @@ public final class KafkaConnectionCheck {
         // which says the same as ours) is what we report.
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Math.max(1, millis - 200));
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Math.max(1, millis - 200));
-        List<String> topics =
-                List.of(config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
+        List<String> topics = List.copyOf(config.topicPartitions(1).keySet());
         String where =
                 "Kafka at "
                         + config.bootstrapServers()
@@ -84,7 +83,23 @@ public final class KafkaConnectionCheck {
                         + " settings)";
         Admin admin = Admin.create(props);
         try {
-            admin.describeTopics(topics).allTopicNames().get(millis, TimeUnit.MILLISECONDS);
+            var described =
+                    admin.describeTopics(topics).allTopicNames().get(millis, TimeUnit.MILLISECONDS);
+            if (config.modelControl()) {
+                int partitions = described.get(config.controlTopic()).partitions().size();
+                if (partitions != 1) {
+                    throw new IllegalArgumentException(
+                            "control topic "
+                                    + config.controlTopic()
+                                    + " has "
+                                    + partitions
+                                    + " partitions; it must have exactly one, so that every"
+                                    + " subtask applies model commands in the order they were"
+                                    + " written (kafka-topics --create --topic "
+                                    + config.controlTopic()
+                                    + " --partitions 1)");
+                }
+            }
             if (producing && config.delivery() == DeliveryGuarantee.EXACTLY_ONCE) {
                 checkTransactionTimeout(admin, config, where, deadline);
             }

@@ -4,7 +4,9 @@ import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.inference.BatchingInferenceOperator;
 import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.ModelCommand;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 
@@ -14,22 +16,63 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
  * one model call per event) to measure the rest of the same job around them.
  *
  * <p>Dead letters of the stage go to the operator's {@link
- * dev.streamscore.operators.deadletter.DeadLetters#TAG} side output.
+ * dev.streamscore.operators.deadletter.DeadLetters#TAG} side output; a stage that takes model
+ * commands writes its status records to {@link
+ * dev.streamscore.operators.lifecycle.ModelStatuses#TAG} and a challenger's scores to {@link
+ * BatchingInferenceOperator#CHALLENGER_SCORES}.
  */
 @FunctionalInterface
 public interface ScoringStage {
 
-    /** Micro-batched, cached ONNX inference: {@link BatchingInferenceOperator}. */
-    ScoringStage BATCHED_ONNX =
-            (enriched, config) ->
-                    enriched.transform(
-                                    "score: batched ONNX inference",
-                                    TypeInformation.of(FraudScore.class),
-                                    new BatchingInferenceOperator(config.inference())
-                                            // The enricher emits a fresh object per element.
-                                            .withInputsOwned())
-                            .uid("batching-inference");
+    /**
+     * Micro-batched, cached ONNX inference: {@link BatchingInferenceOperator}, its models changed
+     * by {@code commands} when there are any.
+     */
+    ScoringStage BATCHED_ONNX = new BatchedOnnx();
 
+    /**
+     * @param commands the control stream of model commands, broadcast to every subtask; {@code
+     *     null} when the job has none (its models change only by restart)
+     */
     SingleOutputStreamOperator<FraudScore> score(
-            KeyedStream<EnrichedTransaction, String> enriched, ScoringConfig config);
+            KeyedStream<EnrichedTransaction, String> enriched,
+            DataStream<ModelCommand> commands,
+            ScoringConfig config);
+
+    /** Whether this stage reads model commands: if not, the job has no control stream. */
+    default boolean takesModelCommands() {
+        return false;
+    }
+
+    /** {@link #BATCHED_ONNX}. */
+    final class BatchedOnnx implements ScoringStage {
+        private BatchedOnnx() {}
+
+        @Override
+        public SingleOutputStreamOperator<FraudScore> score(
+                KeyedStream<EnrichedTransaction, String> enriched,
+                DataStream<ModelCommand> commands,
+                ScoringConfig config) {
+            BatchingInferenceOperator operator =
+                    new BatchingInferenceOperator(config.inference())
+                            .withChallenger(config.challengerModel())
+                            // The enricher emits a fresh object per element.
+                            .withInputsOwned();
+            String name = "score: batched ONNX inference";
+            TypeInformation<FraudScore> type = TypeInformation.of(FraudScore.class);
+            if (commands == null) {
+                return enriched.transform(name, type, operator).uid("batching-inference");
+            }
+            // A second input: the operator no longer chains to the enricher (a forward exchange
+            // between them instead), the price of models that change without a restart.
+            return enriched.connect(commands.broadcast())
+                    .transform(name, type, operator)
+                    .uid("batching-inference");
+        }
+
+        @Override
+        public boolean takesModelCommands() {
+            return true;
+        }
+    }
 }

@@ -4,10 +4,16 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.FileSystemNotFoundException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 
 /**
@@ -15,7 +21,10 @@ import java.util.HexFormat;
  *
  * <ul>
  *   <li>{@code bundled:gbdt} or {@code bundled:mlp}: a reference model packaged in this jar;
- *   <li>any other string: a folder holding {@code descriptor.json} and the model file it names.
+ *   <li>{@code http://} or {@code https://}: the URL of a folder served over HTTP, from which
+ *       {@code descriptor.json} and the model file it names are fetched;
+ *   <li>{@code file:} URL or any other string: a folder holding {@code descriptor.json} and the
+ *       model file it names.
  * </ul>
  *
  * <pre>{@code
@@ -40,9 +49,74 @@ public record ModelArtifact(String location, ModelDescriptor descriptor, byte[] 
             throw new IllegalArgumentException(
                     "model location must be 'bundled:<id>' or a folder, found none");
         }
-        return location.startsWith(BUNDLED)
-                ? fromClasspath(location, location.substring(BUNDLED.length()))
-                : fromFolder(location, Path.of(location));
+        if (location.startsWith(BUNDLED)) {
+            return fromClasspath(location, location.substring(BUNDLED.length()));
+        }
+        if (location.startsWith("http://") || location.startsWith("https://")) {
+            return fromHttp(location);
+        }
+        if (location.startsWith("file:")) {
+            try {
+                return fromFolder(location, Path.of(URI.create(location)));
+            } catch (IllegalArgumentException | FileSystemNotFoundException e) {
+                throw new IllegalArgumentException(
+                        "model location '" + location + "' is not a valid file: URL: " + e, e);
+            }
+        }
+        return fromFolder(location, Path.of(location));
+    }
+
+    /** How long fetching a model over HTTP may take, connection and each file. */
+    static final Duration HTTP_TIMEOUT = Duration.ofSeconds(60);
+
+    private static ModelArtifact fromHttp(String location) {
+        String base = location.endsWith("/") ? location : location + "/";
+        URI descriptorUri;
+        try {
+            descriptorUri = URI.create(base).resolve("descriptor.json");
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "model location '" + location + "' is not a valid URL: " + e.getMessage(), e);
+        }
+        HttpClient http =
+                HttpClient.newBuilder()
+                        .connectTimeout(HTTP_TIMEOUT)
+                        .followRedirects(HttpClient.Redirect.NORMAL)
+                        .build();
+        byte[] descriptorBytes = fetch(http, descriptorUri, 1024 * 1024);
+        ModelDescriptor descriptor =
+                ModelDescriptor.read(
+                        new ByteArrayInputStream(descriptorBytes), descriptorUri.toString());
+        URI modelUri = descriptorUri.resolve(plainFileName(descriptor, descriptorUri.toString()));
+        byte[] model = fetch(http, modelUri, MAX_MODEL_BYTES);
+        verify(descriptor, model, modelUri.toString());
+        return new ModelArtifact(location, descriptor, model);
+    }
+
+    private static byte[] fetch(HttpClient http, URI uri, long maxBytes) {
+        try {
+            HttpResponse<InputStream> response =
+                    http.send(
+                            HttpRequest.newBuilder(uri).timeout(HTTP_TIMEOUT).GET().build(),
+                            HttpResponse.BodyHandlers.ofInputStream());
+            try (InputStream body = response.body()) {
+                if (response.statusCode() != 200) {
+                    throw new IllegalArgumentException(
+                            "cannot fetch " + uri + ": HTTP status " + response.statusCode());
+                }
+                byte[] bytes = body.readNBytes((int) Math.min(maxBytes + 1, MAX_MODEL_BYTES));
+                if (bytes.length > maxBytes) {
+                    throw new IllegalArgumentException(
+                            uri + " holds more than the " + maxBytes + " bytes allowed");
+                }
+                return bytes;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot fetch " + uri + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while fetching " + uri, e);
+        }
     }
 
     private static ModelArtifact fromClasspath(String location, String id) {

@@ -89,15 +89,28 @@ public final class OnnxModel implements AutoCloseable {
      */
     static OnnxModel open(String location, OnnxOptions options, Set<OrtProvider> providersInBuild)
             throws OrtException {
+        return open(ModelArtifact.load(location), options, providersInBuild);
+    }
+
+    /**
+     * Opens (or shares) the session of a model already loaded (and its SHA-256 checked): what a
+     * model deployed while the job runs is opened with.
+     */
+    public static OnnxModel open(ModelArtifact artifact, OnnxOptions options) throws OrtException {
+        return open(artifact, options, OrtEnvironment.getAvailableProviders());
+    }
+
+    private static OnnxModel open(
+            ModelArtifact artifact, OnnxOptions options, Set<OrtProvider> providersInBuild)
+            throws OrtException {
         // Every option is part of the key (the record's toString lists them all), so a cuda and a
-        // cpu handle, or a profiled and an unprofiled one, never share a session.
-        String key = location + "|" + options;
+        // cpu handle, or a profiled and an unprofiled one, never share a session; and so is the
+        // file's SHA-256, so a model retrained in place never shares the old one's session.
+        String key = artifact.location() + "|" + artifact.descriptor().identity() + "|" + options;
         synchronized (SESSIONS) {
             SharedSession shared = SESSIONS.get(key);
             if (shared == null) {
-                shared =
-                        SharedSession.create(
-                                key, ModelArtifact.load(location), options, providersInBuild);
+                shared = SharedSession.create(key, artifact, options, providersInBuild);
                 SESSIONS.put(key, shared);
             }
             shared.references++;

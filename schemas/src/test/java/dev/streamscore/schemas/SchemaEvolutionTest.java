@@ -22,7 +22,9 @@ class SchemaEvolutionTest {
         return Stream.of(
                 Transaction.getClassSchema(),
                 FraudScore.getClassSchema(),
-                DeadLetter.getClassSchema());
+                DeadLetter.getClassSchema(),
+                ModelCommand.getClassSchema(),
+                ModelStatus.getClassSchema());
     }
 
     @ParameterizedTest

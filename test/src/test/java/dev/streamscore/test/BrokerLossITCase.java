@@ -75,8 +75,7 @@ class BrokerLossITCase {
         options.set(ScoringOptions.RESTART_DELAY, Duration.ofSeconds(1));
         options.set(InferenceOptions.MODEL, "bundled:gbdt");
         ScoringConfig config = ScoringConfig.from(options);
-        kafka.createTopics(
-                2, config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
+        kafka.createTopics(config.topicPartitions(2));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         FraudScoringJob.buildKafkaJob(env, config);

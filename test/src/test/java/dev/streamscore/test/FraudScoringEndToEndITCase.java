@@ -229,8 +229,7 @@ class FraudScoringEndToEndITCase {
         options.set(BatchingOptions.BATCH_SIZE, 64);
         options.set(ScoringOptions.PARALLELISM, 2);
         ScoringConfig config = ScoringConfig.from(options);
-        kafka.createTopics(
-                2, config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
+        kafka.createTopics(config.topicPartitions(2));
         return config;
     }
 

@@ -89,8 +89,7 @@ class OverloadITCase {
         // A 2 s call is slow, not failed.
         options.set(BatchingOptions.MODEL_CALL_TIMEOUT, Duration.ofSeconds(30));
         ScoringConfig config = ScoringConfig.from(options);
-        kafka.createTopics(
-                2, config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
+        kafka.createTopics(config.topicPartitions(2));
         produceAll(config);
 
         SlowModels.DELAY_MILLIS = 2_000;

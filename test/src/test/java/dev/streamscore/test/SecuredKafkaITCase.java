@@ -270,8 +270,7 @@ class SecuredKafkaITCase {
     }
 
     private static ScoringConfig createTopics(ScoringConfig config) throws Exception {
-        kafka.createTopics(
-                2, config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
+        kafka.createTopics(config.topicPartitions(2));
         return config;
     }
 

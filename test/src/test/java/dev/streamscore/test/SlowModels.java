@@ -36,7 +36,7 @@ final class SlowModels implements BatchScorer.Factory {
 
     /** The job's batched ONNX inference with these models. */
     static final ScoringStage STAGE =
-            (enriched, config) ->
+            (enriched, commands, config) ->
                     enriched.transform(
                                     "score: slow batched ONNX inference",
                                     TypeInformation.of(FraudScore.class),

@@ -92,8 +92,7 @@ class TaskManagerLossITCase {
         // The hung call (6 s) is given up after 2 s and its batch retried.
         options.set(BatchingOptions.MODEL_CALL_TIMEOUT, Duration.ofSeconds(2));
         ScoringConfig config = ScoringConfig.from(options);
-        kafka.createTopics(
-                2, config.transactionsTopic(), config.scoresTopic(), config.deadLetterTopic());
+        kafka.createTopics(config.topicPartitions(2));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         SlowModels.DELAY_MILLIS = 50;

@@ -184,6 +184,16 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     /**
+     * Creates each topic with its number of partitions (a job's {@code topicPartitions}); existing
+     * ones are left as they are.
+     */
+    public void createTopics(java.util.Map<String, Integer> partitionsByTopic) throws Exception {
+        for (var topic : partitionsByTopic.entrySet()) {
+            createTopics(topic.getValue(), topic.getKey());
+        }
+    }
+
+    /**
      * Creates topics with {@code partitions} partitions each; existing ones are left as they are.
      */
     public void createTopics(int partitions, String... topics) throws Exception {

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
  * <pre>
  * ./streamscore demo --events 100000        # embedded Kafka + local Flink + generator + job
  * ./streamscore run --bootstrap-servers host:9092
+ * ./streamscore model deploy --bootstrap-servers host:9092 models/artifacts/gbdt
  * ./streamscore export-training-data --out models/training/data/train.csv
  * </pre>
  */
@@ -32,6 +33,7 @@ import picocli.CommandLine.Command;
             ClusterCommand.class,
             BenchCommand.class,
             dev.streamscore.tools.soak.SoakCommand.class,
+            dev.streamscore.tools.model.ModelCommandLine.class,
             OperatorBenchmarkCommand.class
         })
 public final class StreamscoreCli {
@@ -49,6 +51,11 @@ public final class StreamscoreCli {
         // runs it.
         for (String command : new String[] {"run", "demo"}) {
             JobOptions.addTo(cli.getSubcommands().get(command).getCommandSpec());
+        }
+        CommandLine model = cli.getSubcommands().get("model");
+        for (CommandLine sub : model.getSubcommands().values()) {
+            JobOptions.addTo(
+                    sub.getCommandSpec(), dev.streamscore.tools.model.ModelCommandLine.OPTIONS);
         }
         cli.setExecutionExceptionHandler(
                 (e, commandLine, parseResult) -> {

@@ -6,6 +6,9 @@ import dev.streamscore.operators.inference.InferenceSettings;
 import dev.streamscore.operators.serde.TransactionDecoder;
 import java.io.Serializable;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.connector.base.DeliveryGuarantee;
@@ -20,10 +23,14 @@ public record ScoringConfig(
         String transactionsTopic,
         String scoresTopic,
         String deadLetterTopic,
+        String controlTopic,
+        String modelStatusTopic,
+        String challengerScoresTopic,
         String groupId,
         int maxRecordBytes,
         Duration maxClockSkew,
         InferenceSettings inference,
+        String challengerModel,
         Duration cardHistoryTtl,
         Duration dedupWindow,
         int parallelism,
@@ -105,12 +112,41 @@ public record ScoringConfig(
                 new String[][] {
                     {"transactions-topic", transactionsTopic},
                     {"scores-topic", scoresTopic},
-                    {"dead-letter-topic", deadLetterTopic}
+                    {"dead-letter-topic", deadLetterTopic},
+                    {"model-status-topic", modelStatusTopic},
+                    {"challenger-scores-topic", challengerScoresTopic}
                 }) {
             if (topic[1] == null || topic[1].isBlank()) {
                 throw new IllegalArgumentException(topic[0] + " must be set, found an empty name");
             }
         }
+    }
+
+    /** Whether models change through the control topic (else only by restart). */
+    public boolean modelControl() {
+        return controlTopic != null && !controlTopic.isEmpty();
+    }
+
+    /**
+     * Every topic the job reads or writes, with its partition count for a test or demo that creates
+     * them: {@code dataPartitions} each, but the control topic, which has one so that every subtask
+     * applies the commands in the order they were written.
+     */
+    public Map<String, Integer> topicPartitions(int dataPartitions) {
+        Map<String, Integer> topics = new LinkedHashMap<>();
+        for (String topic :
+                List.of(
+                        transactionsTopic,
+                        scoresTopic,
+                        deadLetterTopic,
+                        modelStatusTopic,
+                        challengerScoresTopic)) {
+            topics.put(topic, dataPartitions);
+        }
+        if (modelControl()) {
+            topics.put(controlTopic, 1);
+        }
+        return topics;
     }
 
     /** The options {@code conf} gives, each one not set there at its default. */
@@ -122,10 +158,14 @@ public record ScoringConfig(
                 conf.get(TRANSACTIONS_TOPIC),
                 conf.get(SCORES_TOPIC),
                 conf.get(DEAD_LETTER_TOPIC),
+                conf.get(CONTROL_TOPIC).trim(),
+                conf.get(MODEL_STATUS_TOPIC),
+                conf.get(CHALLENGER_SCORES_TOPIC),
                 conf.get(GROUP_ID),
                 conf.get(MAX_RECORD_BYTES),
                 conf.get(MAX_CLOCK_SKEW),
                 InferenceSettings.from(conf),
+                conf.getOptional(CHALLENGER_MODEL).filter(m -> !m.isBlank()).orElse(null),
                 conf.get(CARD_HISTORY_TTL),
                 conf.get(DEDUP_WINDOW),
                 conf.get(PARALLELISM),

@@ -60,6 +60,40 @@ public final class ScoringOptions {
                             "Output topic of DeadLetter records for input that could not be"
                                     + " scored.");
 
+    public static final ConfigOption<String> CONTROL_TOPIC =
+            ConfigOptions.key("control-topic")
+                    .stringType()
+                    .defaultValue("streamscore-control")
+                    .withDescription(
+                            "Input topic of ModelCommand records (streamscore model deploy,"
+                                + " rollback, retire), read from its start on a fresh start; empty"
+                                + " = models change only by restart.");
+
+    public static final ConfigOption<String> MODEL_STATUS_TOPIC =
+            ConfigOptions.key("model-status-topic")
+                    .stringType()
+                    .defaultValue("streamscore-model-status")
+                    .withDescription(
+                            "Output topic of ModelStatus records: what each inference subtask did"
+                                    + " with each model command.");
+
+    public static final ConfigOption<String> CHALLENGER_SCORES_TOPIC =
+            ConfigOptions.key("challenger-scores-topic")
+                    .stringType()
+                    .defaultValue("fraud-scores-challenger")
+                    .withDescription(
+                            "Output topic of the challenger's FraudScore records, keyed by card"
+                                    + " id; they never decide.");
+
+    public static final ConfigOption<String> CHALLENGER_MODEL =
+            ConfigOptions.key("challenger-model")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Model scoring in shadow beside the champion (--model), as a deploy"
+                                    + " --role challenger would make it: bundled:<id> or a"
+                                    + " folder; none by default.");
+
     public static final ConfigOption<String> GROUP_ID =
             ConfigOptions.key("group-id")
                     .stringType()
@@ -180,7 +214,11 @@ public final class ScoringOptions {
                 TRANSACTIONS_TOPIC,
                 SCORES_TOPIC,
                 DEAD_LETTER_TOPIC,
+                CONTROL_TOPIC,
+                MODEL_STATUS_TOPIC,
+                CHALLENGER_SCORES_TOPIC,
                 GROUP_ID,
+                CHALLENGER_MODEL,
                 MAX_RECORD_BYTES,
                 MAX_CLOCK_SKEW,
                 CARD_HISTORY_TTL,
@@ -203,10 +241,11 @@ public final class ScoringOptions {
      */
     public static List<ConfigOption<?>> all() {
         List<ConfigOption<?>> own = own();
-        List<ConfigOption<?>> options = new ArrayList<>(own.subList(0, 6));
+        List<ConfigOption<?>> options = new ArrayList<>(own.subList(0, 9));
         options.addAll(InferenceOptions.all());
+        options.add(CHALLENGER_MODEL);
         options.addAll(BatchingOptions.all());
-        options.addAll(own.subList(6, own.size()));
+        options.addAll(own.subList(10, own.size()));
         return List.copyOf(options);
     }
 }

@@ -82,6 +82,19 @@ public interface BatchFunction<IN, OUT> extends Serializable {
      */
     Outcome<OUT> rejected(IN element, ModelDescriptor model, IllegalArgumentException cause);
 
+    /**
+     * Whether a champion's and a challenger's scores of the same row lead to the same decision: the
+     * agreement the challenger's metrics report. By default, whether both are on the same side of
+     * 0.5.
+     */
+    default boolean sameDecision(
+            ModelDescriptor champion,
+            float championScore,
+            ModelDescriptor challenger,
+            float challengerScore) {
+        return (championScore >= 0.5f) == (challengerScore >= 0.5f);
+    }
+
     /** What the operator offers its function at run time. */
     interface Context {
 

@@ -69,7 +69,7 @@ public final class BatchingMetrics {
                     EXECUTION_PROVIDER);
 
     /** Samples the histograms keep: enough for stable percentiles, small enough to not matter. */
-    private static final int HISTOGRAM_WINDOW = 1000;
+    static final int HISTOGRAM_WINDOW = 1000;
 
     /** Rows of each batch when it closes (before any split), one sample per batch. */
     public final Histogram batchSize;

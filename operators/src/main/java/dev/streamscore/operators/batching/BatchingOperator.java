@@ -19,6 +19,7 @@ import org.apache.flink.streaming.api.operators.BoundedOneInput;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.util.OutputTag;
 import org.apache.flink.util.Preconditions;
 
 /**
@@ -87,6 +88,12 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
      */
     public static final String PENDING_STATE = "batching-inference-pending";
 
+    /**
+     * Operator (union list) state of elements whose champion output was emitted and whose
+     * challenger output was not yet.
+     */
+    public static final String CHALLENGER_PENDING_STATE = "batching-inference-challenger-pending";
+
     /** Prefix of the inference threads' names. */
     public static final String THREAD_NAME_PREFIX = InFlightBatches.THREAD_NAME_PREFIX;
 
@@ -99,6 +106,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
     private final TypeInformation<IN> inputType;
     private final Ticker ticker;
     private boolean inputsOwned;
+    private OutputTag<OUT> challengerOutput;
 
     /**
      * The task's mailbox at this operator's position in the chain. The runtime hands it to every
@@ -113,6 +121,13 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
     private transient boolean copyInputs;
     private transient PendingState<IN> pendingState;
     private transient List<StreamRecord<IN>> restored;
+    private transient PendingState<IN> challengerState;
+    private transient List<StreamRecord<IN>> restoredForChallenger;
+    private transient ChallengerScoring<IN, OUT> challengers;
+
+    /** A model whose first scored batch is yet to be reported ({@link #onFirstScored}). */
+    private transient BatchScorer firstScoreAwaited;
+
     private transient ScoreCache cache;
     private transient ModelHolder models;
     private transient int columns;
@@ -172,6 +187,18 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         return this;
     }
 
+    /**
+     * Where the outputs of a challenger go ({@link #replaceChallenger}): without this, the operator
+     * takes no challenger.
+     *
+     * @return this operator
+     */
+    public BatchingOperator<IN, OUT> withChallengerOutput(OutputTag<OUT> tag) {
+        Preconditions.checkArgument(tag != null, "challenger output tag must be set, found none");
+        this.challengerOutput = tag;
+        return this;
+    }
+
     @Override
     public void setMailboxExecutor(MailboxExecutor mailboxExecutor) {
         super.setMailboxExecutor(mailboxExecutor);
@@ -191,8 +218,15 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         }
         elementSerializer = inputType.createSerializer(getExecutionConfig().getSerializerConfig());
         pendingState = new PendingState<>(context.getOperatorStateStore(), elementSerializer);
+        challengerState =
+                new PendingState<>(
+                        context.getOperatorStateStore(),
+                        CHALLENGER_PENDING_STATE,
+                        elementSerializer);
         if (context.isRestored()) {
             restored = pendingState.restored(keySelector, getRuntimeContext().getTaskInfo());
+            restoredForChallenger =
+                    challengerState.restored(keySelector, getRuntimeContext().getTaskInfo());
         }
         if (settings.cacheEnabled()) {
             cache = ScoreCache.create(getKeyedStateStore(), settings.cacheTtl());
@@ -215,7 +249,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         pendingCapacity = 2 * settings.maxBatchSize() * (settings.maxInFlight() + 1);
         function.open(new FunctionContext());
 
-        BatchScorer opened = scorers.open();
+        BatchScorer opened = openChampion();
         try {
             function.checkModel(opened.descriptor());
         } catch (IllegalArgumentException e) {
@@ -223,6 +257,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             throw e;
         }
         models = new ModelHolder(opened);
+        firstScoreAwaited = opened;
         columns = opened.descriptor().featureCount();
         pool =
                 new InputBufferPool(
@@ -256,6 +291,19 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                         columns,
                         getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks(),
                         new RowListener());
+        String taskName = getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks();
+        challengers =
+                new ChallengerScoring<>(
+                        settings.maxBatchSize(),
+                        columns,
+                        mailbox,
+                        getMetricGroup(),
+                        taskName,
+                        new ChallengerSink());
+        BatchScorer challenger = openChallenger();
+        if (challenger != null) {
+            replaceChallenger(challenger);
+        }
 
         if (restored != null) {
             for (StreamRecord<IN> record : restored) {
@@ -264,7 +312,40 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             }
             restored = null;
         }
+        if (restoredForChallenger != null) {
+            for (StreamRecord<IN> record : restoredForChallenger) {
+                float[] row = function.row(record.getValue());
+                if (row != null && row.length == columns) {
+                    challengers.offer(
+                            ChallengerScoring.restoredEntry(
+                                    record.getValue(),
+                                    row,
+                                    record.hasTimestamp(),
+                                    record.getTimestamp()));
+                }
+            }
+            restoredForChallenger = null;
+        }
     }
+
+    /**
+     * The champion the operator starts with, in {@code open}: by default the scorer factory's. The
+     * seam for an operator whose checkpoint records another model.
+     */
+    protected BatchScorer openChampion() throws Exception {
+        return scorers.open();
+    }
+
+    /** The challenger the operator starts with, in {@code open}: by default none. */
+    protected BatchScorer openChallenger() throws Exception {
+        return null;
+    }
+
+    /**
+     * Called on the task thread when the first batch scored by a model returned: the champion the
+     * operator opened with or one {@link #replaceModel replaced} in, or a challenger.
+     */
+    protected void onFirstScored(BatchScorer model, boolean challenger) throws Exception {}
 
     @Override
     public void processElement(StreamRecord<IN> record) throws Exception {
@@ -322,6 +403,9 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             metrics.cacheTimeNanos.inc(ticker.nanoTime() - lookupStart);
             if (hit != null) {
                 metrics.cacheHits.inc();
+                pending.row = row;
+                pending.model = descriptor;
+                pending.score = hit.score;
                 pending.output = scoredOutput(element, descriptor, hit.score, true);
                 results.completed(pending);
                 return;
@@ -331,10 +415,12 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             PendingRow equal = coalescer.pending(rowKey);
             if (equal != null) {
                 metrics.coalesced.inc();
+                pending.row = row;
                 equal.waiting.add(pending);
                 return;
             }
         }
+        pending.row = row;
         PendingRow pendingRow =
                 new PendingRow(rowKey, getCurrentKey(), row, featureHash, ticker.nanoTime());
         pendingRow.waiting.add(pending);
@@ -413,6 +499,39 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                 descriptor.featureCount(),
                 columns);
         models.replace(next);
+        firstScoreAwaited = next;
+    }
+
+    /**
+     * Makes {@code next} the challenger ({@code null}: none): from now on, every element whose
+     * champion output is emitted is also scored by it, in shadow, its output going to the {@link
+     * #withChallengerOutput challenger output}. The challenger it replaces is closed once its call
+     * returns. Call on the task thread, with a model open and warmed up.
+     *
+     * @throws IllegalArgumentException when the function refuses {@code next} or it takes another
+     *     number of features; the current challenger then stays
+     */
+    public void replaceChallenger(BatchScorer next) throws Exception {
+        Preconditions.checkState(challengers != null, "the operator is not open");
+        if (next != null) {
+            Preconditions.checkState(
+                    challengerOutput != null,
+                    "a challenger needs an output: set one with withChallengerOutput");
+            ModelDescriptor descriptor = next.descriptor();
+            function.checkModel(descriptor);
+            Preconditions.checkArgument(
+                    descriptor.featureCount() == columns,
+                    "challenger %s takes %s features, expected %s like the champion",
+                    descriptor.id(),
+                    descriptor.featureCount(),
+                    columns);
+        }
+        challengers.replace(next);
+    }
+
+    /** The challenger scoring in shadow now; {@code null} when none. */
+    public BatchScorer challenger() {
+        return challengers == null ? null : challengers.current();
     }
 
     @Override
@@ -424,6 +543,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
     public void snapshotState(StateSnapshotContext context) throws Exception {
         super.snapshotState(context);
         pendingState.update(results.unemitted());
+        challengerState.updateChallengerEntries(challengers.unwritten());
     }
 
     @Override
@@ -491,9 +611,20 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                     models.close();
                 }
             } finally {
-                super.close();
+                try {
+                    if (challengers != null) {
+                        challengers.close();
+                    }
+                } finally {
+                    super.close();
+                }
             }
         }
+    }
+
+    /** The task's mailbox, for subclasses that hand work back to the task thread. */
+    protected MailboxExecutor mailbox() {
+        return mailbox;
     }
 
     /** This operator's metrics. */
@@ -520,6 +651,10 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         @SuppressWarnings("unchecked")
         public void scored(Batch batch, PendingRow row, float score) throws Exception {
             ModelDescriptor descriptor = batch.scorer.descriptor();
+            if (batch.scorer == firstScoreAwaited) {
+                firstScoreAwaited = null;
+                onFirstScored(batch.scorer, false);
+            }
             coalescer.completed(row);
             if (cache != null) {
                 setCurrentKey(row.streamKey);
@@ -530,6 +665,8 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             for (int i = 0; i < row.waiting.size(); i++) {
                 PendingElement<IN, OUT> pending = (PendingElement<IN, OUT>) row.waiting.get(i);
                 // Only the first element cost the row; those attached to it reused it.
+                pending.model = descriptor;
+                pending.score = score;
                 pending.output = scoredOutput(pending.element, descriptor, score, i > 0);
                 results.completed(pending);
             }
@@ -551,7 +688,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
     /** Emits on the task thread what {@link #results} lets go. */
     private final class Emitter implements ResultQueue.Sink<IN, OUT> {
         @Override
-        public void emit(PendingElement<IN, OUT> pending) {
+        public void emit(PendingElement<IN, OUT> pending) throws Exception {
             if (pending.output != null) {
                 if (pending.hasTimestamp) {
                     reusableOutput.replace(pending.output, pending.timestamp);
@@ -560,6 +697,16 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                     reusableOutput.eraseTimestamp();
                 }
                 output.collect(reusableOutput);
+                if (pending.model != null && challengers.current() != null) {
+                    challengers.offer(
+                            new ChallengerScoring.Entry<>(
+                                    pending.element,
+                                    pending.row,
+                                    pending.hasTimestamp,
+                                    pending.timestamp,
+                                    pending.model,
+                                    pending.score));
+                }
             } else {
                 Outcome<OUT> side = pending.side;
                 output.collect(
@@ -573,6 +720,34 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         @Override
         public void emitWatermark(Watermark watermark) throws Exception {
             BatchingOperator.super.processWatermark(watermark);
+        }
+    }
+
+    /** Writes a challenger's outputs to the challenger output, on the task thread. */
+    private final class ChallengerSink implements ChallengerScoring.Sink<IN, OUT> {
+        @Override
+        public void challengerScored(
+                ChallengerScoring.Entry<IN> entry, ModelDescriptor challenger, float score) {
+            OUT out = scoredOutput(entry.element, challenger, score, false);
+            output.collect(
+                    challengerOutput,
+                    entry.hasTimestamp
+                            ? new StreamRecord<>(out, entry.timestamp)
+                            : new StreamRecord<>(out));
+        }
+
+        @Override
+        public void firstScored(BatchScorer challenger) throws Exception {
+            onFirstScored(challenger, true);
+        }
+
+        @Override
+        public boolean sameDecision(
+                ModelDescriptor champion,
+                float championScore,
+                ModelDescriptor challenger,
+                float challengerScore) {
+            return function.sameDecision(champion, championScore, challenger, challengerScore);
         }
     }
 

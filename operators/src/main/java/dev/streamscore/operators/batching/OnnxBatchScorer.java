@@ -1,5 +1,6 @@
 package dev.streamscore.operators.batching;
 
+import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.OnnxOptions;
@@ -22,6 +23,11 @@ public final class OnnxBatchScorer implements BatchScorer {
      */
     public static BatchScorer open(String location, OnnxOptions options) throws Exception {
         return new OnnxBatchScorer(OnnxModel.open(location, options));
+    }
+
+    /** Opens (or shares) the session of a model already loaded and verified. */
+    public static BatchScorer open(ModelArtifact artifact, OnnxOptions options) throws Exception {
+        return new OnnxBatchScorer(OnnxModel.open(artifact, options));
     }
 
     /** What an operator opens its scorer with, in {@code open}, on the TaskManager. */

@@ -1,5 +1,7 @@
 package dev.streamscore.operators.batching;
 
+import dev.streamscore.models.ModelDescriptor;
+
 /**
  * One element the batching operator has accepted and not yet emitted, and, once known, its outcome:
  * an output, or a record for a side output. Touched only by the task thread.
@@ -19,6 +21,14 @@ final class PendingElement<IN, OUT> {
     OUT output;
 
     Outcome<OUT> side;
+
+    /** Its model input row, once computed; what a challenger scores. */
+    float[] row;
+
+    /** The model that scored its output, and the score; {@code null} and NaN when not scored. */
+    ModelDescriptor model;
+
+    float score = Float.NaN;
 
     /** Bookkeeping of the {@link ResultQueue} holding this element. */
     Object queueSlot;

@@ -32,11 +32,16 @@ final class PendingState<IN> {
     private final ListState<StreamElement> state;
 
     PendingState(OperatorStateStore store, TypeSerializer<IN> elementSerializer) throws Exception {
+        this(store, BatchingOperator.PENDING_STATE, elementSerializer);
+    }
+
+    /** Under another name: the elements waiting for the challenger are a second such list. */
+    PendingState(OperatorStateStore store, String name, TypeSerializer<IN> elementSerializer)
+            throws Exception {
         this.state =
                 store.getUnionListState(
                         new ListStateDescriptor<>(
-                                BatchingOperator.PENDING_STATE,
-                                new StreamElementSerializer<>(elementSerializer)));
+                                name, new StreamElementSerializer<>(elementSerializer)));
     }
 
     /** The restored elements whose key belongs to this subtask, in their arrival order. */
@@ -57,6 +62,18 @@ final class PendingState<IN> {
             }
         }
         return mine;
+    }
+
+    /** Replaces the state with the elements waiting for the challenger. */
+    void updateChallengerEntries(List<ChallengerScoring.Entry<IN>> entries) throws Exception {
+        List<StreamElement> elements = new ArrayList<>(entries.size());
+        for (ChallengerScoring.Entry<IN> entry : entries) {
+            elements.add(
+                    entry.hasTimestamp
+                            ? new StreamRecord<>(entry.element, entry.timestamp)
+                            : new StreamRecord<>(entry.element));
+        }
+        state.update(elements);
     }
 
     /** Replaces the state with {@code pending}, for the snapshot being taken. */

@@ -55,6 +55,16 @@ public final class CardFeatures {
     public static final int COUNT = NAMES.size();
 
     /**
+     * Rows every model must score to a probability before it serves (see {@code ModelLoader}): a
+     * card's first small purchase in a shop at noon, and a busy card testing small online amounts
+     * abroad at night. In {@link #NAMES} order.
+     */
+    public static final float[][] PROBE_ROWS = {
+        {3.9f, 1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0},
+        {0.7f, 0, 1, 0, 1, -0.5f, 0.87f, 12, 30, 2.4f, 3.5f, 3.0f, 1, 1, -2.0f, 10, 4, 5.0f},
+    };
+
+    /**
      * Merchant categories with high fraud exposure: digital goods, gambling, money transfer,
      * quasi-cash, jewellery, electronics.
      */

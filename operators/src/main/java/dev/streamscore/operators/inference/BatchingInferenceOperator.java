@@ -1,14 +1,39 @@
 package dev.streamscore.operators.inference;
 
+import dev.streamscore.models.OnnxOptions;
 import dev.streamscore.operators.batching.BatchScorer;
 import dev.streamscore.operators.batching.BatchingOperator;
 import dev.streamscore.operators.batching.OnnxBatchScorer;
 import dev.streamscore.operators.batching.Ticker;
+import dev.streamscore.operators.features.CardFeatures;
 import dev.streamscore.operators.features.EnrichedTransaction;
+import dev.streamscore.operators.lifecycle.ModelCommands;
+import dev.streamscore.operators.lifecycle.ModelLoader;
+import dev.streamscore.operators.lifecycle.ModelRegistry;
+import dev.streamscore.operators.lifecycle.ModelStatuses;
 import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.ModelAction;
+import dev.streamscore.schemas.ModelCommand;
+import dev.streamscore.schemas.ModelRegistryState;
+import dev.streamscore.schemas.ModelRole;
+import dev.streamscore.schemas.ModelState;
+import dev.streamscore.schemas.ModelStatus;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
 import org.apache.flink.annotation.VisibleForTesting;
+import org.apache.flink.api.common.state.BroadcastState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.StateSnapshotContext;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.util.OutputTag;
 import org.apache.flink.util.Preconditions;
 
 /**
@@ -22,6 +47,17 @@ import org.apache.flink.util.Preconditions;
  * descriptor must list exactly {@link dev.streamscore.operators.features.CardFeatures#NAMES}, or
  * {@code open} fails.
  *
+ * <p>Its models change while it runs, through {@link ModelCommand}s on its second input (the
+ * control stream, broadcast to every subtask): a deploy is loaded and verified off the task thread
+ * by a {@link ModelLoader} and only then swapped in between batches; a model that fails
+ * verification is refused and the one before keeps serving; a rollback returns to the champion
+ * before; a challenger scores in shadow what the champion scored, its scores on {@link
+ * #CHALLENGER_SCORES}. Every subtask reports what it did on {@link ModelStatuses#TAG}. Which models
+ * it serves (and commands not yet applied) are in its checkpoint, as broadcast state, so a restored
+ * or rescaled subtask serves the versions its checkpoint recorded. Commands apply one at a time, in
+ * the order they arrive. Without a second input (one-input use) it scores with the configured
+ * models only.
+ *
  * <pre>{@code
  * SingleOutputStreamOperator<FraudScore> scores =
  *         DataStreamUtils.reinterpretAsKeyedStream(enriched, e -> e.transaction.getCardId())
@@ -33,17 +69,46 @@ import org.apache.flink.util.Preconditions;
  * DataStream<DeadLetter> deadLetters = scores.getSideOutput(DeadLetters.TAG);
  * }</pre>
  */
-public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransaction, FraudScore> {
+public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransaction, FraudScore>
+        implements TwoInputStreamOperator<EnrichedTransaction, ModelCommand, FraudScore> {
 
-    private static final long serialVersionUID = 3L;
+    private static final long serialVersionUID = 4L;
 
     /** Transactions sent to the dead-letter output with stage INFERENCE. */
     public static final String DEAD_LETTERS = FraudScoring.DEAD_LETTERS;
 
-    /** Transactions given the configured fallback score because the model failed on them. */
+    /** Transactions given the fallback score because the model failed on them. */
     public static final String FALLBACKS = FraudScoring.FALLBACKS;
 
+    /** Side output of the challenger's scores: the same schema as the champion's. */
+    public static final OutputTag<FraudScore> CHALLENGER_SCORES =
+            new OutputTag<>("challenger-scores", TypeInformation.of(FraudScore.class));
+
+    /** Broadcast state of the models each subtask serves; part of the savepoint format. */
+    public static final MapStateDescriptor<String, ModelRegistryState> REGISTRY_STATE =
+            new MapStateDescriptor<>(
+                    "model-registry", Types.STRING, TypeInformation.of(ModelRegistryState.class));
+
+    private static final String REGISTRY_KEY = "registry";
+
     private final FraudScoring scoring;
+    private final String championLocation;
+    private final OnnxOptions onnx;
+    private final ModelLoader.Opener opener;
+    private String challengerLocation;
+
+    private transient BroadcastState<String, ModelRegistryState> registryState;
+    private transient ModelRegistry registry;
+    private transient boolean restoredRegistry;
+    private transient ModelLoader loader;
+    private transient boolean loading;
+    private transient List<ModelStatus> statusesAtOpen;
+
+    /** The command each open model was deployed by, for the status of its first batch. */
+    private transient Map<BatchScorer, Deployed> deployedBy;
+
+    /** A command, and the deploy command of the model it made serve (itself, for a deploy). */
+    private record Deployed(ModelCommand command, ModelCommand model) {}
 
     public BatchingInferenceOperator(InferenceSettings settings) {
         this(
@@ -79,6 +144,11 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
                 TypeInformation.of(EnrichedTransaction.class),
                 ticker);
         this.scoring = scoring;
+        this.championLocation = settings.modelLocation();
+        OnnxOptions onnx = settings.onnx();
+        this.onnx = onnx;
+        this.opener = artifact -> OnnxBatchScorer.open(artifact, onnx);
+        withChallengerOutput(CHALLENGER_SCORES);
     }
 
     private static InferenceSettings required(InferenceSettings settings) {
@@ -90,6 +160,361 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
     public BatchingInferenceOperator withInputsOwned() {
         super.withInputsOwned();
         return this;
+    }
+
+    /**
+     * Starts with the model at {@code location} as challenger ({@code null}: none), as a deploy
+     * command would: on a fresh start, or on a restore whose checkpoint holds the challenger of the
+     * job's configuration.
+     */
+    public BatchingInferenceOperator withChallenger(String location) {
+        this.challengerLocation = location == null || location.isBlank() ? null : location;
+        return this;
+    }
+
+    @Override
+    public void initializeState(StateInitializationContext context) throws Exception {
+        super.initializeState(context);
+        registryState = context.getOperatorStateStore().getBroadcastState(REGISTRY_STATE);
+        ModelRegistryState recorded = registryState.get(REGISTRY_KEY);
+        if (recorded != null) {
+            registry = ModelRegistry.restored(recorded);
+            restoredRegistry = true;
+        }
+    }
+
+    @Override
+    public void open() throws Exception {
+        deployedBy = new IdentityHashMap<>();
+        statusesAtOpen = new ArrayList<>();
+        loader =
+                new ModelLoader(
+                        opener,
+                        d -> {
+                            scoring.checkModel(d);
+                            Preconditions.checkArgument(
+                                    d.featureCount() == CardFeatures.COUNT,
+                                    "model %s takes %s features, expected %s",
+                                    d.id(),
+                                    d.featureCount(),
+                                    CardFeatures.COUNT);
+                        },
+                        CardFeatures.PROBE_ROWS,
+                        getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks());
+        super.open(); // opens the champion and challenger below
+        List<ModelStatus> atOpen = statusesAtOpen;
+        statusesAtOpen = null;
+        for (ModelStatus status : atOpen) {
+            emit(status);
+        }
+        startNextCommand();
+    }
+
+    /**
+     * The configured champion on a fresh start; on a restore, the champion the checkpoint recorded
+     * (or the configured one if the configuration changed since: a changed {@code --model} acts as
+     * a deploy). A recorded champion that no longer loads is reported and the one before serves.
+     */
+    @Override
+    protected BatchScorer openChampion() throws Exception {
+        BatchScorer configured = super.openChampion();
+        ModelCommand configuredCommand =
+                configCommand(configured, championLocation, ModelRole.CHAMPION);
+        if (registry == null) {
+            registry = ModelRegistry.fresh(configuredCommand, null);
+            return served(configured, configuredCommand, configuredCommand);
+        }
+        ModelCommand recordedConfig = registry.configuredChampion();
+        if (recordedConfig == null
+                || !ModelCommands.identity(recordedConfig)
+                        .equals(ModelCommands.identity(configuredCommand))) {
+            registry.record(configuredCommand);
+            return served(configured, configuredCommand, configuredCommand);
+        }
+        while (true) {
+            ModelCommand champion = registry.champion();
+            if (ModelCommands.identity(champion)
+                    .equals(ModelCommands.identity(configuredCommand))) {
+                return served(configured, restoreCommand(ModelRole.CHAMPION), champion);
+            }
+            try {
+                BatchScorer recorded = loader.load(champion);
+                configured.close();
+                return served(recorded, restoreCommand(ModelRole.CHAMPION), champion);
+            } catch (ModelLoader.Refused refused) {
+                LOG.error(
+                        "The checkpoint's champion {} cannot be loaded any more; serving the one"
+                                + " before it: {}",
+                        ModelCommands.identity(champion),
+                        refused.getMessage());
+                statusesAtOpen.add(
+                        status(
+                                restoreCommand(ModelRole.CHAMPION),
+                                champion,
+                                ModelState.REFUSED,
+                                "restored champion cannot be loaded: " + refused.getMessage(),
+                                null));
+                registry.dropChampion();
+            }
+        }
+    }
+
+    @Override
+    protected BatchScorer openChallenger() throws Exception {
+        ModelCommand recorded = registry.challenger();
+        if (!restoredRegistry
+                || (recorded != null && ModelCommands.JOB_CONFIG.equals(recorded.getCommandId()))
+                || (recorded == null && challengerLocation != null)) {
+            // The configuration's challenger: on a fresh start, or replacing the configuration's.
+            if (challengerLocation == null) {
+                registry.dropChallenger();
+                return null;
+            }
+            BatchScorer configured = OnnxBatchScorer.factory(challengerLocation, onnx).open();
+            ModelCommand command =
+                    configCommand(configured, challengerLocation, ModelRole.CHALLENGER);
+            if (recorded == null
+                    || !ModelCommands.identity(recorded).equals(ModelCommands.identity(command))) {
+                registry.record(command);
+            }
+            return served(configured, command, command);
+        }
+        if (recorded == null) {
+            return null;
+        }
+        try {
+            return served(loader.load(recorded), restoreCommand(ModelRole.CHALLENGER), recorded);
+        } catch (ModelLoader.Refused refused) {
+            LOG.error(
+                    "The checkpoint's challenger {} cannot be loaded any more; no challenger: {}",
+                    ModelCommands.identity(recorded),
+                    refused.getMessage());
+            statusesAtOpen.add(
+                    status(
+                            restoreCommand(ModelRole.CHALLENGER),
+                            recorded,
+                            ModelState.REFUSED,
+                            "restored challenger cannot be loaded: " + refused.getMessage(),
+                            null));
+            registry.dropChallenger();
+            return null;
+        }
+    }
+
+    /** Records that {@code scorer} serves for {@code model}, answering {@code command}. */
+    private BatchScorer served(BatchScorer scorer, ModelCommand command, ModelCommand model) {
+        deployedBy.put(scorer, new Deployed(command, model));
+        statusesAtOpen.add(status(command, model, ModelState.ACTIVE, null, null));
+        return scorer;
+    }
+
+    private static ModelCommand configCommand(BatchScorer scorer, String location, ModelRole role) {
+        var d = scorer.descriptor();
+        return ModelCommands.deploy(
+                ModelCommands.JOB_CONFIG, d.name(), d.version(), location, d.sha256(), role, null);
+    }
+
+    private static ModelCommand restoreCommand(ModelRole role) {
+        return ModelCommand.newBuilder()
+                .setCommandId(ModelCommands.RESTORE)
+                .setAction(ModelAction.DEPLOY)
+                .setRole(role)
+                .setIssuedAt(java.time.Instant.now())
+                .build();
+    }
+
+    // ---- the two inputs: transactions to score, and model commands ----
+
+    @Override
+    public void processElement1(StreamRecord<EnrichedTransaction> record) throws Exception {
+        processElement(record);
+    }
+
+    @Override
+    public void processElement2(StreamRecord<ModelCommand> record) throws Exception {
+        ModelCommand command = record.getValue();
+        LOG.info(
+                "Model command {} received: {} {} {}",
+                command.getCommandId(),
+                command.getAction(),
+                command.getRole(),
+                command.getAction() == ModelAction.DEPLOY
+                        ? ModelCommands.identity(command) + " from " + command.getLocation()
+                        : "");
+        registry.received(command);
+        startNextCommand();
+    }
+
+    /** Event time is the transactions': the control stream takes no part in it. */
+    @Override
+    public void processWatermark1(Watermark mark) throws Exception {
+        processWatermark(mark);
+    }
+
+    @Override
+    public void processWatermark2(Watermark mark) {}
+
+    /** Applies the oldest pending command, unless one is being loaded. */
+    private void startNextCommand() throws Exception {
+        while (!loading && registry.nextPending() != null) {
+            ModelCommand command = registry.nextPending();
+            String problem = ModelCommands.problemWith(command);
+            ModelCommand target = command;
+            if (problem == null && command.getAction() == ModelAction.ROLLBACK) {
+                target = registry.previousChampion();
+                if (target == null) {
+                    problem = "no previous champion to roll back to";
+                }
+            }
+            if (problem == null && command.getAction() == ModelAction.RETIRE) {
+                if (registry.challenger() == null) {
+                    problem = "no challenger to retire";
+                } else {
+                    ModelCommand retired = registry.challenger();
+                    replaceChallenger(null);
+                    registry.applied(command);
+                    emit(status(command, retired, ModelState.RETIRED, null, null));
+                    continue;
+                }
+            }
+            if (problem != null) {
+                refuse(command, target, problem);
+                continue;
+            }
+            loading = true;
+            ModelCommand loaded = target;
+            loader.submit(
+                    loaded,
+                    outcome ->
+                            mailbox()
+                                    .execute(
+                                            () -> onLoaded(command, outcome),
+                                            "model %s loaded",
+                                            command.getCommandId()));
+        }
+    }
+
+    private void onLoaded(ModelCommand command, ModelLoader.Outcome outcome) throws Exception {
+        loading = false;
+        if (registry.nextPending() != command) {
+            return; // the operator was restored meanwhile; cannot happen in one life
+        }
+        if (outcome.refused() != null) {
+            refuse(command, outcome.target(), outcome.refused().getMessage());
+        } else if (loader.claim(outcome.scorer())) {
+            BatchScorer scorer = outcome.scorer();
+            try {
+                if (command.getRole() == ModelRole.CHAMPION) {
+                    boolean promotes = registry.promotes(command);
+                    replaceModel(scorer);
+                    if (promotes) {
+                        replaceChallenger(null);
+                    }
+                } else {
+                    replaceChallenger(scorer);
+                }
+            } catch (IllegalArgumentException e) {
+                scorer.close();
+                refuse(command, outcome.target(), e.getMessage());
+                startNextCommand();
+                return;
+            }
+            ModelCommand retiredChallenger =
+                    registry.promotes(command) ? registry.challenger() : null;
+            registry.applied(command);
+            deployedBy.put(scorer, new Deployed(command, outcome.target()));
+            emit(status(command, outcome.target(), ModelState.ACTIVE, null, null));
+            if (retiredChallenger != null) {
+                emit(
+                        status(
+                                command,
+                                retiredChallenger,
+                                ModelState.RETIRED,
+                                "promoted to champion",
+                                null));
+            }
+            LOG.info(
+                    "Model {} now serves as {}",
+                    ModelCommands.identity(outcome.target()),
+                    command.getRole());
+        }
+        startNextCommand();
+    }
+
+    private void refuse(ModelCommand command, ModelCommand target, String reason) {
+        registry.refused(command);
+        LOG.warn(
+                "Model command {} ({} {}) refused; the models serving stay: {}",
+                command.getCommandId(),
+                command.getAction(),
+                command.getRole(),
+                reason);
+        emit(status(command, target, ModelState.REFUSED, reason, null));
+    }
+
+    @Override
+    protected void onFirstScored(BatchScorer model, boolean challenger) {
+        Deployed deployed = deployedBy.remove(model);
+        if (deployed == null) {
+            return;
+        }
+        long now = getProcessingTimeService().getCurrentProcessingTime();
+        emit(status(deployed.command(), deployed.model(), ModelState.SERVING, null, now));
+    }
+
+    private ModelStatus status(
+            ModelCommand command,
+            ModelCommand model,
+            ModelState state,
+            String reason,
+            Long firstScoredAt) {
+        var task = getRuntimeContext().getTaskInfo();
+        return ModelStatuses.of(
+                command,
+                model,
+                state,
+                reason,
+                task.getIndexOfThisSubtask(),
+                task.getNumberOfParallelSubtasks(),
+                getProcessingTimeService().getCurrentProcessingTime(),
+                firstScoredAt);
+    }
+
+    private void emit(ModelStatus status) {
+        if (statusesAtOpen != null) {
+            statusesAtOpen.add(status);
+            return;
+        }
+        output.collect(ModelStatuses.TAG, new StreamRecord<>(status));
+    }
+
+    @Override
+    public void snapshotState(StateSnapshotContext context) throws Exception {
+        super.snapshotState(context);
+        registryState.put(REGISTRY_KEY, registry.state());
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (loader != null) {
+                loader.close();
+            }
+        } finally {
+            super.close();
+        }
+    }
+
+    /** The models this subtask serves and the commands it has yet to apply. */
+    @VisibleForTesting
+    public ModelRegistry registry() {
+        return registry;
+    }
+
+    /** Whether a command is being loaded. */
+    @VisibleForTesting
+    public boolean loading() {
+        return loading;
     }
 
     /** Transactions dead-lettered by this operator. */

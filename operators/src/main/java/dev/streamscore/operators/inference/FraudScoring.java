@@ -33,7 +33,6 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
     private static final SingleObjectCodec<Transaction> TRANSACTIONS =
             SingleObjectCodec.of(Transaction.class);
 
-    private final String modelLocation;
     private final Double fallbackScore;
 
     private transient Context context;
@@ -41,7 +40,6 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
     transient Counter fallbacks;
 
     FraudScoring(InferenceSettings settings) {
-        this.modelLocation = settings.modelLocation();
         this.fallbackScore = settings.fallbackScore();
     }
 
@@ -65,8 +63,6 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
         throw new IllegalArgumentException(
                 "model "
                         + d.id()
-                        + " at "
-                        + modelLocation
                         + " must take the features this job computes, in order: expected "
                         + CardFeatures.NAMES
                         + ", found "
@@ -80,6 +76,17 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
                         + ", found "
                         + (i < d.features().size() ? "'" + d.features().get(i) + "'" : "no more")
                         + ")");
+    }
+
+    /** The same decision: APPROVE, REVIEW or DECLINE, each by its own model's thresholds. */
+    @Override
+    public boolean sameDecision(
+            ModelDescriptor champion,
+            float championScore,
+            ModelDescriptor challenger,
+            float challengerScore) {
+        return FraudScores.decide(champion, championScore)
+                == FraudScores.decide(challenger, challengerScore);
     }
 
     @Override

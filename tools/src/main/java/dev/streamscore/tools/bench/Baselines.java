@@ -41,7 +41,7 @@ public final class Baselines {
      * feature state cost on their own: the job's ceiling.
      */
     public static ScoringStage ceiling() {
-        return (enriched, config) ->
+        return (enriched, commands, config) ->
                 enriched.map(new ConstantScore(config.inference().modelLocation()))
                         .returns(TypeInformation.of(FraudScore.class))
                         .name("score: constant (ceiling)")
@@ -50,7 +50,7 @@ public final class Baselines {
 
     /** One ONNX Runtime call per transaction in a plain map function, as most tutorials do. */
     public static ScoringStage perRecordMap() {
-        return (enriched, config) ->
+        return (enriched, commands, config) ->
                 enriched.map(
                                 new PerRecordScorer(
                                         config.inference().modelLocation(),
@@ -66,7 +66,7 @@ public final class Baselines {
      * flight: the standard Flink way to call a model.
      */
     public static ScoringStage perRecordAsync() {
-        return (enriched, config) ->
+        return (enriched, commands, config) ->
                 AsyncDataStream.unorderedWait(
                                 enriched,
                                 new AsyncPerRecordScorer(

@@ -39,6 +39,11 @@ public final class JobOptions {
      * Kafka client property, which picocli cannot list) to {@code spec}.
      */
     public static void addTo(CommandSpec spec) {
+        addTo(spec, ScoringOptions.all());
+    }
+
+    /** As {@link #addTo(CommandSpec)}, with only {@code options} of the job's. */
+    public static void addTo(CommandSpec spec, List<ConfigOption<?>> options) {
         spec.addUnmatchedArgsBinding(
                 UnmatchedArgsBinding.forStringArrayConsumer(
                         new ISetter() {
@@ -61,7 +66,7 @@ public final class JobOptions {
                         .description(
                                 "YAML file of job options (keys as the flags below, without --).")
                         .build());
-        for (ConfigOption<?> option : ScoringOptions.all()) {
+        for (ConfigOption<?> option : options) {
             spec.addOption(
                     OptionSpec.builder("--" + option.key())
                             .paramLabel(paramLabel(option))

@@ -106,7 +106,8 @@ public final class ClusterCommand implements Callable<Integer> {
                     (System.nanoTime() - start) / 1e9, cluster.layout().workDir());
             System.out.println("  Flink web UI    : " + cluster.webUi());
             System.out.println("  Kafka bootstrap : " + cluster.bootstrapServers());
-            System.out.println("  topics          : " + String.join(", ", LocalCluster.TOPICS));
+            System.out.println(
+                    "  topics          : " + String.join(", ", LocalCluster.TOPICS.keySet()));
             System.out.println("  logs            : " + cluster.layout().logsDir());
             return 0;
         }

@@ -1,6 +1,6 @@
 package dev.streamscore.tools.cluster;
 
-import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.jobs.config.ScoringConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -43,14 +43,12 @@ import org.apache.kafka.common.errors.TopicExistsException;
  */
 public final class LocalCluster {
 
-    /** The topics {@code up} creates, with the job's default names. */
-    public static final List<String> TOPICS =
-            List.of(
-                    ScoringOptions.TRANSACTIONS_TOPIC.defaultValue(),
-                    ScoringOptions.SCORES_TOPIC.defaultValue(),
-                    ScoringOptions.DEAD_LETTER_TOPIC.defaultValue());
-
+    /** Partitions of each data topic {@code up} creates (the control topic has one). */
     public static final int TOPIC_PARTITIONS = 2;
+
+    /** The topics {@code up} creates, with the job's default names, and their partitions. */
+    public static final Map<String, Integer> TOPICS =
+            ScoringConfig.defaults().topicPartitions(TOPIC_PARTITIONS);
 
     static final String KAFKA = "kafka";
     static final String JOBMANAGER = "jobmanager";
@@ -543,12 +541,16 @@ public final class LocalCluster {
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
         try (Admin admin = Admin.create(props)) {
-            for (String topic : TOPICS) {
+            for (Map.Entry<String, Integer> topic : TOPICS.entrySet()) {
                 while (true) {
                     assertAlive(KAFKA);
                     try {
                         admin.createTopics(
-                                        List.of(new NewTopic(topic, TOPIC_PARTITIONS, (short) 1)))
+                                        List.of(
+                                                new NewTopic(
+                                                        topic.getKey(),
+                                                        topic.getValue(),
+                                                        (short) 1)))
                                 .all()
                                 .get(10, TimeUnit.SECONDS);
                         break;
@@ -561,7 +563,7 @@ public final class LocalCluster {
                                     "expected the Kafka broker at "
                                             + bootstrapServers()
                                             + " to create topic "
-                                            + topic
+                                            + topic.getKey()
                                             + ", it did not: "
                                             + e.getCause()
                                             + "; see "

@@ -99,11 +99,7 @@ public final class DemoCommand implements Callable<Integer> {
             Configuration jobOptions = new Configuration(options);
             jobOptions.set(ScoringOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
             ScoringConfig config = ScoringConfig.from(jobOptions);
-            kafka.createTopics(
-                    config.parallelism(),
-                    config.transactionsTopic(),
-                    config.scoresTopic(),
-                    config.deadLetterTopic());
+            kafka.createTopics(config.topicPartitions(config.parallelism()));
             printBanner(kafka, config);
 
             StreamExecutionEnvironment env =

@@ -85,11 +85,7 @@ public final class SoakCommand implements Callable<Integer> {
         }
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0)) {
             ScoringConfig config = config(kafka.bootstrapServers());
-            kafka.createTopics(
-                    config.parallelism(),
-                    config.transactionsTopic(),
-                    config.scoresTopic(),
-                    config.deadLetterTopic());
+            kafka.createTopics(config.topicPartitions(config.parallelism()));
             try (MiniCluster cluster = startCluster()) {
                 StreamExecutionEnvironment env =
                         StreamExecutionEnvironment.getExecutionEnvironment();

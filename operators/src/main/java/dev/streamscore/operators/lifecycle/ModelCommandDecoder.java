@@ -1,0 +1,89 @@
+package dev.streamscore.operators.lifecycle;
+
+import dev.streamscore.operators.deadletter.DeadLetters;
+import dev.streamscore.operators.serde.KafkaRecord;
+import dev.streamscore.schemas.ModelCommand;
+import dev.streamscore.schemas.Stage;
+import dev.streamscore.schemas.serde.SingleObjectCodec;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.util.Collector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decodes the control topic's single-object encoded {@link ModelCommand}s. A record that does not
+ * decode (or is larger than 64 KiB, far more than any command needs) goes to the dead-letter side
+ * output with stage DECODE and a log line; it never fails the job. Whether a decoded command can be
+ * applied is the inference operator's to say, on the status topic.
+ *
+ * <pre>{@code
+ * SingleOutputStreamOperator<ModelCommand> commands =
+ *         controlRecords.process(new ModelCommandDecoder()).uid("decode-model-commands");
+ * }</pre>
+ */
+public class ModelCommandDecoder extends ProcessFunction<KafkaRecord, ModelCommand> {
+
+    private static final long serialVersionUID = 1L;
+
+    private static final Logger LOG = LoggerFactory.getLogger(ModelCommandDecoder.class);
+
+    /** Largest command record decoded. */
+    public static final int MAX_COMMAND_BYTES = 64 * 1024;
+
+    /** Counter of control records that were not commands. */
+    public static final String DEAD_LETTERS = "deadLettersModelCommands";
+
+    private final SingleObjectCodec<ModelCommand> codec = SingleObjectCodec.of(ModelCommand.class);
+    private transient Counter deadLetters;
+
+    @Override
+    public void open(OpenContext openContext) {
+        deadLetters = getRuntimeContext().getMetricGroup().counter(DEAD_LETTERS);
+    }
+
+    @Override
+    public void processElement(KafkaRecord record, Context ctx, Collector<ModelCommand> out) {
+        String problem;
+        Throwable error = null;
+        if (record.value == null || record.value.length == 0) {
+            problem = "an empty record (a tombstone?) is not a model command";
+        } else if (record.value.length > MAX_COMMAND_BYTES) {
+            problem =
+                    "a record of "
+                            + record.value.length
+                            + " bytes is not a model command (at most "
+                            + MAX_COMMAND_BYTES
+                            + ")";
+        } else {
+            try {
+                out.collect(codec.decode(record.value));
+                return;
+            } catch (SingleObjectCodec.DecodeException | RuntimeException e) {
+                problem = "not a ModelCommand: " + e.getMessage();
+                error = e;
+            }
+        }
+        deadLetters.inc();
+        LOG.warn(
+                "Control record at {}-{} offset {} ignored: {}",
+                record.topic,
+                record.partition,
+                record.offset,
+                problem);
+        ctx.output(
+                DeadLetters.TAG,
+                DeadLetters.of(
+                        record.value,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        Stage.DECODE,
+                        error == null
+                                ? IllegalArgumentException.class.getName()
+                                : error.getClass().getName(),
+                        problem,
+                        null));
+    }
+}

@@ -1,0 +1,192 @@
+package dev.streamscore.operators.lifecycle;
+
+import dev.streamscore.schemas.ModelAction;
+import dev.streamscore.schemas.ModelCommand;
+import dev.streamscore.schemas.ModelRegistryState;
+import dev.streamscore.schemas.ModelRole;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Which models an inference subtask serves, as the commands it applied made them: the champions in
+ * the order they were deployed (the last one serves, the one before is where a rollback returns),
+ * the challenger if any, and the commands received but not yet applied. Pure state, no models: the
+ * operator loads and swaps, then records here what it did; {@link #state} is what its checkpoint
+ * holds. Touched only by the task thread.
+ *
+ * <pre>{@code
+ * ModelRegistry registry = ModelRegistry.fresh(configChampion, null);
+ * registry.received(deploy);            // a command arrived
+ * ModelCommand next = registry.nextPending();
+ * registry.applied(next);               // it was loaded, verified and swapped in
+ * }</pre>
+ */
+public final class ModelRegistry {
+
+    /** Champions kept for rollbacks, the serving one included. */
+    static final int MAX_CHAMPIONS = 32;
+
+    private final List<ModelCommand> champions;
+    private ModelCommand challenger;
+    private final ArrayDeque<ModelCommand> pending;
+
+    private ModelRegistry(
+            List<ModelCommand> champions, ModelCommand challenger, List<ModelCommand> pending) {
+        this.champions = new ArrayList<>(champions);
+        this.challenger = challenger;
+        this.pending = new ArrayDeque<>(pending);
+    }
+
+    /** The registry of a job started without state: the models of its configuration. */
+    public static ModelRegistry fresh(ModelCommand champion, ModelCommand challenger) {
+        return new ModelRegistry(List.of(champion), challenger, List.of());
+    }
+
+    /** The registry a checkpoint recorded. */
+    public static ModelRegistry restored(ModelRegistryState state) {
+        if (state.getChampions().isEmpty()) {
+            throw new IllegalStateException(
+                    "the checkpointed model registry names no champion: " + state);
+        }
+        return new ModelRegistry(state.getChampions(), state.getChallenger(), state.getPending());
+    }
+
+    /** What the checkpoint holds. */
+    public ModelRegistryState state() {
+        return ModelRegistryState.newBuilder()
+                .setChampions(new ArrayList<>(champions))
+                .setChallenger(challenger)
+                .setPending(new ArrayList<>(pending))
+                .build();
+    }
+
+    /** The deploy command of the champion serving. */
+    public ModelCommand champion() {
+        return champions.get(champions.size() - 1);
+    }
+
+    /** The champion a rollback returns to; {@code null} when none. */
+    public ModelCommand previousChampion() {
+        return champions.size() < 2 ? null : champions.get(champions.size() - 2);
+    }
+
+    /** The deploy command of the challenger; {@code null} when none. */
+    public ModelCommand challenger() {
+        return challenger;
+    }
+
+    /** The last champion taken from the job's configuration; {@code null} when none is kept. */
+    public ModelCommand configuredChampion() {
+        for (int i = champions.size() - 1; i >= 0; i--) {
+            if (ModelCommands.JOB_CONFIG.equals(champions.get(i).getCommandId())) {
+                return champions.get(i);
+            }
+        }
+        return null;
+    }
+
+    /** A command arrived; it waits until {@link #applied} or {@link #refused}. */
+    public void received(ModelCommand command) {
+        pending.add(command);
+    }
+
+    /** The oldest command not yet applied; {@code null} when none. */
+    public ModelCommand nextPending() {
+        return pending.peek();
+    }
+
+    /** Commands received and not yet applied. */
+    public List<ModelCommand> pending() {
+        return List.copyOf(pending);
+    }
+
+    /** {@code command}, the oldest pending one, was refused: the models stay as they are. */
+    public void refused(ModelCommand command) {
+        ModelCommand head = pending.poll();
+        if (head != command) {
+            throw new IllegalStateException(
+                    "refused " + command + ", expected the oldest pending command " + head);
+        }
+    }
+
+    /** {@code command}, the oldest pending one, was carried out. */
+    public void applied(ModelCommand command) {
+        refused(command); // takes it off the queue
+        record(command);
+    }
+
+    /** Records {@code command} as carried out, off the queue: the job's own models at start. */
+    public void record(ModelCommand command) {
+        switch (command.getAction()) {
+            case DEPLOY -> {
+                if (command.getRole() == ModelRole.CHAMPION) {
+                    champions.add(command);
+                    if (champions.size() > MAX_CHAMPIONS) {
+                        champions.remove(0);
+                    }
+                    if (challenger != null
+                            && ModelCommands.identity(challenger)
+                                    .equals(ModelCommands.identity(command))) {
+                        challenger = null; // promoted
+                    }
+                } else {
+                    challenger = command;
+                }
+            }
+            case ROLLBACK -> {
+                if (champions.size() < 2) {
+                    throw new IllegalStateException("no champion to roll back to");
+                }
+                champions.remove(champions.size() - 1);
+            }
+            case RETIRE -> challenger = null;
+            default -> throw new IllegalArgumentException("unknown action " + command.getAction());
+        }
+    }
+
+    /** Whether a deploy of {@code command} as champion would also retire the challenger. */
+    public boolean promotes(ModelCommand command) {
+        return command.getAction() == ModelAction.DEPLOY
+                && command.getRole() == ModelRole.CHAMPION
+                && challenger != null
+                && ModelCommands.identity(challenger).equals(ModelCommands.identity(command));
+    }
+
+    /**
+     * Forgets the challenger, without a command: one that can no longer be loaded after a restore.
+     */
+    public void dropChallenger() {
+        challenger = null;
+    }
+
+    /** Forgets the serving champion, without a command: one that can no longer be loaded. */
+    public void dropChampion() {
+        if (champions.size() < 2) {
+            throw new IllegalStateException("the last champion cannot be dropped");
+        }
+        champions.remove(champions.size() - 1);
+    }
+
+    @Override
+    public String toString() {
+        return "champion "
+                + ModelCommands.identity(champion())
+                + ", challenger "
+                + (challenger == null ? "none" : ModelCommands.identity(challenger))
+                + ", "
+                + pending.size()
+                + " pending";
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ModelRegistry other && state().equals(other.state());
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(champions, challenger, pending.size());
+    }
+}
