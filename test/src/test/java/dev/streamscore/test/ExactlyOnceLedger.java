@@ -40,6 +40,7 @@ final class ExactlyOnceLedger implements AutoCloseable {
     private final List<Transaction> transactions = new ArrayList<>();
     private final AtomicInteger sent = new AtomicInteger();
     private final Map<String, Integer> scored = new HashMap<>();
+    private final List<FraudScore> read = new ArrayList<>();
     private final CompletableFuture<Void> producing;
     private final KafkaConsumer<byte[], byte[]> consumer;
     private final SingleObjectCodec<FraudScore> scores = SingleObjectCodec.of(FraudScore.class);
@@ -82,6 +83,11 @@ final class ExactlyOnceLedger implements AutoCloseable {
         return transactions.size();
     }
 
+    /** Every score read, in the order read. */
+    List<FraudScore> scores() {
+        return read;
+    }
+
     int committed() {
         return scored.values().stream().mapToInt(i -> i).sum();
     }
@@ -94,7 +100,9 @@ final class ExactlyOnceLedger implements AutoCloseable {
                 assertThat(r.topic())
                         .as("no dead letters expected")
                         .isEqualTo(config.scoresTopic());
-                scored.merge(scores.decode(r.value()).getTransactionId(), 1, Integer::sum);
+                FraudScore score = scores.decode(r.value());
+                read.add(score);
+                scored.merge(score.getTransactionId(), 1, Integer::sum);
             }
         }
     }
