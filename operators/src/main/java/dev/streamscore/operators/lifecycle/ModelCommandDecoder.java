@@ -2,9 +2,11 @@ package dev.streamscore.operators.lifecycle;
 
 import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.serde.KafkaRecord;
+import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.ModelCommand;
 import dev.streamscore.schemas.Stage;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
+import java.util.function.Consumer;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
@@ -45,6 +47,23 @@ public class ModelCommandDecoder extends ProcessFunction<KafkaRecord, ModelComma
 
     @Override
     public void processElement(KafkaRecord record, Context ctx, Collector<ModelCommand> out) {
+        ModelCommand command =
+                decode(
+                        record,
+                        letter -> {
+                            deadLetters.inc();
+                            ctx.output(DeadLetters.TAG, letter);
+                        });
+        if (command != null) {
+            out.collect(command);
+        }
+    }
+
+    /**
+     * The command {@code record} holds, or {@code null} after handing {@code rejected} exactly one
+     * dead letter saying why; never throws.
+     */
+    public ModelCommand decode(KafkaRecord record, Consumer<DeadLetter> rejected) {
         String problem;
         Throwable error = null;
         if (record.value == null || record.value.length == 0) {
@@ -58,22 +77,19 @@ public class ModelCommandDecoder extends ProcessFunction<KafkaRecord, ModelComma
                             + ")";
         } else {
             try {
-                out.collect(codec.decode(record.value));
-                return;
+                return codec.decode(record.value);
             } catch (SingleObjectCodec.DecodeException | RuntimeException e) {
                 problem = "not a ModelCommand: " + e.getMessage();
                 error = e;
             }
         }
-        deadLetters.inc();
         LOG.warn(
                 "Control record at {}-{} offset {} ignored: {}",
                 record.topic,
                 record.partition,
                 record.offset,
                 problem);
-        ctx.output(
-                DeadLetters.TAG,
+        rejected.accept(
                 DeadLetters.of(
                         record.value,
                         record.topic,
@@ -85,5 +101,6 @@ public class ModelCommandDecoder extends ProcessFunction<KafkaRecord, ModelComma
                                 : error.getClass().getName(),
                         problem,
                         null));
+        return null;
     }
 }

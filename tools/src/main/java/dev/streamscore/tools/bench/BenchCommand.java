@@ -44,7 +44,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(
             names = "--configurations",
             split = ",",
-            defaultValue = "ceiling,per-record-map,per-record-async,streamscore,streamscore+cache",
+            defaultValue =
+                    "ceiling,per-record-map,per-record-async,streamscore,streamscore+cache,"
+                            + "streamscore+challenger",
             description = "Configurations to compare. Default: ${DEFAULT-VALUE}.")
     List<String> configurations;
 

@@ -15,7 +15,8 @@ import org.apache.flink.connector.base.DeliveryGuarantee;
  * which delivery guarantee and which knobs.
  *
  * @param configuration {@code ceiling}, {@code per-record-map}, {@code per-record-async}, {@code
- *     streamscore} or {@code streamscore+cache}
+ *     streamscore}, {@code streamscore+cache}, {@code streamscore+challenger} (the other bundled
+ *     model scoring in shadow) or {@code streamscore-static} (no control topic)
  * @param cache whether the score cache is on (only {@code streamscore+cache} turns it on)
  * @param duplicateRate share of transactions the workload re-sends (0 but for the cache workload)
  */
@@ -36,17 +37,33 @@ record BenchSpec(
     static final String PER_RECORD_ASYNC = "per-record-async";
     static final String STREAMSCORE = "streamscore";
     static final String STREAMSCORE_CACHE = "streamscore+cache";
+    static final String STREAMSCORE_CHALLENGER = "streamscore+challenger";
+
+    /** streamscore without a control topic: models fixed, the operator chained to enrichment. */
+    static final String STREAMSCORE_STATIC = "streamscore-static";
 
     BenchSpec {
         switch (configuration) {
-            case CEILING, PER_RECORD_MAP, PER_RECORD_ASYNC, STREAMSCORE, STREAMSCORE_CACHE -> {}
+            case CEILING,
+                    PER_RECORD_MAP,
+                    PER_RECORD_ASYNC,
+                    STREAMSCORE,
+                    STREAMSCORE_CACHE,
+                    STREAMSCORE_CHALLENGER,
+                    STREAMSCORE_STATIC -> {}
             default ->
                     throw new IllegalArgumentException(
                             "unknown configuration '"
                                     + configuration
                                     + "': expected ceiling, per-record-map, per-record-async,"
-                                    + " streamscore or streamscore+cache");
+                                    + " streamscore, streamscore+cache, streamscore+challenger or"
+                                    + " streamscore-static");
         }
+    }
+
+    /** The challenger of {@code streamscore+challenger}: the other bundled model. */
+    static String challengerOf(String model) {
+        return model.equals("gbdt") ? "mlp" : "gbdt";
     }
 
     String deliveryName() {
@@ -107,11 +124,20 @@ record BenchSpec(
         o.set(ScoringOptions.TRANSACTIONS_TOPIC, run + "-transactions");
         o.set(ScoringOptions.SCORES_TOPIC, run + "-scores");
         o.set(ScoringOptions.DEAD_LETTER_TOPIC, run + "-dead-letters");
+        o.set(ScoringOptions.CONTROL_TOPIC, run + "-control");
+        o.set(ScoringOptions.MODEL_STATUS_TOPIC, run + "-model-status");
+        o.set(ScoringOptions.CHALLENGER_SCORES_TOPIC, run + "-challenger-scores");
         o.set(ScoringOptions.GROUP_ID, run);
         o.set(ScoringOptions.TRANSACTIONAL_ID_PREFIX, run);
         // A failing run fails the measurement instead of restarting inside it.
         o.set(ScoringOptions.MAX_FAILURES, 0);
         o.set(InferenceOptions.MODEL, "bundled:" + model);
+        if (configuration.equals(STREAMSCORE_STATIC)) {
+            o.set(ScoringOptions.CONTROL_TOPIC, "");
+        }
+        if (configuration.equals(STREAMSCORE_CHALLENGER)) {
+            o.set(ScoringOptions.CHALLENGER_MODEL, "bundled:" + challengerOf(model));
+        }
         o.set(BatchingOptions.BATCH_SIZE, batchSize);
         o.set(BatchingOptions.MAX_WAIT, maxWait);
         o.set(BatchingOptions.MAX_IN_FLIGHT, inFlight);

@@ -425,20 +425,12 @@ final class EndToEndRunner {
     }
 
     private void createTopics(ScoringConfig config) throws Exception {
-        kafka.createTopics(
-                config.parallelism(),
-                config.transactionsTopic(),
-                config.scoresTopic(),
-                config.deadLetterTopic());
+        kafka.createTopics(config.topicPartitions(config.parallelism()));
     }
 
     private void deleteTopics(ScoringConfig config) {
         try {
-            kafka.deleteTopics(
-                    List.of(
-                            config.transactionsTopic(),
-                            config.scoresTopic(),
-                            config.deadLetterTopic()));
+            kafka.deleteTopics(List.copyOf(config.topicPartitions(1).keySet()));
         } catch (Exception e) {
             // Only disk space; the next run uses new names.
         }

@@ -265,7 +265,23 @@ public final class DemoCommand implements Callable<Integer> {
                 "  dead letters    : "
                         + config.deadLetterTopic()
                         + "  (Avro single-object DeadLetter)");
-        out.println("  model           : " + config.inference().modelLocation());
+        out.println(
+                "  model           : "
+                        + config.inference().modelLocation()
+                        + (config.challengerModel() == null
+                                ? ""
+                                : ", challenger " + config.challengerModel()));
+        if (config.modelControl()) {
+            out.println(
+                    "  model control   : "
+                            + config.controlTopic()
+                            + " -> "
+                            + config.modelStatusTopic()
+                            + "  (./streamscore model deploy|rollback|retire|status"
+                            + " --bootstrap-servers "
+                            + kafka.bootstrapServers()
+                            + ")");
+        }
         out.println(
                 "  batching        : up to "
                         + config.inference().batching().maxBatchSize()
