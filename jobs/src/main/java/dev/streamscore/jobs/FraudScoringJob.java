@@ -277,8 +277,10 @@ public final class FraudScoringJob {
 
     /**
      * The control topic's source: one reader (the topic has one partition, so commands keep their
-     * order), from the topic's start on a fresh start, so that a job started without state applies
-     * the commands of the past in order; from its checkpoint after a restore.
+     * order), from the topic's end on a fresh start, so that a job started without state serves the
+     * models of its configuration and applies the commands written from then on (replaying the
+     * topic's history would score live events with every past champion in turn); from its
+     * checkpoint after a restore.
      */
     public static KafkaSource<KafkaRecord> controlSource(ScoringConfig config) {
         return KafkaSource.<KafkaRecord>builder()
@@ -287,7 +289,7 @@ public final class FraudScoringJob {
                 .setBootstrapServers(config.bootstrapServers())
                 .setTopics(config.controlTopic())
                 .setGroupId(config.groupId() + "-control")
-                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setStartingOffsets(OffsetsInitializer.latest())
                 .setDeserializer(new KafkaRecordDeserializer())
                 .setProperty("isolation.level", "read_committed")
                 .setProperty("commit.offsets.on.checkpoint", "false")

@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,6 +65,9 @@ public final class OnnxModel implements AutoCloseable {
     /** Shared sessions by key; guarded by itself. */
     private static final Map<String, SharedSession> SESSIONS = new HashMap<>();
 
+    /** Sessions being created, by key, so that a second open of the same model waits for it. */
+    private static final Map<String, CompletableFuture<SharedSession>> CREATING = new HashMap<>();
+
     private final SharedSession shared;
     private boolean closed;
 
@@ -107,14 +111,49 @@ public final class OnnxModel implements AutoCloseable {
         // cpu handle, or a profiled and an unprofiled one, never share a session; and so is the
         // file's SHA-256, so a model retrained in place never shares the old one's session.
         String key = artifact.location() + "|" + artifact.descriptor().identity() + "|" + options;
-        synchronized (SESSIONS) {
-            SharedSession shared = SESSIONS.get(key);
-            if (shared == null) {
-                shared = SharedSession.create(key, artifact, options, providersInBuild);
-                SESSIONS.put(key, shared);
+        // The session is created outside the lock: creating and warming up a large model takes
+        // seconds, and a task thread closing another model must not wait for it.
+        while (true) {
+            CompletableFuture<SharedSession> creating;
+            boolean mine = false;
+            synchronized (SESSIONS) {
+                SharedSession shared = SESSIONS.get(key);
+                if (shared != null) {
+                    shared.references++;
+                    return new OnnxModel(shared);
+                }
+                creating = CREATING.get(key);
+                if (creating == null) {
+                    creating = new CompletableFuture<>();
+                    CREATING.put(key, creating);
+                    mine = true;
+                }
             }
-            shared.references++;
-            return new OnnxModel(shared);
+            if (!mine) {
+                try {
+                    creating.join(); // then share it, or create it if it failed or was closed
+                } catch (RuntimeException e) {
+                    // Its creator failed and reported it; this caller tries again itself.
+                }
+                continue;
+            }
+            SharedSession created;
+            try {
+                created = SharedSession.create(key, artifact, options, providersInBuild);
+            } catch (OrtException | RuntimeException | Error e) {
+                synchronized (SESSIONS) {
+                    CREATING.remove(key);
+                }
+                creating.completeExceptionally(e);
+                throw e;
+            }
+            synchronized (SESSIONS) {
+                CREATING.remove(key);
+                created.references++;
+                SESSIONS.put(key, created);
+            }
+            creating.complete(created);
+            return new OnnxModel(created);
         }
     }
 

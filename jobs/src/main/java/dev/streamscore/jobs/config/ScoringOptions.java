@@ -66,8 +66,9 @@ public final class ScoringOptions {
                     .defaultValue("streamscore-control")
                     .withDescription(
                             "Input topic of ModelCommand records (streamscore model deploy,"
-                                + " rollback, retire), read from its start on a fresh start; empty"
-                                + " = models change only by restart.");
+                                + " rollback, retire), read from its end on a fresh start and from"
+                                + " the checkpoint after a restore; empty = models change only by"
+                                + " restart.");
 
     public static final ConfigOption<String> MODEL_STATUS_TOPIC =
             ConfigOptions.key("model-status-topic")

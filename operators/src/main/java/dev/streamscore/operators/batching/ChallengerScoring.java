@@ -5,7 +5,9 @@ import java.nio.FloatBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -98,7 +100,11 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
     private final int columns;
     private final MailboxExecutor mailbox;
     private final Sink<IN, OUT> sink;
-    private final ExecutorService thread;
+    private final String taskName;
+
+    /** Runs the current challenger's calls; replaced when a challenger goes with a call running. */
+    private ExecutorService thread;
+
     private final ArrayDeque<Entry<IN>> queued = new ArrayDeque<>();
 
     /** The entries of the call running, in row order; empty when none runs. */
@@ -108,8 +114,14 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
     private FloatBuffer input;
     private float[] scores;
 
-    /** A challenger replaced or retired while its call ran: closed when the call returns. */
-    private BatchScorer retiring;
+    /**
+     * Challengers replaced or retired while a call of theirs ran, with the thread running it: each
+     * is closed when its call returns (or at close, once its thread stopped).
+     */
+    private final Map<BatchScorer, ExecutorService> retiring = new IdentityHashMap<>();
+
+    /** The model of the call running, {@code null} when none. */
+    private BatchScorer callingModel;
 
     /** Whether the first call of the current challenger is yet to return. */
     private boolean firstCallAwaited;
@@ -137,15 +149,8 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
         this.columns = columns;
         this.mailbox = mailbox;
         this.sink = sink;
-        this.thread =
-                Executors.newSingleThreadExecutor(
-                        runnable -> {
-                            Thread t =
-                                    new Thread(
-                                            runnable, THREAD_NAME_PREFIX + " (" + taskName + ")");
-                            t.setDaemon(true);
-                            return t;
-                        });
+        this.taskName = taskName;
+        this.thread = newThread();
         MetricGroup group = operatorGroup.addGroup(GROUP);
         rowsScored = group.counter("rowsScored");
         rowsSkipped = group.counter("rowsSkipped");
@@ -194,12 +199,20 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
         firstCallAwaited = next != null;
         agreementsNow = 0;
         comparedNow = 0;
-        if (previous != null) {
-            if (calling.isEmpty()) {
-                previous.close();
-            } else {
-                retiring = previous;
+        if (!calling.isEmpty()) {
+            // Its call may never return (a hung model): the new challenger gets a thread of its
+            // own and scores the call's rows again; the old call's outcome is ignored.
+            for (int i = calling.size() - 1; i >= 0; i--) {
+                queued.addFirst(calling.get(i));
             }
+            calling.clear();
+            retiring.put(callingModel, thread);
+            thread.shutdown();
+            thread = newThread();
+            callingModel = null;
+        }
+        if (previous != null && !retiring.containsKey(previous)) {
+            closeQuietly(previous);
         }
         if (next == null) {
             rowsSkipped.inc(queued.size());
@@ -214,7 +227,8 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
         if (challenger == null || closed) {
             return;
         }
-        if (queued.size() >= MAX_QUEUED_BATCHES * maxBatchSize) {
+        if (queued.size() >= MAX_QUEUED_BATCHES * maxBatchSize && entry.champion != null) {
+            // Restored entries (no champion) always queue: they were accepted before the restore.
             rowsSkipped.inc();
             return;
         }
@@ -243,6 +257,7 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
         }
         input.clear();
         BatchScorer model = challenger;
+        callingModel = model;
         FloatBuffer rows = input;
         float[] out = scores;
         try {
@@ -278,12 +293,14 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
         if (closed) {
             return;
         }
+        if (retiring.remove(model) != null) {
+            // A call of a challenger since replaced: its rows went to the next one.
+            closeQuietly(model);
+            return;
+        }
         List<Entry<IN>> done = new ArrayList<>(calling);
         calling.clear();
-        if (retiring == model) {
-            retiring = null;
-            model.close();
-        }
+        callingModel = null;
         if (failure != null) {
             failures.inc();
             rowsSkipped.inc(n);
@@ -292,7 +309,7 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
                     model.descriptor().id(),
                     n,
                     failure);
-        } else if (model == challenger) {
+        } else {
             batchLatencyMicros.update(nanos / 1_000);
             rowsScored.inc(n);
             ModelDescriptor descriptor = model.descriptor();
@@ -307,9 +324,6 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
                 firstCallAwaited = false;
                 sink.firstScored(model);
             }
-        } else {
-            // Scored by a challenger since replaced: its scores are not the current one's.
-            rowsSkipped.inc(n);
         }
         startNext();
     }
@@ -332,33 +346,62 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
     @Override
     public void close() throws Exception {
         closed = true;
-        thread.shutdownNow();
-        boolean stopped;
-        try {
-            stopped = thread.awaitTermination(SHUTDOWN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            stopped = thread.isTerminated();
-        }
-        if (!stopped) {
-            LOG.error("A challenger call was still running at close; leaving its session open");
-            return;
-        }
         Exception first = null;
-        for (BatchScorer model : new BatchScorer[] {challenger, retiring}) {
-            if (model == null) {
-                continue;
-            }
-            try {
-                model.close();
-            } catch (Exception e) {
-                first = first == null ? e : addSuppressed(first, e);
+        if (stop(thread) && challenger != null) {
+            first = closeCollecting(challenger, first);
+        } else if (challenger != null) {
+            LOG.error("A challenger call was still running at close; leaving its session open");
+        }
+        for (Map.Entry<BatchScorer, ExecutorService> old : retiring.entrySet()) {
+            if (stop(old.getValue())) {
+                first = closeCollecting(old.getKey(), first);
+            } else {
+                LOG.error(
+                        "A call of replaced challenger {} never returned; leaving its session open",
+                        old.getKey().descriptor().id());
             }
         }
         challenger = null;
-        retiring = null;
+        retiring.clear();
         if (first != null) {
             throw first;
+        }
+    }
+
+    private static boolean stop(ExecutorService executor) {
+        executor.shutdownNow();
+        try {
+            return executor.awaitTermination(SHUTDOWN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return executor.isTerminated();
+        }
+    }
+
+    private static Exception closeCollecting(BatchScorer model, Exception first) {
+        try {
+            model.close();
+            return first;
+        } catch (Exception e) {
+            return first == null ? e : addSuppressed(first, e);
+        }
+    }
+
+    private ExecutorService newThread() {
+        return Executors.newSingleThreadExecutor(
+                runnable -> {
+                    Thread t = new Thread(runnable, THREAD_NAME_PREFIX + " (" + taskName + ")");
+                    t.setDaemon(true);
+                    return t;
+                });
+    }
+
+    /** A challenger that cannot be closed is no reason to stop scoring with the champion. */
+    private static void closeQuietly(BatchScorer model) {
+        try {
+            model.close();
+        } catch (Exception e) {
+            LOG.warn("Could not close challenger {}", model.descriptor().id(), e);
         }
     }
 

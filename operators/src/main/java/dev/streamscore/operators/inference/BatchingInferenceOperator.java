@@ -1,5 +1,6 @@
 package dev.streamscore.operators.inference;
 
+import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.OnnxOptions;
 import dev.streamscore.operators.batching.BatchScorer;
 import dev.streamscore.operators.batching.BatchingOperator;
@@ -22,6 +23,7 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
@@ -93,7 +95,6 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
 
     private final FraudScoring scoring;
     private final String championLocation;
-    private final OnnxOptions onnx;
     private final ModelLoader.Opener opener;
     private String challengerLocation;
 
@@ -146,7 +147,6 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
         this.scoring = scoring;
         this.championLocation = settings.modelLocation();
         OnnxOptions onnx = settings.onnx();
-        this.onnx = onnx;
         this.opener = artifact -> OnnxBatchScorer.open(artifact, onnx);
         withChallengerOutput(CHALLENGER_SCORES);
     }
@@ -213,92 +213,136 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
     /**
      * The configured champion on a fresh start; on a restore, the champion the checkpoint recorded
      * (or the configured one if the configuration changed since: a changed {@code --model} acts as
-     * a deploy). A recorded champion that no longer loads is reported and the one before serves.
+     * a deploy). A recorded champion that cannot be loaded fails the restore, saying why: a subtask
+     * never serves another champion than its checkpoint recorded, so all subtasks agree.
      */
     @Override
     protected BatchScorer openChampion() throws Exception {
-        BatchScorer configured = super.openChampion();
-        ModelCommand configuredCommand =
-                configCommand(configured, championLocation, ModelRole.CHAMPION);
         if (registry == null) {
-            registry = ModelRegistry.fresh(configuredCommand, null);
-            return served(configured, configuredCommand, configuredCommand);
+            BatchScorer configured = super.openChampion();
+            ModelCommand command = configCommand(configured, championLocation, ModelRole.CHAMPION);
+            registry = ModelRegistry.fresh(command);
+            return served(configured, command, command);
         }
+        // Only the configured model's identity: it is opened only if it serves.
+        String configuredIdentity = identityAt(championLocation);
         ModelCommand recordedConfig = registry.configuredChampion();
-        if (recordedConfig == null
-                || !ModelCommands.identity(recordedConfig)
-                        .equals(ModelCommands.identity(configuredCommand))) {
-            registry.record(configuredCommand);
-            return served(configured, configuredCommand, configuredCommand);
+        if (configuredIdentity != null
+                && (recordedConfig == null
+                        || !configuredIdentity.equals(ModelCommands.identity(recordedConfig)))) {
+            BatchScorer configured = super.openChampion();
+            ModelCommand command = configCommand(configured, championLocation, ModelRole.CHAMPION);
+            registry.record(command);
+            return served(configured, command, command);
         }
-        while (true) {
-            ModelCommand champion = registry.champion();
-            if (ModelCommands.identity(champion)
-                    .equals(ModelCommands.identity(configuredCommand))) {
-                return served(configured, restoreCommand(ModelRole.CHAMPION), champion);
-            }
-            try {
-                BatchScorer recorded = loader.load(champion);
-                configured.close();
-                return served(recorded, restoreCommand(ModelRole.CHAMPION), champion);
-            } catch (ModelLoader.Refused refused) {
-                LOG.error(
-                        "The checkpoint's champion {} cannot be loaded any more; serving the one"
-                                + " before it: {}",
-                        ModelCommands.identity(champion),
-                        refused.getMessage());
-                statusesAtOpen.add(
-                        status(
-                                restoreCommand(ModelRole.CHAMPION),
-                                champion,
-                                ModelState.REFUSED,
-                                "restored champion cannot be loaded: " + refused.getMessage(),
-                                null));
-                registry.dropChampion();
-            }
+        ModelCommand champion = registry.champion();
+        if (ModelCommands.identity(champion).equals(configuredIdentity)) {
+            return served(super.openChampion(), restoreCommand(ModelRole.CHAMPION), champion);
+        }
+        try {
+            return served(loader.load(champion), restoreCommand(ModelRole.CHAMPION), champion);
+        } catch (ModelLoader.Refused refused) {
+            throw new IllegalStateException(
+                    "the checkpoint's champion "
+                            + ModelCommands.identity(champion)
+                            + " cannot be loaded from "
+                            + champion.getLocation()
+                            + ": "
+                            + refused.getMessage()
+                            + "; a subtask serves no other champion than its checkpoint recorded."
+                            + " Make the model readable again, or restore with another --model,"
+                            + " which is then deployed over it",
+                    refused);
         }
     }
 
+    /**
+     * The challenger the checkpoint recorded; the configured one ({@code --challenger-model}) on a
+     * fresh start or when the configuration changed since. Verified like a deploy: one that fails
+     * is refused (a status record), and the job scores without a challenger.
+     */
     @Override
     protected BatchScorer openChallenger() throws Exception {
-        ModelCommand recorded = registry.challenger();
-        if (!restoredRegistry
-                || (recorded != null && ModelCommands.JOB_CONFIG.equals(recorded.getCommandId()))
-                || (recorded == null && challengerLocation != null)) {
-            // The configuration's challenger: on a fresh start, or replacing the configuration's.
-            if (challengerLocation == null) {
-                registry.dropChallenger();
-                return null;
+        ModelCommand configured = null;
+        if (challengerLocation != null) {
+            try {
+                var d = ModelArtifact.load(challengerLocation).descriptor();
+                configured =
+                        ModelCommands.deploy(
+                                ModelCommands.JOB_CONFIG,
+                                d.name(),
+                                d.version(),
+                                challengerLocation,
+                                d.sha256(),
+                                ModelRole.CHALLENGER,
+                                null);
+            } catch (RuntimeException e) {
+                refuseAtOpen(
+                        configCommand(ModelRole.CHALLENGER),
+                        null,
+                        "cannot load the challenger at "
+                                + challengerLocation
+                                + ": "
+                                + e.getMessage());
             }
-            BatchScorer configured = OnnxBatchScorer.factory(challengerLocation, onnx).open();
-            ModelCommand command =
-                    configCommand(configured, challengerLocation, ModelRole.CHALLENGER);
-            if (recorded == null
-                    || !ModelCommands.identity(recorded).equals(ModelCommands.identity(command))) {
-                registry.record(command);
-            }
-            return served(configured, command, command);
         }
-        if (recorded == null) {
+        ModelCommand recordedConfigured = registry.configuredChallenger();
+        boolean fromConfig =
+                !restoredRegistry
+                        || !Objects.equals(
+                                configured == null ? null : ModelCommands.identity(configured),
+                                recordedConfigured == null
+                                        ? null
+                                        : ModelCommands.identity(recordedConfigured));
+        if (fromConfig) {
+            registry.configuredChallenger(configured);
+            ModelCommand current = registry.challenger();
+            if (configured != null) {
+                registry.record(configured);
+            } else if (current != null && ModelCommands.JOB_CONFIG.equals(current.getCommandId())) {
+                registry.dropChallenger(); // the configuration no longer names it
+            }
+        }
+        ModelCommand challenger = registry.challenger();
+        if (challenger == null) {
             return null;
         }
+        boolean configuredNow = fromConfig && challenger == configured;
+        ModelCommand answering = configuredNow ? configured : restoreCommand(ModelRole.CHALLENGER);
         try {
-            return served(loader.load(recorded), restoreCommand(ModelRole.CHALLENGER), recorded);
+            return served(loader.load(challenger), answering, challenger);
         } catch (ModelLoader.Refused refused) {
-            LOG.error(
-                    "The checkpoint's challenger {} cannot be loaded any more; no challenger: {}",
-                    ModelCommands.identity(recorded),
-                    refused.getMessage());
-            statusesAtOpen.add(
-                    status(
-                            restoreCommand(ModelRole.CHALLENGER),
-                            recorded,
-                            ModelState.REFUSED,
-                            "restored challenger cannot be loaded: " + refused.getMessage(),
-                            null));
+            refuseAtOpen(answering, challenger, refused.getMessage());
             registry.dropChallenger();
             return null;
         }
+    }
+
+    private void refuseAtOpen(ModelCommand command, ModelCommand model, String reason) {
+        LOG.error(
+                "Challenger {} refused at start; scoring without one: {}",
+                model == null ? challengerLocation : ModelCommands.identity(model),
+                reason);
+        statusesAtOpen.add(status(command, model, ModelState.REFUSED, reason, null));
+    }
+
+    /** The identity of the model at {@code location}; {@code null} when it cannot be read. */
+    private static String identityAt(String location) {
+        try {
+            return ModelArtifact.load(location).descriptor().identity();
+        } catch (RuntimeException e) {
+            LOG.warn("Cannot read the configured model at {}: {}", location, e.getMessage());
+            return null;
+        }
+    }
+
+    private static ModelCommand configCommand(ModelRole role) {
+        return ModelCommand.newBuilder()
+                .setCommandId(ModelCommands.JOB_CONFIG)
+                .setAction(ModelAction.DEPLOY)
+                .setRole(role)
+                .setIssuedAt(java.time.Instant.now())
+                .build();
     }
 
     /** Records that {@code scorer} serves for {@code model}, answering {@code command}. */
@@ -397,7 +441,15 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
     private void onLoaded(ModelCommand command, ModelLoader.Outcome outcome) throws Exception {
         loading = false;
         if (registry.nextPending() != command) {
-            return; // the operator was restored meanwhile; cannot happen in one life
+            // Not the command being applied: cannot happen in one life of the operator.
+            if (outcome.scorer() != null && loader.claim(outcome.scorer())) {
+                outcome.scorer().close();
+            }
+            throw new IllegalStateException(
+                    "model "
+                            + command.getCommandId()
+                            + " loaded, but the command being applied is "
+                            + registry.nextPending());
         }
         if (outcome.refused() != null) {
             refuse(command, outcome.target(), outcome.refused().getMessage());
@@ -425,9 +477,12 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
             deployedBy.put(scorer, new Deployed(command, outcome.target()));
             emit(status(command, outcome.target(), ModelState.ACTIVE, null, null));
             if (retiredChallenger != null) {
+                // The challenger's status, answering the command that promoted it.
                 emit(
                         status(
-                                command,
+                                ModelCommand.newBuilder(command)
+                                        .setRole(ModelRole.CHALLENGER)
+                                        .build(),
                                 retiredChallenger,
                                 ModelState.RETIRED,
                                 "promoted to champion",

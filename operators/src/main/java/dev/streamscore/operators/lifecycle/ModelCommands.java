@@ -5,6 +5,7 @@ import dev.streamscore.schemas.ModelAction;
 import dev.streamscore.schemas.ModelCommand;
 import dev.streamscore.schemas.ModelRole;
 import java.time.Instant;
+import java.util.Locale;
 import java.util.UUID;
 
 /**
@@ -90,7 +91,7 @@ public final class ModelCommands {
      * ModelDescriptor#identity}.
      */
     public static String identity(ModelCommand deploy) {
-        String sha = deploy.getSha256() == null ? "?" : deploy.getSha256();
+        String sha = deploy.getSha256() == null ? "?" : deploy.getSha256().toLowerCase(Locale.ROOT);
         return deploy.getModelName()
                 + ":"
                 + deploy.getModelVersion()

@@ -106,6 +106,19 @@ public final class ModelLoader implements AutoCloseable {
                             outcome = new Outcome(target, scorer, null);
                         } catch (Refused refused) {
                             outcome = new Outcome(target, null, refused);
+                        } catch (Throwable t) {
+                            // Whatever went wrong (no memory for the file, a native library that
+                            // would not link, a bug), the command must get its answer, or every
+                            // command after it would wait forever.
+                            outcome =
+                                    new Outcome(
+                                            target,
+                                            null,
+                                            new Refused("loading the model failed: " + t, t));
+                            if (t instanceof VirtualMachineError error) {
+                                done.accept(outcome);
+                                throw error;
+                            }
                         }
                         try {
                             done.accept(outcome);
@@ -172,7 +185,7 @@ public final class ModelLoader implements AutoCloseable {
         }
         try {
             modelCheck.accept(d);
-        } catch (IllegalArgumentException e) {
+        } catch (RuntimeException e) {
             throw new Refused(e.getMessage(), e);
         }
         BatchScorer scorer;

@@ -30,18 +30,23 @@ public final class ModelRegistry {
 
     private final List<ModelCommand> champions;
     private ModelCommand challenger;
+    private ModelCommand configuredChallenger;
     private final ArrayDeque<ModelCommand> pending;
 
     private ModelRegistry(
-            List<ModelCommand> champions, ModelCommand challenger, List<ModelCommand> pending) {
+            List<ModelCommand> champions,
+            ModelCommand challenger,
+            ModelCommand configuredChallenger,
+            List<ModelCommand> pending) {
         this.champions = new ArrayList<>(champions);
         this.challenger = challenger;
+        this.configuredChallenger = configuredChallenger;
         this.pending = new ArrayDeque<>(pending);
     }
 
-    /** The registry of a job started without state: the models of its configuration. */
-    public static ModelRegistry fresh(ModelCommand champion, ModelCommand challenger) {
-        return new ModelRegistry(List.of(champion), challenger, List.of());
+    /** The registry of a job started without state: the champion of its configuration. */
+    public static ModelRegistry fresh(ModelCommand champion) {
+        return new ModelRegistry(List.of(champion), null, null, List.of());
     }
 
     /** The registry a checkpoint recorded. */
@@ -50,7 +55,11 @@ public final class ModelRegistry {
             throw new IllegalStateException(
                     "the checkpointed model registry names no champion: " + state);
         }
-        return new ModelRegistry(state.getChampions(), state.getChallenger(), state.getPending());
+        return new ModelRegistry(
+                state.getChampions(),
+                state.getChallenger(),
+                state.getConfiguredChallenger(),
+                state.getPending());
     }
 
     /** What the checkpoint holds. */
@@ -59,6 +68,7 @@ public final class ModelRegistry {
                 .setChampions(new ArrayList<>(champions))
                 .setChallenger(challenger)
                 .setPending(new ArrayList<>(pending))
+                .setConfiguredChallenger(configuredChallenger)
                 .build();
     }
 
@@ -85,6 +95,16 @@ public final class ModelRegistry {
             }
         }
         return null;
+    }
+
+    /** The challenger the job's configuration named when last started; {@code null}: none. */
+    public ModelCommand configuredChallenger() {
+        return configuredChallenger;
+    }
+
+    /** Records the challenger the job's configuration names now ({@code null}: none). */
+    public void configuredChallenger(ModelCommand command) {
+        this.configuredChallenger = command;
     }
 
     /** A command arrived; it waits until {@link #applied} or {@link #refused}. */
@@ -124,7 +144,9 @@ public final class ModelRegistry {
                 if (command.getRole() == ModelRole.CHAMPION) {
                     champions.add(command);
                     if (champions.size() > MAX_CHAMPIONS) {
-                        champions.remove(0);
+                        // The oldest, but never the configuration's: restores compare with it.
+                        ModelCommand configured = configuredChampion();
+                        champions.remove(champions.get(0) == configured ? 1 : 0);
                     }
                     if (challenger != null
                             && ModelCommands.identity(challenger)

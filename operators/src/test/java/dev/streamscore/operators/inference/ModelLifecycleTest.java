@@ -8,6 +8,7 @@ import static dev.streamscore.operators.inference.InferenceFixtures.row;
 import static dev.streamscore.operators.inference.InferenceFixtures.settings;
 import static dev.streamscore.operators.inference.InferenceFixtures.txn;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.streamscore.models.ModelArtifact;
@@ -22,6 +23,8 @@ import dev.streamscore.schemas.ModelCommand;
 import dev.streamscore.schemas.ModelRole;
 import dev.streamscore.schemas.ModelState;
 import dev.streamscore.schemas.ModelStatus;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -38,6 +41,7 @@ import org.apache.flink.streaming.runtime.tasks.mailbox.MailboxExecutorImpl;
 import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -224,6 +228,108 @@ class ModelLifecycleTest {
         }
     }
 
+    @Test
+    void aRecordedChampionThatCannotBeLoadedFailsTheRestoreInsteadOfServingAnother(
+            @TempDir Path models) throws Exception {
+        Path copy = models.resolve("linear-v2");
+        Files.createDirectories(copy);
+        for (String file : new String[] {"descriptor.json", "model.onnx"}) {
+            Files.copy(Path.of(location(LINEAR_V2), file), copy.resolve(file));
+        }
+        OperatorSubtaskState snapshot;
+        try (var h = harness(null)) {
+            ModelDescriptor d = ModelArtifact.load(copy.toString()).descriptor();
+            h.processElement2(
+                    new StreamRecord<>(
+                            ModelCommands.deploy(d, copy.toString(), ModelRole.CHAMPION, "test")));
+            runUntil(h, () -> !operator(h).loading());
+            score(h, 1);
+            assertThat(versions(h)).containsExactly(V2);
+            snapshot = h.snapshot(1, 1);
+        }
+        Files.delete(copy.resolve("model.onnx"));
+
+        assertThatThrownBy(() -> harness(snapshot).close())
+                .hasMessageContaining("the checkpoint's champion fixture-linear:2")
+                .hasMessageContaining("restore with another --model");
+        // The way out: another --model (here v2 from where it still is), deployed over it.
+        try (var h = harness(snapshot, settings(LINEAR_V2, 1))) {
+            score(h, 1);
+            assertThat(versions(h)).containsExactly(V2);
+            assertThat(operator(h).registry().champion().getLocation())
+                    .isEqualTo(location(LINEAR_V2));
+        }
+    }
+
+    @Test
+    void aRetiredConfiguredChallengerStaysRetiredAfterARestore() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h =
+                harness(
+                        null,
+                        new BatchingInferenceOperator(settings(LINEAR_V1, 1))
+                                .withChallenger(location(LINEAR_V2)))) {
+            assertThat(operator(h).challenger().descriptor().id()).isEqualTo(V2);
+            h.processElement2(new StreamRecord<>(ModelCommands.retireChallenger("test")));
+            assertThat(operator(h).challenger()).isNull();
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h =
+                harness(
+                        snapshot,
+                        new BatchingInferenceOperator(settings(LINEAR_V1, 1))
+                                .withChallenger(location(LINEAR_V2)))) {
+            assertThat(operator(h).challenger()).isNull();
+        }
+        // A changed --challenger-model is applied over the checkpoint's choice.
+        try (var h =
+                harness(
+                        snapshot,
+                        new BatchingInferenceOperator(settings(LINEAR_V1, 1))
+                                .withChallenger(location(LINEAR_V1)))) {
+            assertThat(operator(h).challenger().descriptor().id()).isEqualTo(V1);
+        }
+    }
+
+    @Test
+    void aConfiguredChallengerThatFailsVerificationIsRefusedAndTheJobScoresWithoutOne()
+            throws Exception {
+        try (var h =
+                harness(
+                        null,
+                        new BatchingInferenceOperator(settings(LINEAR_V1, 1))
+                                .withChallenger(location("unbounded")))) {
+            assertThat(operator(h).challenger()).isNull();
+            assertThat(status(h, ModelCommands.JOB_CONFIG, ModelState.REFUSED).getReason())
+                    .contains("expected a probability in [0, 1]");
+            score(h, 1);
+            assertThat(versions(h)).containsExactly(V1);
+        }
+    }
+
+    @Test
+    void aChallengerReplacedWhileItsCallHangsHandsItsRowsToTheNextOne() throws Exception {
+        ScriptedScorer hung = new ScriptedScorer(ScriptedScorer.Step.HANG);
+        try (var h = harness(null)) {
+            operator(h).replaceChallenger(hung.factory(settings(LINEAR_V2, 1)).open());
+            score(h, 2);
+            runUntil(h, () -> hung.hanging() == 1);
+            // Its call never returns; the next challenger scores its rows on a thread of its own.
+            h.processElement2(new StreamRecord<>(deploy(LINEAR_V1, ModelRole.CHALLENGER)));
+            runUntil(h, () -> !operator(h).loading());
+            runUntil(h, () -> challengerScores(h).size() == 2);
+            assertThat(challengerScores(h))
+                    .extracting(FraudScore::getModelVersion)
+                    .containsExactly("1", "1");
+
+            hung.release(); // its late outcome is ignored, and the hung model closed
+            runUntil(h, () -> hung.hanging() == 0);
+            score(h, 1);
+            runUntil(h, () -> challengerScores(h).size() == 3);
+            assertThat(challengerScores(h)).extracting(FraudScore::getModelVersion).hasSize(3);
+        }
+    }
+
     // ---- fixtures ----------------------------------------------------------------------------
 
     private static double logit(double p) {
@@ -268,7 +374,13 @@ class ModelLifecycleTest {
     private static KeyedTwoInputStreamOperatorTestHarness<
                     String, EnrichedTransaction, ModelCommand, FraudScore>
             harness(OperatorSubtaskState state, InferenceSettings settings) throws Exception {
-        BatchingInferenceOperator operator = new BatchingInferenceOperator(settings);
+        return harness(state, new BatchingInferenceOperator(settings));
+    }
+
+    private static KeyedTwoInputStreamOperatorTestHarness<
+                    String, EnrichedTransaction, ModelCommand, FraudScore>
+            harness(OperatorSubtaskState state, BatchingInferenceOperator operator)
+                    throws Exception {
         var h =
                 new KeyedTwoInputStreamOperatorTestHarness<
                         String, EnrichedTransaction, ModelCommand, FraudScore>(

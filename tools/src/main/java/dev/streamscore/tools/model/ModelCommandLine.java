@@ -202,11 +202,14 @@ public final class ModelCommandLine {
                     ScoringConfig.from(
                             JobOptions.toConfiguration(spec.commandLine().getParseResult()));
             PrintWriter out = spec.commandLine().getOut();
-            List<ModelStatus> all = readStatuses(config, null, Duration.ofSeconds(10));
+            List<ModelStatus> all = readStatuses(config, null, Duration.ofSeconds(30), out);
             // What serves now: per role and subtask, the model of its last ACTIVE or RETIRED.
             Map<String, ModelStatus> serving = new TreeMap<>();
+            int parallelism = all.isEmpty() ? 0 : all.get(all.size() - 1).getParallelism();
             for (ModelStatus s : all) {
-                if (s.getState() == ModelState.ACTIVE || s.getState() == ModelState.RETIRED) {
+                // Subtasks of an earlier parallelism (before a rescale) no longer exist.
+                if ((s.getState() == ModelState.ACTIVE || s.getState() == ModelState.RETIRED)
+                        && s.getParallelism() == parallelism) {
                     serving.put(s.getRole() + " " + s.getSubtask(), s);
                 }
             }
@@ -267,14 +270,13 @@ public final class ModelCommandLine {
 
     static String line(ModelStatus s) {
         return String.format(
-                "%s subtask %d/%d %-8s %s %s:%s%s%s",
+                "%s subtask %d/%d %-8s %s%s%s%s",
                 s.getAt(),
                 s.getSubtask(),
                 s.getParallelism(),
                 s.getState(),
                 s.getRole().toString().toLowerCase(),
-                s.getModelName(),
-                s.getModelVersion(),
+                s.getModelName() == null ? "" : " " + s.getModelName() + ":" + s.getModelVersion(),
                 s.getFirstScoredAt() == null ? "" : ", first batch at " + s.getFirstScoredAt(),
                 s.getReason() == null ? "" : " (" + s.getReason() + ")");
     }
@@ -312,7 +314,8 @@ public final class ModelCommandLine {
         Map<Integer, ModelStatus> answers = new HashMap<>();
         int parallelism = -1;
         try (KafkaConsumer<byte[], byte[]> consumer = statusConsumer(config)) {
-            seekTo(consumer, config, written.minusSeconds(60));
+            // Answers carry the TaskManagers' clocks: allow them to be well behind this one's.
+            seekTo(consumer, config, written.minus(Duration.ofMinutes(10)));
             while (System.nanoTime() < deadline
                     && (parallelism < 0 || answers.size() < parallelism)) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
@@ -348,7 +351,8 @@ public final class ModelCommandLine {
     }
 
     /** Every status record (since {@code since}, if given) to the end of the topic now. */
-    static List<ModelStatus> readStatuses(ScoringConfig config, Instant since, Duration timeout) {
+    static List<ModelStatus> readStatuses(
+            ScoringConfig config, Instant since, Duration timeout, PrintWriter out) {
         List<ModelStatus> all = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> consumer = statusConsumer(config)) {
             seekTo(consumer, config, since);
@@ -361,6 +365,12 @@ public final class ModelCommandLine {
                         all.add(s);
                     }
                 }
+            }
+            if (!reached(consumer, end)) {
+                out.printf(
+                        "streamscore: read %d status records in %s, not the whole topic: what"
+                                + " follows may be out of date%n",
+                        all.size(), timeout);
             }
         }
         all.sort((a, b) -> a.getAt().compareTo(b.getAt()));
