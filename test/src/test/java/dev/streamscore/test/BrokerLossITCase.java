@@ -6,23 +6,18 @@ import dev.streamscore.jobs.FraudScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.inference.InferenceOptions;
-import dev.streamscore.testkit.EmbeddedKafka;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -38,56 +33,33 @@ class BrokerLossITCase {
     private static final int TRANSACTIONS = 3_000;
 
     @RegisterExtension
-    static final MiniClusterExtension FLINK =
-            new MiniClusterExtension(
-                    new MiniClusterResourceConfiguration.Builder()
-                            .setConfiguration(flinkConfiguration())
-                            .setNumberTaskManagers(1)
-                            .setNumberSlotsPerTaskManager(2)
-                            .build());
+    static final MiniClusterExtension FLINK = SystemTestSupport.rocksDbMiniCluster(1, 2);
 
-    private static EmbeddedKafka kafka;
-
-    private static Configuration flinkConfiguration() {
-        Configuration conf = new Configuration();
-        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-        return conf;
-    }
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = EmbeddedKafka.startCluster(3);
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final EmbeddedKafkaExtension KAFKA = EmbeddedKafkaExtension.cluster(3);
 
     @Test
     void scoresEveryTransactionExactlyOnceAcrossTheLossOfOneBrokerOfThree() throws Exception {
         Configuration options = new Configuration();
-        options.set(ScoringOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(ScoringOptions.BOOTSTRAP_SERVERS, KAFKA.get().bootstrapServers());
         options.set(ScoringOptions.DELIVERY, DeliveryGuarantee.EXACTLY_ONCE);
         options.set(ScoringOptions.CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
         options.set(ScoringOptions.RESTART_DELAY, Duration.ofSeconds(1));
         options.set(InferenceOptions.MODEL, "bundled:gbdt");
         ScoringConfig config = ScoringConfig.from(options);
-        kafka.createTopics(config.topicPartitions(2));
+        KAFKA.get().createTopics(config.topicPartitions(2));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         FraudScoringJob.buildKafkaJob(env, config);
         JobClient job = env.executeAsync("broker loss");
 
         try (ExactlyOnceLedger ledger =
-                ExactlyOnceLedger.start(kafka.bootstrapServers(), config, TRANSACTIONS, 41)) {
+                ExactlyOnceLedger.start(KAFKA.get().bootstrapServers(), config, TRANSACTIONS, 41)) {
             try {
                 ledger.readUntil(1, Duration.ofSeconds(120));
                 int victim = leaderOf(config.scoresTopic());
                 int sentAtLoss = ledger.sent();
-                kafka.stopBroker(victim);
+                KAFKA.get().stopBroker(victim);
                 System.out.printf(
                         "stopped broker %d (leader of %s-0) with %d of %d sent, %d scores"
                                 + " committed%n",
@@ -108,7 +80,7 @@ class BrokerLossITCase {
                 Admin.create(
                         Map.of(
                                 AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
-                                kafka.bootstrapServers()))) {
+                                KAFKA.get().bootstrapServers()))) {
             return admin.describeTopics(List.of(topic))
                     .allTopicNames()
                     .get(30, TimeUnit.SECONDS)

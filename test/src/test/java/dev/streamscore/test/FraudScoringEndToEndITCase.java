@@ -15,7 +15,6 @@ import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Stage;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
-import dev.streamscore.testkit.EmbeddedKafka;
 import dev.streamscore.testkit.KafkaClients;
 import dev.streamscore.testkit.generator.GeneratedTransaction;
 import dev.streamscore.testkit.generator.TransactionGenerator;
@@ -31,10 +30,8 @@ import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
-import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -43,8 +40,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.assertj.core.data.Offset;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -64,34 +59,14 @@ class FraudScoringEndToEndITCase {
 
     @RegisterExtension
     static final MiniClusterExtension FLINK =
-            new MiniClusterExtension(
-                    new MiniClusterResourceConfiguration.Builder()
-                            .setConfiguration(flinkConfiguration())
-                            .setNumberTaskManagers(1)
-                            .setNumberSlotsPerTaskManager(2)
-                            .build());
+            SystemTestSupport.rocksDbMiniCluster(
+                    1,
+                    2,
+                    // Any failure fails the job, so "never restarted" is checked by the job
+                    // still running.
+                    conf -> conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none"));
 
-    private static EmbeddedKafka kafka;
-
-    private static Configuration flinkConfiguration() {
-        Configuration conf = new Configuration();
-        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-        // Any failure fails the job, so "never restarted" is checked by the job still running.
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
-        return conf;
-    }
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = EmbeddedKafka.start(0);
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension static final EmbeddedKafkaExtension KAFKA = EmbeddedKafkaExtension.broker();
 
     /** A malformed record sent, what stage must reject it, and where it landed. */
     private record Malformed(byte[] bytes, Stage stage, int partition, long offset) {}
@@ -215,7 +190,7 @@ class FraudScoringEndToEndITCase {
 
     private static ScoringConfig config(String run, DeliveryGuarantee delivery) throws Exception {
         Configuration options = new Configuration();
-        options.set(ScoringOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(ScoringOptions.BOOTSTRAP_SERVERS, KAFKA.get().bootstrapServers());
         options.set(ScoringOptions.TRANSACTIONS_TOPIC, "transactions-" + run);
         options.set(ScoringOptions.SCORES_TOPIC, "scores-" + run);
         options.set(ScoringOptions.DEAD_LETTER_TOPIC, "dead-letters-" + run);
@@ -229,7 +204,7 @@ class FraudScoringEndToEndITCase {
         options.set(BatchingOptions.BATCH_SIZE, 64);
         options.set(ScoringOptions.PARALLELISM, 2);
         ScoringConfig config = ScoringConfig.from(options);
-        kafka.createTopics(config.topicPartitions(2));
+        KAFKA.get().createTopics(config.topicPartitions(2));
         return config;
     }
 
@@ -278,7 +253,7 @@ class FraudScoringEndToEndITCase {
     private static List<Malformed> produce(
             String topic, List<Transaction> valid, boolean withMalformed) throws Exception {
         SingleObjectCodec<Transaction> codec = SingleObjectCodec.of(Transaction.class);
-        Properties props = KafkaClients.producer(kafka.bootstrapServers());
+        Properties props = KafkaClients.producer(KAFKA.get().bootstrapServers());
         Transaction sample = valid.get(0);
         byte[] good = codec.encode(sample);
         byte[] unknownFingerprint = good.clone();
@@ -342,7 +317,7 @@ class FraudScoringEndToEndITCase {
         SingleObjectCodec<DeadLetter> deadLetterCodec = SingleObjectCodec.of(DeadLetter.class);
         Properties props =
                 KafkaClients.readCommittedConsumer(
-                        kafka.bootstrapServers(), "it-reader-" + config.groupId());
+                        KAFKA.get().bootstrapServers(), "it-reader-" + config.groupId());
         long deadline = System.nanoTime() + timeout.toNanos();
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
             consumer.subscribe(List.of(config.scoresTopic(), config.deadLetterTopic()));

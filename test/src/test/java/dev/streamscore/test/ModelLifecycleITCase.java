@@ -17,7 +17,6 @@ import dev.streamscore.schemas.ModelRole;
 import dev.streamscore.schemas.ModelState;
 import dev.streamscore.schemas.ModelStatus;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
-import dev.streamscore.testkit.EmbeddedKafka;
 import dev.streamscore.testkit.KafkaClients;
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -36,12 +35,10 @@ import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -49,8 +46,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -71,40 +66,16 @@ class ModelLifecycleITCase {
     private static final String V2 = "2026-12-02-retrained";
 
     @RegisterExtension
-    static final MiniClusterExtension FLINK =
-            new MiniClusterExtension(
-                    new MiniClusterResourceConfiguration.Builder()
-                            .setConfiguration(flinkConfiguration())
-                            .setNumberTaskManagers(PARALLELISM)
-                            .setNumberSlotsPerTaskManager(1)
-                            .build());
+    static final MiniClusterExtension FLINK = SystemTestSupport.rocksDbMiniCluster(PARALLELISM, 1);
 
-    private static EmbeddedKafka kafka;
-
-    private static Configuration flinkConfiguration() {
-        Configuration conf = new Configuration();
-        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-        return conf;
-    }
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = EmbeddedKafka.start(0);
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension static final EmbeddedKafkaExtension KAFKA = EmbeddedKafkaExtension.broker();
 
     @Test
     void swapsModelsWithoutLosingOrDuplicatingAScoreAndKeepsThemAcrossARestore(
             @InjectMiniCluster MiniCluster cluster, @TempDir Path models) throws Exception {
         String run = Long.toString(System.nanoTime());
         Configuration options = new Configuration();
-        options.set(ScoringOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(ScoringOptions.BOOTSTRAP_SERVERS, KAFKA.get().bootstrapServers());
         options.set(ScoringOptions.TRANSACTIONS_TOPIC, "lifecycle-transactions-" + run);
         options.set(ScoringOptions.SCORES_TOPIC, "lifecycle-scores-" + run);
         options.set(ScoringOptions.DEAD_LETTER_TOPIC, "lifecycle-dead-letters-" + run);
@@ -120,7 +91,7 @@ class ModelLifecycleITCase {
         // In input order, so that one subtask's scores switch model at one point in time too.
         options.set(BatchingOptions.OUTPUT_MODE, OutputMode.ORDERED);
         ScoringConfig config = ScoringConfig.from(options);
-        kafka.createTopics(config.topicPartitions(2));
+        KAFKA.get().createTopics(config.topicPartitions(2));
 
         ModelDescriptor v1 = ModelArtifact.load("bundled:gbdt").descriptor();
         Path retrained = retrainedGbdt(models.resolve("gbdt-" + V2));
@@ -151,7 +122,7 @@ class ModelLifecycleITCase {
 
         try (ExactlyOnceLedger ledger =
                         ExactlyOnceLedger.start(
-                                kafka.bootstrapServers(), config, TRANSACTIONS, 41);
+                                KAFKA.get().bootstrapServers(), config, TRANSACTIONS, 41);
                 Topic<ModelStatus> statuses =
                         new Topic<>(config.modelStatusTopic(), ModelStatus.class);
                 Topic<FraudScore> challenger =
@@ -378,7 +349,7 @@ class ModelLifecycleITCase {
 
     private static void send(ScoringConfig config, ModelCommand command) throws Exception {
         try (KafkaProducer<byte[], byte[]> producer =
-                new KafkaProducer<>(KafkaClients.producer(kafka.bootstrapServers()))) {
+                new KafkaProducer<>(KafkaClients.producer(KAFKA.get().bootstrapServers()))) {
             producer.send(
                             new ProducerRecord<>(
                                     config.controlTopic(),
@@ -400,7 +371,7 @@ class ModelLifecycleITCase {
             consumer =
                     new KafkaConsumer<>(
                             KafkaClients.readCommittedConsumer(
-                                    kafka.bootstrapServers(), "reader-" + topic));
+                                    KAFKA.get().bootstrapServers(), "reader-" + topic));
             consumer.subscribe(List.of(topic));
         }
 

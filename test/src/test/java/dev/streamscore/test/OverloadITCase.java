@@ -10,7 +10,6 @@ import dev.streamscore.operators.batching.BatchingOptions;
 import dev.streamscore.operators.inference.InferenceOptions;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
-import dev.streamscore.testkit.EmbeddedKafka;
 import dev.streamscore.testkit.KafkaClients;
 import dev.streamscore.testkit.generator.TransactionGenerator;
 import dev.streamscore.tools.cluster.FlinkRestClient;
@@ -22,16 +21,12 @@ import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -50,38 +45,14 @@ class OverloadITCase {
     static final long HEAP_GROWTH_BOUND_MIB = 128;
 
     @RegisterExtension
-    static final MiniClusterExtension FLINK =
-            new MiniClusterExtension(
-                    new MiniClusterResourceConfiguration.Builder()
-                            .setConfiguration(flinkConfiguration())
-                            .setNumberTaskManagers(1)
-                            .setNumberSlotsPerTaskManager(2)
-                            .build());
+    static final MiniClusterExtension FLINK = SystemTestSupport.rocksDbMiniCluster(1, 2);
 
-    private static EmbeddedKafka kafka;
-
-    private static Configuration flinkConfiguration() {
-        Configuration conf = new Configuration();
-        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-        return conf;
-    }
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = EmbeddedKafka.start(0);
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension static final EmbeddedKafkaExtension KAFKA = EmbeddedKafkaExtension.broker();
 
     @Test
     void aSlowModelBackPressuresTheSourceWithBoundedHeapAndTheJobCatchesUp() throws Exception {
         Configuration options = new Configuration();
-        options.set(ScoringOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(ScoringOptions.BOOTSTRAP_SERVERS, KAFKA.get().bootstrapServers());
         options.set(ScoringOptions.DELIVERY, DeliveryGuarantee.AT_LEAST_ONCE);
         options.set(InferenceOptions.MODEL, "bundled:gbdt");
         options.set(BatchingOptions.BATCH_SIZE, 64);
@@ -89,7 +60,7 @@ class OverloadITCase {
         // A 2 s call is slow, not failed.
         options.set(BatchingOptions.MODEL_CALL_TIMEOUT, Duration.ofSeconds(30));
         ScoringConfig config = ScoringConfig.from(options);
-        kafka.createTopics(config.topicPartitions(2));
+        KAFKA.get().createTopics(config.topicPartitions(2));
         produceAll(config);
 
         SlowModels.DELAY_MILLIS = 2_000;
@@ -131,7 +102,7 @@ class OverloadITCase {
 
             SlowModels.DELAY_MILLIS = 0;
             try (ExactlyOnceLedger ledger =
-                    ExactlyOnceLedger.reader(kafka.bootstrapServers(), config)) {
+                    ExactlyOnceLedger.reader(KAFKA.get().bootstrapServers(), config)) {
                 ledger.readUntil(TRANSACTIONS, Duration.ofSeconds(240));
                 assertThat(ledger.committed())
                         .as("scores after the model sped up")
@@ -149,7 +120,7 @@ class OverloadITCase {
         TransactionGenerator generator =
                 new TransactionGenerator(TransactionGenerator.Settings.defaults(51));
         try (KafkaProducer<byte[], byte[]> producer =
-                new KafkaProducer<>(KafkaClients.producer(kafka.bootstrapServers()))) {
+                new KafkaProducer<>(KafkaClients.producer(KAFKA.get().bootstrapServers()))) {
             for (int i = 0; i < TRANSACTIONS; i++) {
                 Transaction t = generator.next().transaction();
                 producer.send(

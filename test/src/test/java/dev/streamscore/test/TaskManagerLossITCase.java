@@ -7,21 +7,16 @@ import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.batching.BatchingOptions;
 import dev.streamscore.operators.inference.InferenceOptions;
-import dev.streamscore.testkit.EmbeddedKafka;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -40,33 +35,9 @@ class TaskManagerLossITCase {
     private static final int TRANSACTIONS = 3_000;
 
     @RegisterExtension
-    static final MiniClusterExtension FLINK =
-            new MiniClusterExtension(
-                    new MiniClusterResourceConfiguration.Builder()
-                            .setConfiguration(flinkConfiguration())
-                            .setNumberTaskManagers(2)
-                            .setNumberSlotsPerTaskManager(1)
-                            .build());
+    static final MiniClusterExtension FLINK = SystemTestSupport.rocksDbMiniCluster(2, 1);
 
-    private static EmbeddedKafka kafka;
-
-    private static Configuration flinkConfiguration() {
-        Configuration conf = new Configuration();
-        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-        return conf;
-    }
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = EmbeddedKafka.start(0);
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension static final EmbeddedKafkaExtension KAFKA = EmbeddedKafkaExtension.broker();
 
     @ParameterizedTest
     @EnumSource(SlowModels.Fault.class)
@@ -76,7 +47,7 @@ class TaskManagerLossITCase {
         SlowModels.FAULTS_DONE.set(0);
         String run = Long.toString(System.nanoTime());
         Configuration options = new Configuration();
-        options.set(ScoringOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(ScoringOptions.BOOTSTRAP_SERVERS, KAFKA.get().bootstrapServers());
         options.set(ScoringOptions.TRANSACTIONS_TOPIC, "tm-loss-transactions-" + run);
         options.set(ScoringOptions.SCORES_TOPIC, "tm-loss-scores-" + run);
         options.set(ScoringOptions.DEAD_LETTER_TOPIC, "tm-loss-dead-letters-" + run);
@@ -92,7 +63,7 @@ class TaskManagerLossITCase {
         // The hung call (6 s) is given up after 2 s and its batch retried.
         options.set(BatchingOptions.MODEL_CALL_TIMEOUT, Duration.ofSeconds(2));
         ScoringConfig config = ScoringConfig.from(options);
-        kafka.createTopics(config.topicPartitions(2));
+        KAFKA.get().createTopics(config.topicPartitions(2));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         SlowModels.DELAY_MILLIS = 50;
@@ -100,7 +71,7 @@ class TaskManagerLossITCase {
         JobClient job = env.executeAsync("task manager loss " + run);
 
         try (ExactlyOnceLedger ledger =
-                ExactlyOnceLedger.start(kafka.bootstrapServers(), config, TRANSACTIONS, 31)) {
+                ExactlyOnceLedger.start(KAFKA.get().bootstrapServers(), config, TRANSACTIONS, 31)) {
             try {
                 // A checkpoint has committed scores: there is state to restore from.
                 ledger.readUntil(1, Duration.ofSeconds(120));
