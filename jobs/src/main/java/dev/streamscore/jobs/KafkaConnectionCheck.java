@@ -72,7 +72,7 @@ public final class KafkaConnectionCheck {
         // which says the same as ours) is what we report.
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Math.max(1, millis - 200));
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Math.max(1, millis - 200));
-        List<String> topics = List.copyOf(config.topicPartitions(1).keySet());
+        List<String> topics = config.topics();
         String where =
                 "Kafka at "
                         + config.bootstrapServers()

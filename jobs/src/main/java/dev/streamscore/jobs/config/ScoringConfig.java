@@ -6,6 +6,7 @@ import dev.streamscore.operators.inference.InferenceSettings;
 import dev.streamscore.operators.serde.TransactionDecoder;
 import java.io.Serializable;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -134,19 +135,26 @@ public record ScoringConfig(
      */
     public Map<String, Integer> topicPartitions(int dataPartitions) {
         Map<String, Integer> topics = new LinkedHashMap<>();
-        for (String topic :
-                List.of(
-                        transactionsTopic,
-                        scoresTopic,
-                        deadLetterTopic,
-                        modelStatusTopic,
-                        challengerScoresTopic)) {
-            topics.put(topic, dataPartitions);
-        }
-        if (modelControl()) {
-            topics.put(controlTopic, 1);
+        for (String topic : topics()) {
+            topics.put(topic, topic.equals(controlTopic) ? 1 : dataPartitions);
         }
         return topics;
+    }
+
+    /** Every topic the job reads or writes: the data topics, then the control topic if any. */
+    public List<String> topics() {
+        List<String> topics =
+                new ArrayList<>(
+                        List.of(
+                                transactionsTopic,
+                                scoresTopic,
+                                deadLetterTopic,
+                                modelStatusTopic,
+                                challengerScoresTopic));
+        if (modelControl()) {
+            topics.add(controlTopic);
+        }
+        return List.copyOf(topics);
     }
 
     /** The options {@code conf} gives, each one not set there at its default. */

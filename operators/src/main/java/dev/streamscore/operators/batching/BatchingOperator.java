@@ -394,6 +394,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             results.completed(pending);
             return;
         }
+        pending.row = row;
         Coalescer.RowKey rowKey = null;
         long featureHash = 0;
         if (cache != null) {
@@ -403,7 +404,6 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             metrics.cacheTimeNanos.inc(ticker.nanoTime() - lookupStart);
             if (hit != null) {
                 metrics.cacheHits.inc();
-                pending.row = row;
                 pending.model = descriptor;
                 pending.score = hit.score;
                 pending.output = scoredOutput(element, descriptor, hit.score, true);
@@ -415,12 +415,10 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             PendingRow equal = coalescer.pending(rowKey);
             if (equal != null) {
                 metrics.coalesced.inc();
-                pending.row = row;
                 equal.waiting.add(pending);
                 return;
             }
         }
-        pending.row = row;
         PendingRow pendingRow =
                 new PendingRow(rowKey, getCurrentKey(), row, featureHash, ticker.nanoTime());
         pendingRow.waiting.add(pending);

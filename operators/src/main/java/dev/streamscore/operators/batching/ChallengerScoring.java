@@ -418,11 +418,6 @@ final class ChallengerScoring<IN, OUT> implements AutoCloseable {
         return "challenger " + (challenger == null ? "none" : challenger.descriptor().id());
     }
 
-    /** Whether no challenger call runs now (for tests). */
-    boolean idle() {
-        return calling.isEmpty() && queued.isEmpty();
-    }
-
     static <IN> Entry<IN> restoredEntry(
             IN element, float[] row, boolean hasTimestamp, long timestamp) {
         return new Entry<>(

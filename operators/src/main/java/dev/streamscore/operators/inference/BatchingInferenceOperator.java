@@ -426,9 +426,8 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
                 continue;
             }
             loading = true;
-            ModelCommand loaded = target;
             loader.submit(
-                    loaded,
+                    target,
                     outcome ->
                             mailbox()
                                     .execute(
@@ -455,11 +454,12 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
             refuse(command, outcome.target(), outcome.refused().getMessage());
         } else if (loader.claim(outcome.scorer())) {
             BatchScorer scorer = outcome.scorer();
+            // Deploying the challenger's model as champion promotes it: it is no longer shadow.
+            ModelCommand promoted = registry.promotes(command) ? registry.challenger() : null;
             try {
                 if (command.getRole() == ModelRole.CHAMPION) {
-                    boolean promotes = registry.promotes(command);
                     replaceModel(scorer);
-                    if (promotes) {
+                    if (promoted != null) {
                         replaceChallenger(null);
                     }
                 } else {
@@ -471,19 +471,17 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
                 startNextCommand();
                 return;
             }
-            ModelCommand retiredChallenger =
-                    registry.promotes(command) ? registry.challenger() : null;
             registry.applied(command);
             deployedBy.put(scorer, new Deployed(command, outcome.target()));
             emit(status(command, outcome.target(), ModelState.ACTIVE, null, null));
-            if (retiredChallenger != null) {
+            if (promoted != null) {
                 // The challenger's status, answering the command that promoted it.
                 emit(
                         status(
                                 ModelCommand.newBuilder(command)
                                         .setRole(ModelRole.CHALLENGER)
                                         .build(),
-                                retiredChallenger,
+                                promoted,
                                 ModelState.RETIRED,
                                 "promoted to champion",
                                 null));

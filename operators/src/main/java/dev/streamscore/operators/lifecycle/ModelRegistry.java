@@ -7,7 +7,6 @@ import dev.streamscore.schemas.ModelRole;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * Which models an inference subtask serves, as the commands it applied made them: the champions in
@@ -183,14 +182,6 @@ public final class ModelRegistry {
         challenger = null;
     }
 
-    /** Forgets the serving champion, without a command: one that can no longer be loaded. */
-    public void dropChampion() {
-        if (champions.size() < 2) {
-            throw new IllegalStateException("the last champion cannot be dropped");
-        }
-        champions.remove(champions.size() - 1);
-    }
-
     @Override
     public String toString() {
         return "champion "
@@ -200,15 +191,5 @@ public final class ModelRegistry {
                 + ", "
                 + pending.size()
                 + " pending";
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof ModelRegistry other && state().equals(other.state());
-    }
-
-    @Override
-    public int hashCode() {
-        return Objects.hash(champions, challenger, pending.size());
     }
 }

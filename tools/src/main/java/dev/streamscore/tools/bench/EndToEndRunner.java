@@ -430,7 +430,7 @@ final class EndToEndRunner {
 
     private void deleteTopics(ScoringConfig config) {
         try {
-            kafka.deleteTopics(List.copyOf(config.topicPartitions(1).keySet()));
+            kafka.deleteTopics(config.topics());
         } catch (Exception e) {
             // Only disk space; the next run uses new names.
         }
