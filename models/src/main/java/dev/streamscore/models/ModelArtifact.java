@@ -20,7 +20,8 @@ import java.util.HexFormat;
  * A model's descriptor and ONNX bytes, loaded from a location string:
  *
  * <ul>
- *   <li>{@code bundled:gbdt} or {@code bundled:mlp}: a reference model packaged in this jar;
+ *   <li>{@code bundled:gbdt}, {@code bundled:mlp} or {@code bundled:deep}: a reference model
+ *       packaged in this jar;
  *   <li>{@code http://} or {@code https://}: the URL of a folder served over HTTP, from which
  *       {@code descriptor.json} and the model file it names are fetched;
  *   <li>{@code file:} URL or any other string: a folder holding {@code descriptor.json} and the
@@ -128,7 +129,7 @@ public record ModelArtifact(String location, ModelDescriptor descriptor, byte[] 
                             + id
                             + "': expected "
                             + base
-                            + "descriptor.json on the classpath (bundled models: gbdt, mlp)");
+                            + "descriptor.json on the classpath (bundled models: gbdt, mlp, deep)");
         }
         ModelDescriptor descriptor =
                 ModelDescriptor.read(new ByteArrayInputStream(descriptorBytes), location);

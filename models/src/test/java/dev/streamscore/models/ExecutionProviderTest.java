@@ -48,7 +48,7 @@ class ExecutionProviderTest {
                     .filteredOn(l -> l.contains("auto chose"))
                     .singleElement()
                     .asString()
-                    .startsWith("INFO Execution provider auto chose cpu for model fraud-mlp:1.0.0")
+                    .startsWith("INFO Execution provider auto chose cpu for model fraud-mlp:2.0.0")
                     .contains("tensorrt: not in this ONNX Runtime build, which has [cpu]")
                     .contains("cuda: not in this ONNX Runtime build, which has [cpu]")
                     .contains("onnxruntime_gpu")
@@ -126,7 +126,7 @@ class ExecutionProviderTest {
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessage(
                         "execution provider 'cuda' (GPU device 1) failed to initialise for model"
-                                + " fraud-mlp:1.0.0: Error code - ORT_EP_FAIL - message: Failed to"
+                                + " fraud-mlp:2.0.0: Error code - ORT_EP_FAIL - message: Failed to"
                                 + " find CUDA shared provider");
     }
 

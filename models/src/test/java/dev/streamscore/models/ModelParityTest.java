@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ModelParityTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"gbdt", "mlp"})
+    @ValueSource(strings = {"gbdt", "mlp", "deep"})
     void onnxRuntimeReproducesTheTrainingFrameworksProbabilities(String id) throws Exception {
         List<String> lines = Files.readAllLines(Path.of("artifacts", id, "parity-sample.csv"));
         List<String> header = Arrays.asList(lines.get(0).split(","));

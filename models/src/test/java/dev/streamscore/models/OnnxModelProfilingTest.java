@@ -45,7 +45,7 @@ class OnnxModelProfilingTest {
                 .filteredOn(l -> l.contains("profile"))
                 .singleElement()
                 .asString()
-                .contains("fraud-gbdt:1.0.0")
+                .contains("fraud-gbdt:2.0.0")
                 .endsWith(written.get(0).toString());
     }
 

@@ -39,7 +39,7 @@ class OnnxModelTest {
         assertThatThrownBy(() -> OnnxModel.open("bundled:nope", OnnxOptions.DEFAULT))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("no bundled model 'nope'")
-                .hasMessageContaining("gbdt, mlp");
+                .hasMessageContaining("gbdt, mlp, deep");
     }
 
     @Test

@@ -3,7 +3,9 @@ package dev.streamscore.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.streamscore.operators.features.CardFeatures;
 import dev.streamscore.operators.serde.TransactionValidator;
+import dev.streamscore.testkit.generator.Difficulty;
 import dev.streamscore.testkit.generator.FraudPattern;
 import dev.streamscore.testkit.generator.GeneratedTransaction;
 import dev.streamscore.testkit.generator.TransactionGenerator;
@@ -59,6 +61,73 @@ class TransactionGeneratorTest {
                         FraudPattern.CARD_TESTING,
                         FraudPattern.ACCOUNT_TAKEOVER,
                         FraudPattern.MERCHANT_COMPROMISE);
+    }
+
+    @Test
+    void easyLabelsAreTheTruth() {
+        for (GeneratedTransaction g : take(TransactionGenerator.Settings.defaults(8), 50_000)) {
+            assertThat(g.labelledFraud()).isEqualTo(g.pattern().isFraud());
+        }
+    }
+
+    @Test
+    void realisticLabelsAreAsNoisyAsDocumented() {
+        var settings =
+                TransactionGenerator.Settings.defaults(9)
+                        .withFraudRate(0.01)
+                        .withDifficulty(Difficulty.REALISTIC);
+        List<GeneratedTransaction> all = take(settings, 300_000);
+        assertThat(take(settings, 2_000)).isEqualTo(all.subList(0, 2_000));
+        int fraud = 0, unreported = 0, genuine = 0, disputed = 0;
+        for (GeneratedTransaction g : all) {
+            assertThat(TransactionValidator.problemWith(g.transaction())).isNull();
+            if (g.pattern().isFraud()) {
+                fraud++;
+                unreported += g.labelledFraud() ? 0 : 1;
+            } else {
+                genuine++;
+                disputed += g.labelledFraud() ? 1 : 0;
+            }
+        }
+        // About 3 000 frauds: 8% unreported is 240 +- 15; 0.04% of 297 000 disputes is 119 +- 11.
+        assertThat(unreported / (double) fraud).isBetween(0.065, 0.095);
+        assertThat(disputed / (double) genuine).isBetween(0.0003, 0.0005);
+    }
+
+    @Test
+    void realisticFraudLooksMoreLikeTheCardsOwnSpending() {
+        int count1h = CardFeatures.NAMES.indexOf("txn_count_1h");
+        int foreign = CardFeatures.NAMES.indexOf("foreign");
+        double[] easy = fraudMeans(Difficulty.EASY, count1h, foreign);
+        double[] realistic = fraudMeans(Difficulty.REALISTIC, count1h, foreign);
+        // Slow card testing and quiet takeovers are spread over hours, at home.
+        assertThat(realistic[0]).isLessThan(easy[0] * 0.9);
+        assertThat(realistic[1]).isLessThan(easy[1] * 0.9);
+    }
+
+    private static double[] fraudMeans(Difficulty difficulty, int... columns) {
+        var settings =
+                TransactionGenerator.Settings.defaults(10)
+                        .withFraudRate(0.02)
+                        .withDifficulty(difficulty);
+        TransactionGenerator g = new TransactionGenerator(settings);
+        FeatureRows rows = new FeatureRows();
+        double[] sums = new double[columns.length];
+        int n = 0;
+        for (int i = 0; i < 100_000; i++) {
+            GeneratedTransaction t = g.next();
+            float[] f = rows.next(t.transaction());
+            if (t.pattern().isFraud()) {
+                n++;
+                for (int c = 0; c < columns.length; c++) {
+                    sums[c] += f[columns[c]];
+                }
+            }
+        }
+        for (int c = 0; c < columns.length; c++) {
+            sums[c] /= n;
+        }
+        return sums;
     }
 
     @Test

@@ -35,6 +35,8 @@ public final class TransactionGenerator implements Iterator<GeneratedTransaction
      * @param duplicateRate share of transactions re-sent later as duplicates, in [0, 0.5]
      * @param eventsPerSecond simulated arrival rate, which sets how densely time is filled
      * @param start simulated time of the first transaction
+     * @param difficulty how much the fraud looks like ordinary spending, and how noisy the labels
+     *     are
      */
     public record Settings(
             long seed,
@@ -43,7 +45,8 @@ public final class TransactionGenerator implements Iterator<GeneratedTransaction
             double fraudRate,
             double duplicateRate,
             double eventsPerSecond,
-            Instant start) {
+            Instant start,
+            Difficulty difficulty) {
         public Settings {
             check(cards >= 1, "cards must be at least 1, got %s", cards);
             check(merchants >= 50, "merchants must be at least 50, got %s", merchants);
@@ -60,34 +63,64 @@ public final class TransactionGenerator implements Iterator<GeneratedTransaction
                     "events per second must be positive, got %s",
                     eventsPerSecond);
             check(start != null, "start time must be set, got %s", start);
+            check(difficulty != null, "difficulty must be set, got %s", difficulty);
         }
 
         /**
          * 10 000 cards, 2 000 merchants, 0.5% fraud, no duplicates, from 2020-01-01 (so that even a
          * long run of simulated time stays in the past, where the job accepts event times); about 3
-         * transactions per card per simulated day.
+         * transactions per card per simulated day; {@link Difficulty#EASY} fraud, which the demo
+         * and the benchmark use.
          */
         public static Settings defaults(long seed) {
             return new Settings(
-                    seed, 10_000, 2_000, 0.005, 0.0, 0.5, Instant.parse("2020-01-01T00:00:00Z"));
+                    seed,
+                    10_000,
+                    2_000,
+                    0.005,
+                    0.0,
+                    0.5,
+                    Instant.parse("2020-01-01T00:00:00Z"),
+                    Difficulty.EASY);
         }
 
         public Settings withFraudRate(double rate) {
             return new Settings(
-                    seed, cards, merchants, rate, duplicateRate, eventsPerSecond, start);
+                    seed,
+                    cards,
+                    merchants,
+                    rate,
+                    duplicateRate,
+                    eventsPerSecond,
+                    start,
+                    difficulty);
         }
 
         public Settings withDuplicateRate(double rate) {
-            return new Settings(seed, cards, merchants, fraudRate, rate, eventsPerSecond, start);
+            return new Settings(
+                    seed, cards, merchants, fraudRate, rate, eventsPerSecond, start, difficulty);
         }
 
         public Settings withEventsPerSecond(double rate) {
-            return new Settings(seed, cards, merchants, fraudRate, duplicateRate, rate, start);
+            return new Settings(
+                    seed, cards, merchants, fraudRate, duplicateRate, rate, start, difficulty);
         }
 
         public Settings withCards(int n) {
             return new Settings(
-                    seed, n, merchants, fraudRate, duplicateRate, eventsPerSecond, start);
+                    seed,
+                    n,
+                    merchants,
+                    fraudRate,
+                    duplicateRate,
+                    eventsPerSecond,
+                    start,
+                    difficulty);
+        }
+
+        public Settings withDifficulty(Difficulty d) {
+            return new Settings(
+                    seed, cards, merchants, fraudRate, duplicateRate, eventsPerSecond, start, d);
         }
     }
 
@@ -187,7 +220,10 @@ public final class TransactionGenerator implements Iterator<GeneratedTransaction
             emitted++;
             duplicatesEmitted++;
             return new GeneratedTransaction(
-                    due.original.transaction(), due.original.pattern(), true);
+                    due.original.transaction(),
+                    due.original.pattern(),
+                    true,
+                    due.original.labelledFraud());
         }
         // Keep fraud at its rate among original (non-duplicate) transactions, counting what is
         // already scheduled, so the rate holds over any prefix of the stream.
@@ -208,14 +244,24 @@ public final class TransactionGenerator implements Iterator<GeneratedTransaction
                 scheduled.poll();
                 fraudScheduled--;
                 clock = Math.max(clock, fraud.time);
-                next = new GeneratedTransaction(fraud.build(clock), fraud.pattern, false);
+                next =
+                        new GeneratedTransaction(
+                                fraud.build(clock),
+                                fraud.pattern,
+                                false,
+                                !realistic() || random.nextDouble() >= Difficulty.UNREPORTED_FRAUD);
                 fraudEmitted++;
                 break;
             }
             clock = candidate;
             Card card = pickCard();
             if (random.nextDouble() < dailyRhythm(card.localHour(clock))) {
-                next = new GeneratedTransaction(legitimate(card), FraudPattern.NONE, false);
+                next =
+                        new GeneratedTransaction(
+                                legitimate(card),
+                                FraudPattern.NONE,
+                                false,
+                                realistic() && random.nextDouble() < Difficulty.DISPUTED_GENUINE);
                 break;
             }
         }
@@ -254,16 +300,140 @@ public final class TransactionGenerator implements Iterator<GeneratedTransaction
 
     // ---------------------------------------------------------------- fraud episodes
 
+    private boolean realistic() {
+        return settings.difficulty() == Difficulty.REALISTIC;
+    }
+
     private void startEpisode() {
         double roll = random.nextDouble();
-        if (roll < 0.25 && startMerchantCompromise()) {
+        boolean quiet = realistic() && random.nextDouble() < Difficulty.QUIET_EPISODES;
+        if (roll < 0.25 && (quiet ? startQuietCashOut() : startMerchantCompromise())) {
             return;
         }
         if (roll < 0.60) {
-            startCardTesting();
+            if (quiet) {
+                startSlowCardTesting();
+            } else {
+                startCardTesting();
+            }
+        } else if (quiet) {
+            startQuietTakeover();
         } else {
             startAccountTakeover();
         }
+    }
+
+    /** A few small probes at the card's own online merchants, hours apart. */
+    private void startSlowCardTesting() {
+        Card card = pickCard();
+        long t = clock + random.nextLong(600 * SECOND);
+        int probes = 2 + random.nextInt(4);
+        for (int i = 0; i < probes; i++) {
+            t += (20 * 60 + random.nextInt(160 * 60)) * SECOND;
+            Merchant m = usualOnlineMerchant(card);
+            double major = Math.exp(card.logAmount + random.nextGaussian() * 0.6) * 0.3;
+            schedule(
+                    t,
+                    FraudPattern.CARD_TESTING,
+                    card,
+                    m,
+                    m.mcc,
+                    null,
+                    Channel.ECOM,
+                    toMinor(major),
+                    card.device);
+        }
+    }
+
+    /** Spends that copy the card's habits: its merchants, its channels, a little more money. */
+    private void startQuietTakeover() {
+        Card card = pickCard();
+        long t = clock + random.nextLong(HOUR);
+        int spends = 2 + random.nextInt(4);
+        for (int i = 0; i < spends; i++) {
+            t += (HOUR + random.nextLong(5 * HOUR));
+            Merchant m = card.favourites[random.nextInt(card.favourites.length)];
+            boolean online = m.online || random.nextDouble() < card.ecomShare;
+            Channel channel =
+                    m.mcc.equals("6011") ? Channel.ATM : online ? Channel.ECOM : Channel.POS;
+            double major =
+                    Math.exp(card.logAmount + random.nextGaussian() * 0.6)
+                            * m.amountFactor
+                            * (1 + random.nextDouble() * 2);
+            schedule(
+                    t,
+                    FraudPattern.ACCOUNT_TAKEOVER,
+                    card,
+                    m,
+                    m.mcc,
+                    null,
+                    channel,
+                    toMinor(major),
+                    card.device);
+        }
+    }
+
+    /** A breached card spent at ordinary amounts with merchants of its home country. */
+    private boolean startQuietCashOut() {
+        List<Merchant> withVictims = new ArrayList<>();
+        for (Merchant m : breachedMerchants) {
+            if (!m.victims.isEmpty()) {
+                withVictims.add(m);
+            }
+        }
+        if (withVictims.isEmpty()) {
+            return false;
+        }
+        Merchant breached = withVictims.get(random.nextInt(withVictims.size()));
+        Card card = breached.victims.remove(random.nextInt(breached.victims.size()));
+        long t = clock + random.nextLong(6 * HOUR);
+        List<Merchant> local = merchantsByHomeCountry.get(card.home);
+        int spends = 1 + random.nextInt(3);
+        for (int i = 0; i < spends; i++) {
+            t += random.nextLong(3 * HOUR);
+            Merchant m =
+                    local.isEmpty() ? card.favourites[0] : local.get(random.nextInt(local.size()));
+            Channel channel =
+                    m.mcc.equals("6011")
+                            ? Channel.ATM
+                            : m.online || random.nextDouble() < 0.5 ? Channel.ECOM : Channel.POS;
+            double major =
+                    Math.exp(card.logAmount + random.nextGaussian() * 0.6)
+                            * m.amountFactor
+                            * (1 + random.nextDouble());
+            schedule(
+                    t,
+                    FraudPattern.MERCHANT_COMPROMISE,
+                    card,
+                    m,
+                    m.mcc,
+                    null,
+                    channel,
+                    toMinor(major),
+                    "dev-" + Long.toHexString(random.nextLong()));
+        }
+        return true;
+    }
+
+    private Merchant usualOnlineMerchant(Card card) {
+        List<Merchant> own = new ArrayList<>();
+        for (Merchant m : card.favourites) {
+            if (m.online) {
+                own.add(m);
+            }
+        }
+        if (!own.isEmpty()) {
+            return own.get(random.nextInt(own.size()));
+        }
+        List<Merchant> local = merchantsByHomeCountry.get(card.home);
+        for (Merchant m : local) {
+            if (m.online) {
+                own.add(m);
+            }
+        }
+        return own.isEmpty()
+                ? onlineMerchants.get(random.nextInt(onlineMerchants.size()))
+                : own.get(random.nextInt(own.size()));
     }
 
     private void startCardTesting() {

@@ -2,12 +2,14 @@ package dev.streamscore.tools.training;
 
 import dev.streamscore.operators.features.CardFeatures;
 import dev.streamscore.testkit.FeatureRows;
+import dev.streamscore.testkit.generator.Difficulty;
 import dev.streamscore.testkit.generator.GeneratedTransaction;
 import dev.streamscore.testkit.generator.TransactionGenerator;
 import java.io.BufferedWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -48,13 +50,38 @@ public final class ExportTrainingDataCommand implements Callable<Integer> {
             description = "Share of fraud. Default: ${DEFAULT-VALUE}.")
     double fraudRate;
 
+    @Option(
+            names = "--difficulty",
+            defaultValue = "realistic",
+            converter = DifficultyConverter.class,
+            description =
+                    "How hard the fraud is to catch: realistic (quiet fraud that copies the"
+                            + " card's habits, noisy labels) or easy (loud fraud, true labels)."
+                            + " Default: ${DEFAULT-VALUE}.")
+    Difficulty difficulty;
+
+    /** Takes the lower-case names. */
+    static final class DifficultyConverter implements CommandLine.ITypeConverter<Difficulty> {
+        @Override
+        public Difficulty convert(String value) {
+            for (Difficulty d : Difficulty.values()) {
+                if (d.label().equals(value)) {
+                    return d;
+                }
+            }
+            throw new CommandLine.TypeConversionException(
+                    "expected realistic or easy, got '" + value + "'");
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         TransactionGenerator generator =
                 new TransactionGenerator(
                         TransactionGenerator.Settings.defaults(seed)
                                 .withCards(cards)
-                                .withFraudRate(fraudRate));
+                                .withFraudRate(fraudRate)
+                                .withDifficulty(difficulty));
         FeatureRows rows = new FeatureRows();
         if (out.getParent() != null) {
             Files.createDirectories(out.getParent());
@@ -79,20 +106,23 @@ public final class ExportTrainingDataCommand implements Callable<Integer> {
                         .append(',')
                         .append(g.pattern().label())
                         .append(',')
-                        .append(g.pattern().isFraud() ? 1 : 0);
+                        .append(g.labelledFraud() ? 1 : 0);
                 for (float v : f) {
                     line.append(',').append(v);
                 }
                 w.write(line.toString());
                 w.newLine();
-                if (g.pattern().isFraud()) {
+                if (g.labelledFraud()) {
                     frauds++;
                 }
             }
         }
         System.out.printf(
-                "wrote %d rows (%d fraud, %.3f%%) to %s%n",
-                events, frauds, 100.0 * frauds / events, out);
+                "wrote %d rows (%d labelled fraud, %.3f%%; %s difficulty) to %s%n",
+                events,
+                frauds, 100.0 * frauds / events,
+                difficulty.label(),
+                out);
         return 0;
     }
 }
