@@ -6,6 +6,7 @@ import dev.streamscore.tools.bench.OperatorBenchmarkCommand;
 import dev.streamscore.tools.cli.JobOptions;
 import dev.streamscore.tools.cluster.ClusterCommand;
 import dev.streamscore.tools.demo.DemoCommand;
+import dev.streamscore.tools.model.ModelCommandLine;
 import dev.streamscore.tools.run.RunCommand;
 import dev.streamscore.tools.training.ExportTrainingDataCommand;
 import picocli.CommandLine;
@@ -33,7 +34,7 @@ import picocli.CommandLine.Command;
             ClusterCommand.class,
             BenchCommand.class,
             dev.streamscore.tools.soak.SoakCommand.class,
-            dev.streamscore.tools.model.ModelCommandLine.class,
+            ModelCommandLine.class,
             OperatorBenchmarkCommand.class
         })
 public final class StreamscoreCli {
@@ -53,9 +54,9 @@ public final class StreamscoreCli {
             JobOptions.addTo(cli.getSubcommands().get(command).getCommandSpec());
         }
         CommandLine model = cli.getSubcommands().get("model");
-        for (CommandLine sub : model.getSubcommands().values()) {
+        for (String name : ModelCommandLine.KAFKA_COMMANDS) {
             JobOptions.addTo(
-                    sub.getCommandSpec(), dev.streamscore.tools.model.ModelCommandLine.OPTIONS);
+                    model.getSubcommands().get(name).getCommandSpec(), ModelCommandLine.OPTIONS);
         }
         cli.setExecutionExceptionHandler(
                 (e, commandLine, parseResult) -> {

@@ -22,8 +22,10 @@ public final class InferenceOptions {
                     .stringType()
                     .defaultValue("bundled:gbdt")
                     .withDescription(
-                            "Model to score with: bundled:gbdt, bundled:mlp, or a folder holding"
-                                    + " descriptor.json and the ONNX file.");
+                            "Model to score with: bundled:gbdt, bundled:mlp, bundled:deep (the"
+                                    + " expensive one), or a folder holding descriptor.json and"
+                                    + " the ONNX file, such as one `streamscore model compress`"
+                                    + " writes.");
 
     public static final ConfigOption<Integer> INTRA_OP_THREADS =
             ConfigOptions.key("intra-op-threads")

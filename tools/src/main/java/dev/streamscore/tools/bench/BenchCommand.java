@@ -54,7 +54,9 @@ public final class BenchCommand implements Callable<Integer> {
             names = "--models",
             split = ",",
             defaultValue = "gbdt,mlp",
-            description = "Bundled models. Default: ${DEFAULT-VALUE}.")
+            description =
+                    "Models: bundled ids (gbdt, mlp, deep) or model folders, e.g. one written by"
+                            + " `streamscore model compress`. Default: ${DEFAULT-VALUE}.")
     List<String> models;
 
     @Option(

@@ -325,12 +325,131 @@ public final class BenchReport {
         standalone(dir.resolve("max-throughput.svg"), throughputFigure(settings), env);
     }
 
+    /**
+     * One labelled point of {@link #writeScatter}: points of one {@code series} share a color, and
+     * {@code shape} indexes the legend's names.
+     */
+    public record ScatterPoint(String label, double x, double y, int series, int shape) {}
+
+    /**
+     * A standalone SVG scatter plot, x on a log scale: the compression figure (throughput against
+     * PR-AUC, one point per model variant).
+     */
+    public static void writeScatter(
+            Path file,
+            String caption,
+            String xTitle,
+            String yTitle,
+            List<ScatterPoint> points,
+            List<String> shapeNames)
+            throws IOException {
+        int left = 80, top = 20, plotWidth = 760, plotHeight = 380, right = 260;
+        double xMin = Double.POSITIVE_INFINITY, xMax = 0;
+        double yMin = Double.POSITIVE_INFINITY, yMax = Double.NEGATIVE_INFINITY;
+        for (ScatterPoint p : points) {
+            if (p.x() > 0 && Double.isFinite(p.y())) {
+                xMin = Math.min(xMin, p.x());
+                xMax = Math.max(xMax, p.x());
+                yMin = Math.min(yMin, p.y());
+                yMax = Math.max(yMax, p.y());
+            }
+        }
+        if (xMax <= 0) {
+            throw new IllegalArgumentException("nothing to plot");
+        }
+        double xLo = Math.floor(Math.log10(xMin));
+        double xHi = Math.max(Math.ceil(Math.log10(xMax)), xLo + 1);
+        double pad = Math.max(0.005, (yMax - yMin) * 0.1);
+        double yLo = Math.floor((yMin - pad) * 100) / 100;
+        double yHi = Math.ceil((yMax + pad) * 100) / 100;
+        DoubleUnaryOperator sx = v -> left + (Math.log10(v) - xLo) / (xHi - xLo) * plotWidth;
+        DoubleUnaryOperator sy = v -> top + plotHeight - (v - yLo) / (yHi - yLo) * plotHeight;
+        int bottom = top + plotHeight;
+        StringBuilder svg = svgOpen(left + plotWidth + right, bottom + 60, caption);
+        for (double decade = xLo; decade <= xHi; decade++) {
+            double v = Math.pow(10, decade);
+            line(svg, sx.applyAsDouble(v), top, sx.applyAsDouble(v), bottom + 4, "#ccc");
+            text(svg, sx.applyAsDouble(v), bottom + 18, "middle", plain(v));
+            for (int m = 2; m <= 9 && decade < xHi; m++) {
+                double x = sx.applyAsDouble(m * v);
+                line(svg, x, top, x, bottom, "#f2f2f2");
+            }
+        }
+        int steps = (int) Math.round((yHi - yLo) / 0.01);
+        int every = Math.max(1, (int) Math.ceil(steps / 8.0));
+        for (int i = 0; i <= steps; i += every) {
+            double v = yLo + i * 0.01;
+            line(
+                    svg,
+                    left - 4,
+                    sy.applyAsDouble(v),
+                    left + plotWidth,
+                    sy.applyAsDouble(v),
+                    "#e5e5e5");
+            text(
+                    svg,
+                    left - 8,
+                    sy.applyAsDouble(v) + 4,
+                    "end",
+                    String.format(Locale.ROOT, "%.2f", v));
+        }
+        line(svg, left, bottom, left + plotWidth, bottom, "#333");
+        line(svg, left, top, left, bottom, "#333");
+        text(svg, left + plotWidth / 2.0, bottom + 40, "middle", xTitle);
+        String rotate = "translate(20," + (top + plotHeight / 2) + ") rotate(-90)";
+        svg(svg, "text", null, yTitle, "transform", rotate, "text-anchor", "middle");
+        // Labels move down until they overlap no earlier one (points of equal quality crowd).
+        List<double[]> placed = new ArrayList<>();
+        for (ScatterPoint p : points) {
+            if (!(p.x() > 0) || !Double.isFinite(p.y())) {
+                continue;
+            }
+            String color = PALETTE[p.series() % PALETTE.length];
+            double px = sx.applyAsDouble(p.x()), py = sy.applyAsDouble(p.y());
+            double width = Math.min(40, p.label().length()) * 6.5;
+            double ly = py + 4;
+            boolean moved = true;
+            while (moved) {
+                moved = false;
+                for (double[] box : placed) {
+                    if (px + 8 < box[0] + box[2]
+                            && box[0] < px + 8 + width
+                            && Math.abs(ly - box[1]) < 13) {
+                        ly = box[1] + 13;
+                        moved = true;
+                    }
+                }
+            }
+            placed.add(new double[] {px + 8, ly, width});
+            String tip =
+                    p.label()
+                            + ": "
+                            + count(p.x())
+                            + ", "
+                            + String.format(Locale.ROOT, "%.4f", p.y());
+            marker(svg, p.shape() % 4, px, py, color, false, tip);
+            text(svg, px + 8, ly, "start", shorten(p.label(), 40));
+        }
+        for (int i = 0; i < shapeNames.size(); i++) {
+            double lx = left + plotWidth + 20, ly = top + 10 + i * 18;
+            marker(svg, i % 4, lx, ly, "#555", false, shapeNames.get(i));
+            text(svg, lx + 10, ly + 4, "start", shapeNames.get(i));
+        }
+        svg.append("</svg>\n");
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        standalone(file, svg.toString(), caption);
+    }
+
     private static void standalone(Path file, String svg, Environment env) throws IOException {
+        standalone(file, svg, figureCaption(env));
+    }
+
+    private static void standalone(Path file, String svg, String caption) throws IOException {
         int open = svg.indexOf('>') + 1;
         String titled =
                 svg.substring(0, open).replaceFirst("<svg ", "<svg xmlns=\"" + SVG_NS + "\" ")
                         + "\n<title>"
-                        + esc(figureCaption(env))
+                        + esc(caption)
                         + "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"
                         + svg.substring(open);
         Files.writeString(file, titled, UTF_8);

@@ -2,6 +2,7 @@ package dev.streamscore.tools.bench;
 
 import dev.streamscore.jobs.ScoringStage;
 import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.operators.batching.BatchingOptions;
 import dev.streamscore.operators.inference.InferenceOptions;
 import java.time.Duration;
@@ -59,6 +60,15 @@ record BenchSpec(
                                     + " streamscore, streamscore+cache, streamscore+challenger or"
                                     + " streamscore-static");
         }
+    }
+
+    /**
+     * A {@code --models} entry as a model location: a bundled id ({@code gbdt}, {@code mlp}, {@code
+     * deep}) or, when it holds a {@code /} or {@code :}, a location as {@code --model} takes it (a
+     * compressed model's folder, say).
+     */
+    static String modelLocation(String model) {
+        return model.contains("/") || model.contains(":") ? model : ModelArtifact.BUNDLED + model;
     }
 
     /** The challenger of {@code streamscore+challenger}: the other bundled model. */
@@ -131,12 +141,12 @@ record BenchSpec(
         o.set(ScoringOptions.TRANSACTIONAL_ID_PREFIX, run);
         // A failing run fails the measurement instead of restarting inside it.
         o.set(ScoringOptions.MAX_FAILURES, 0);
-        o.set(InferenceOptions.MODEL, "bundled:" + model);
+        o.set(InferenceOptions.MODEL, modelLocation(model));
         if (configuration.equals(STREAMSCORE_STATIC)) {
             o.set(ScoringOptions.CONTROL_TOPIC, "");
         }
         if (configuration.equals(STREAMSCORE_CHALLENGER)) {
-            o.set(ScoringOptions.CHALLENGER_MODEL, "bundled:" + challengerOf(model));
+            o.set(ScoringOptions.CHALLENGER_MODEL, modelLocation(challengerOf(model)));
         }
         o.set(BatchingOptions.BATCH_SIZE, batchSize);
         o.set(BatchingOptions.MAX_WAIT, maxWait);

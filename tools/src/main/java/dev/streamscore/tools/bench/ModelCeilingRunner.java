@@ -46,7 +46,7 @@ public final class ModelCeilingRunner {
     /**
      * Measures every model at every batch size, in that order.
      *
-     * @param models bundled model ids, {@code gbdt} and/or {@code mlp}
+     * @param models bundled model ids ({@code gbdt}, {@code mlp}, {@code deep}) or model folders
      * @param batchSizes rows per call, each positive
      * @param threads concurrent callers sharing one session
      * @param intraOpThreads ONNX Runtime threads per call

@@ -1,6 +1,5 @@
 package dev.streamscore.tools.bench;
 
-import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.OnnxOptions;
 import dev.streamscore.operators.features.CardFeatures;
@@ -45,7 +44,7 @@ public class ModelThroughputBenchmark {
     /** Seed of the generated traffic: every run scores the same rows. */
     static final long SEED = 20_261_127L;
 
-    /** A bundled model: {@code gbdt} or {@code mlp}. */
+    /** A bundled model ({@code gbdt}, {@code mlp}, {@code deep}) or a model folder. */
     @Param({"gbdt", "mlp"})
     public String model;
 
@@ -67,7 +66,7 @@ public class ModelThroughputBenchmark {
         }
         onnx =
                 OnnxModel.open(
-                        ModelArtifact.BUNDLED + model,
+                        BenchSpec.modelLocation(model),
                         OnnxOptions.DEFAULT.withThreads(intraOpThreads, 1));
         if (!onnx.descriptor().features().equals(CardFeatures.NAMES)) {
             onnx.close();

@@ -169,7 +169,7 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.setParallelism(parallelism);
         InferenceSettings settings =
-                InferenceSettings.defaults("bundled:" + model)
+                InferenceSettings.defaults(BenchSpec.modelLocation(model))
                         .withBatching(
                                 b ->
                                         b.maxBatchSize(batch)

@@ -10,6 +10,8 @@ import dev.streamscore.schemas.ModelState;
 import dev.streamscore.schemas.ModelStatus;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.tools.cli.JobOptions;
+import dev.streamscore.tools.model.compress.ModelCompressor;
+import dev.streamscore.tools.model.compress.ModelInspection;
 import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
@@ -50,19 +52,38 @@ import picocli.CommandLine.Spec;
  * ./streamscore model rollback
  * ./streamscore model retire
  * ./streamscore model status
+ * ./streamscore model inspect bundled:gbdt
+ * ./streamscore model compress bundled:mlp --method int8 --out /models/mlp-int8
+ * ./streamscore model compress bundled:gbdt --method prune --trees 100 --out /models/gbdt-prune100
+ * ./streamscore model compress bundled:gbdt --method prune --target-drop 0.005 --data heldout.csv \
+ *     --out /models/gbdt-pruned
+ * ./streamscore model evaluate bundled:deep /models/deep-int8 --data heldout.csv --max-pr-auc-drop 0.005
  * </pre>
+ *
+ * <p>{@code inspect}, {@code compress} and {@code evaluate} work on model files only and take no
+ * Kafka options.
  */
 @Command(
         name = "model",
         mixinStandardHelpOptions = true,
-        description = "Change the models of a running job, and see what its subtasks serve.",
+        description =
+                "Change the models of a running job, and see what its subtasks serve; inspect and"
+                        + " inspect, compress and evaluate model files.",
         subcommands = {
             ModelCommandLine.Deploy.class,
             ModelCommandLine.Rollback.class,
             ModelCommandLine.Retire.class,
-            ModelCommandLine.Status.class
+            ModelCommandLine.Status.class,
+            ModelCommandLine.Inspect.class,
+            ModelCommandLine.Compress.class,
+            EvaluateCommand.class,
+            PlotCommand.class
         })
 public final class ModelCommandLine {
+
+    /** The subcommands that talk to the job through Kafka, and so take {@link #OPTIONS}. */
+    public static final List<String> KAFKA_COMMANDS =
+            List.of("deploy", "rollback", "retire", "status");
 
     /** The job options the model commands take: where Kafka is, how to reach it, the topics. */
     public static final List<ConfigOption<?>> OPTIONS =
@@ -231,6 +252,106 @@ public final class ModelCommandLine {
             for (ModelStatus s : all.subList(Math.max(0, all.size() - last), all.size())) {
                 out.println("  " + line(s));
             }
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "inspect",
+            mixinStandardHelpOptions = true,
+            description =
+                    "What a model file holds: inputs and outputs, ONNX versions, operators,"
+                            + " parameters, size, trees, and how it was made.")
+    static final class Inspect implements Callable<Integer> {
+        @Spec CommandSpec spec;
+
+        @Parameters(
+                index = "0",
+                paramLabel = "MODEL",
+                description = "bundled:<id> (gbdt, mlp, ...) or a folder holding descriptor.json.")
+        String model;
+
+        @Override
+        public Integer call() {
+            ModelInspection.of(model).print(spec.commandLine().getOut());
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "compress",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Write a smaller or faster variant of MODEL as a model folder (model.onnx,"
+                        + " descriptor.json with its provenance, the parity sample) that deploy"
+                        + " and evaluate take.",
+                "int8: dynamic int8 quantization of the MatMul/Gemm weights (networks). fp16:"
+                        + " float16 weights and arithmetic inside, float32 in and out (networks;"
+                        + " for GPU providers). prune: the first N trees of a tree ensemble."
+            })
+    static final class Compress implements Callable<Integer> {
+        @Spec CommandSpec spec;
+
+        @Parameters(
+                index = "0",
+                paramLabel = "MODEL",
+                description = "bundled:<id> (gbdt, mlp, ...) or a folder holding descriptor.json.")
+        String model;
+
+        @Option(names = "--method", required = true, description = "int8, fp16 or prune.")
+        String method;
+
+        @Option(names = "--out", required = true, description = "The folder to write.")
+        Path out;
+
+        @Option(names = "--trees", paramLabel = "N", description = "prune: keep the first N trees.")
+        Integer trees;
+
+        @Option(
+                names = "--target-drop",
+                paramLabel = "X",
+                description =
+                        "prune: keep the fewest first trees whose PR-AUC on --data is at most X"
+                                + " below the whole model's, e.g. 0.005.")
+        Double targetDrop;
+
+        @Option(
+                names = "--data",
+                paramLabel = "CSV",
+                description =
+                        "prune --target-drop: labelled rows as export-training-data writes them.")
+        Path data;
+
+        @Option(
+                names = "--per-tensor",
+                description = "int8: one weight scale per tensor instead of one per column.")
+        boolean perTensor;
+
+        @Option(
+                names = "--force",
+                description = "Overwrite the model files of a non-empty --out folder.")
+        boolean force;
+
+        @Override
+        public Integer call() throws Exception {
+            ModelCompressor.Report r =
+                    ModelCompressor.compress(
+                            new ModelCompressor.Request(
+                                    model,
+                                    ModelCompressor.Method.parse(method),
+                                    trees,
+                                    targetDrop,
+                                    data,
+                                    perTensor,
+                                    out,
+                                    force));
+            r.print(spec.commandLine().getOut());
+            spec.commandLine()
+                    .getOut()
+                    .printf(
+                            "%-17s ./streamscore model evaluate %s %s --data <labelled.csv>%n",
+                            "measure it:", model, r.out());
+            spec.commandLine().getOut().flush();
             return 0;
         }
     }

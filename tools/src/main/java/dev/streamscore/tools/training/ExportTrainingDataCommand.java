@@ -119,10 +119,7 @@ public final class ExportTrainingDataCommand implements Callable<Integer> {
         }
         System.out.printf(
                 "wrote %d rows (%d labelled fraud, %.3f%%; %s difficulty) to %s%n",
-                events,
-                frauds, 100.0 * frauds / events,
-                difficulty.label(),
-                out);
+                events, frauds, 100.0 * frauds / events, difficulty.label(), out);
         return 0;
     }
 }
