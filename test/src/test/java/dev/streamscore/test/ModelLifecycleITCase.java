@@ -18,10 +18,9 @@ import dev.streamscore.schemas.ModelState;
 import dev.streamscore.schemas.ModelStatus;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.testkit.KafkaClients;
-import java.io.IOException;
+import dev.streamscore.tools.StreamscoreCli;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -63,7 +62,6 @@ class ModelLifecycleITCase {
 
     private static final int TRANSACTIONS = 6_000;
     private static final int PARALLELISM = 2;
-    private static final String V2 = "2026-12-02-retrained";
 
     @RegisterExtension
     static final MiniClusterExtension FLINK = SystemTestSupport.rocksDbMiniCluster(PARALLELISM, 1);
@@ -94,16 +92,16 @@ class ModelLifecycleITCase {
         KAFKA.get().createTopics(config.topicPartitions(2));
 
         ModelDescriptor v1 = ModelArtifact.load("bundled:gbdt").descriptor();
-        Path retrained = retrainedGbdt(models.resolve("gbdt-" + V2));
-        ModelDescriptor v2 = ModelArtifact.load(retrained.toString()).descriptor();
+        Path compressed = compressedGbdt(models.resolve("gbdt-prune100"));
+        ModelDescriptor v2 = ModelArtifact.load(compressed.toString()).descriptor();
         ModelCommand champion =
-                ModelCommands.deploy(v2, retrained.toString(), ModelRole.CHAMPION, "it");
+                ModelCommands.deploy(v2, compressed.toString(), ModelRole.CHAMPION, "it");
         ModelCommand wrongSha =
                 ModelCommands.deploy(
                         "wrong-sha",
                         v2.name(),
                         v2.version(),
-                        retrained.toString(),
+                        compressed.toString(),
                         "0".repeat(64),
                         ModelRole.CHAMPION,
                         "it");
@@ -187,14 +185,14 @@ class ModelLifecycleITCase {
                                 s ->
                                         assertThat(s.getModelName() + ":" + s.getModelVersion())
                                                 .isIn(v1.id(), v2.id()));
-                int firstV2 = indexOfFirst(scores, s -> s.getModelVersion().equals(V2));
+                int firstV2 = indexOfFirst(scores, s -> s.getModelVersion().equals(v2.version()));
                 assertThat(firstV2).as("subtask %s scored with v2", entry.getKey()).isPositive();
                 assertThat(scores.subList(0, firstV2))
                         .as("subtask %s: v1 before the switch", entry.getKey())
                         .allMatch(s -> s.getModelVersion().equals(v1.version()));
                 assertThat(scores.subList(firstV2, scores.size()))
                         .as("subtask %s: v2 from the switch on, restore included", entry.getKey())
-                        .allMatch(s -> s.getModelVersion().equals(V2));
+                        .allMatch(s -> s.getModelVersion().equals(v2.version()));
                 ModelStatus active =
                         status(all, champion.getCommandId(), ModelState.ACTIVE, entry.getKey());
                 assertThat(scores.get(firstV2 - 1).getScoredAt())
@@ -267,28 +265,24 @@ class ModelLifecycleITCase {
         }
     }
 
-    /** The bundled GBDT under a new version: what a daily retrain ships. */
-    private static Path retrainedGbdt(Path folder) throws IOException {
-        ModelArtifact gbdt = ModelArtifact.load("bundled:gbdt");
-        Files.createDirectories(folder);
-        Files.write(folder.resolve("model.onnx"), gbdt.onnxBytes());
-        ModelDescriptor d = gbdt.descriptor();
-        String descriptor =
-                new com.fasterxml.jackson.databind.ObjectMapper()
-                        .writeValueAsString(
-                                Map.of(
-                                        "name", d.name(),
-                                        "version", V2,
-                                        "model_file", "model.onnx",
-                                        "sha256", d.sha256(),
-                                        "input_name", d.inputName(),
-                                        "output_name", d.outputName(),
-                                        "features", d.features(),
-                                        "thresholds",
-                                                Map.of(
-                                                        "review", d.thresholds().review(),
-                                                        "decline", d.thresholds().decline())));
-        Files.writeString(folder.resolve("descriptor.json"), descriptor);
+    /**
+     * The bundled GBDT pruned to its first 100 trees by {@code streamscore model compress}: a new
+     * version, as a compressed model ships, which the control topic must take like any other.
+     */
+    private static Path compressedGbdt(Path folder) {
+        int code =
+                StreamscoreCli.commandLine()
+                        .execute(
+                                "model",
+                                "compress",
+                                "bundled:gbdt",
+                                "--method",
+                                "prune",
+                                "--trees",
+                                "100",
+                                "--out",
+                                folder.toString());
+        assertThat(code).as("model compress exit code").isZero();
         return folder;
     }
 
