@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -33,6 +34,7 @@ import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -408,6 +410,10 @@ public final class ModelCommandLine {
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        // A wrong address or a missing topic should say so within seconds, not in a stack trace.
+        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) WRITE_TIMEOUT.toMillis());
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) WRITE_TIMEOUT.toMillis());
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) WRITE_TIMEOUT.toMillis() / 2);
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
             var sent =
@@ -418,8 +424,25 @@ public final class ModelCommandLine {
                                             COMMANDS.encode(command)))
                             .get();
             return Instant.ofEpochMilli(sent.timestamp());
+        } catch (ExecutionException | KafkaException e) {
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            throw new IllegalArgumentException(
+                    "cannot write to control topic "
+                            + config.controlTopic()
+                            + " at Kafka "
+                            + config.bootstrapServers()
+                            + " within "
+                            + WRITE_TIMEOUT.toSeconds()
+                            + " s: "
+                            + cause.getMessage()
+                            + " (are --bootstrap-servers and --control-topic the job's, and can"
+                            + " these credentials write it?)",
+                    e);
         }
     }
+
+    /** How long writing a command may take before the command line gives up. */
+    static final Duration WRITE_TIMEOUT = Duration.ofSeconds(15);
 
     /**
      * Prints the status records answering {@code command} until every subtask answered (ACTIVE,
