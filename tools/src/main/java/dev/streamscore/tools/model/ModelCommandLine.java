@@ -69,8 +69,8 @@ import picocli.CommandLine.Spec;
         name = "model",
         mixinStandardHelpOptions = true,
         description =
-                "Change the models of a running job, and see what its subtasks serve; inspect and"
-                        + " inspect, compress and evaluate model files.",
+                "Change the models of a running job, and see what its subtasks serve; inspect,"
+                        + " compress and evaluate model files.",
         subcommands = {
             ModelCommandLine.Deploy.class,
             ModelCommandLine.Rollback.class,
@@ -544,8 +544,23 @@ public final class ModelCommandLine {
     private static void seekTo(
             KafkaConsumer<byte[], byte[]> consumer, ScoringConfig config, Instant since) {
         List<TopicPartition> partitions = new ArrayList<>();
-        consumer.partitionsFor(config.modelStatusTopic())
-                .forEach(p -> partitions.add(new TopicPartition(p.topic(), p.partition())));
+        try {
+            consumer.partitionsFor(config.modelStatusTopic(), WRITE_TIMEOUT)
+                    .forEach(p -> partitions.add(new TopicPartition(p.topic(), p.partition())));
+        } catch (KafkaException e) {
+            throw new IllegalArgumentException(
+                    "cannot read status topic "
+                            + config.modelStatusTopic()
+                            + " at Kafka "
+                            + config.bootstrapServers()
+                            + " within "
+                            + WRITE_TIMEOUT.toSeconds()
+                            + " s: "
+                            + e.getMessage()
+                            + " (are --bootstrap-servers and --model-status-topic the job's, and"
+                            + " can these credentials read it?)",
+                    e);
+        }
         if (partitions.isEmpty()) {
             throw new IllegalArgumentException(
                     "status topic " + config.modelStatusTopic() + " does not exist");

@@ -121,7 +121,9 @@ public final class ModelEvaluation {
                 rowsPerSecond(models.get(m), inputs.get(m), Math.max(100, runMillis / 5));
             }
             for (int r = 0; r < repeats; r++) {
-                for (int m = 0; m < models.size(); m++) {
+                // Each round starts with the next model, so no model always runs first or last.
+                for (int k = 0; k < models.size(); k++) {
+                    int m = (k + r) % models.size();
                     rates[m][r] = rowsPerSecond(models.get(m), inputs.get(m), runMillis);
                 }
             }

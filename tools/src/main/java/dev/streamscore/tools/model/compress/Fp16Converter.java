@@ -7,6 +7,7 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -108,9 +109,15 @@ public final class Fp16Converter {
         Counts counts = new Counts();
         OnnxProtos.FreshNames names = new OnnxProtos.FreshNames(model);
         GraphProto.Builder out = graph.toBuilder().clearNode().clearInitializer().clearValueInfo();
+        // An initializer that is also a graph input (IR 3 exports) is a default the caller may
+        // override with a float tensor: it keeps its type.
+        Set<String> inputs = new HashSet<>();
+        graph.getInputList().forEach(i -> inputs.add(i.getName()));
         for (TensorProto t : graph.getInitializerList()) {
-            out.addInitializer(
-                    t.getDataType() == TensorProto.DataType.FLOAT_VALUE ? halved(t, counts) : t);
+            boolean half =
+                    t.getDataType() == TensorProto.DataType.FLOAT_VALUE
+                            && !inputs.contains(t.getName());
+            out.addInitializer(half ? halved(t, counts) : t);
         }
         for (ValueInfoProto v : graph.getValueInfoList()) {
             if (v.getType().getTensorType().getElemType() != TensorProto.DataType.FLOAT_VALUE) {

@@ -26,6 +26,7 @@ import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -217,7 +218,8 @@ public final class ModelCompressor {
             case INT8 -> {
                 Int8Quantizer.Result r = Int8Quantizer.quantize(model, request.perTensor());
                 compressed = r.model();
-                suffix = "int8";
+                // Distinct versions for distinct files: per-tensor and per-column scales differ.
+                suffix = request.perTensor() ? "int8pt" : "int8";
                 parameters.put("per_tensor", request.perTensor());
                 ArrayNode quantized = parameters.putArray("quantized");
                 for (Int8Quantizer.QuantizedMatMul q : r.quantized()) {
@@ -279,7 +281,18 @@ public final class ModelCompressor {
                 ModelDescriptor.read(new ByteArrayInputStream(descriptorBytes), DESCRIPTOR);
         List<String> warnings = new ArrayList<>();
         boolean runs = runsOnCpu(request, descriptor, bytes, warnings);
-        if (runs && request.method() == Method.FP16 && !keepsFloat16OnCpu(bytes)) {
+        if (request.method() == Method.INT8) {
+            warnings.add(
+                    "int8 activations are scaled per call: a row's score depends a little on the"
+                            + " other rows of its batch (see max |diff| in `model evaluate`), and"
+                            + " full-range int8 weights can saturate on CPUs without VNNI; run"
+                            + " `model evaluate` on the hardware you deploy to");
+        }
+        warnings.add(
+                "the review and decline thresholds are the source model's: the scores moved, so"
+                        + " check recall @ review and @ decline with `model evaluate` before"
+                        + " deploying");
+        if (runs && request.method() == Method.FP16 && !keepsFloat16OnCpu(bytes, warnings)) {
             warnings.add(
                     "ONNX Runtime's CPU provider runs this model in float32: it has no float16"
                             + " kernels for its operators here, so it casts the float16 weights"
@@ -512,6 +525,19 @@ public final class ModelCompressor {
      * Whether ONNX Runtime's CPU provider keeps any float16 initializer once it has optimized the
      * graph; it converts those of nodes it has no float16 kernel for back to float32.
      */
+    private static boolean keepsFloat16OnCpu(byte[] bytes, List<String> warnings) {
+        try {
+            return keepsFloat16OnCpu(bytes);
+        } catch (IOException | OrtException | RuntimeException e) {
+            // Only a warning depends on it: the model itself is written all the same.
+            warnings.add(
+                    "could not check whether ONNX Runtime's CPU provider keeps the float16"
+                            + " weights: "
+                            + e);
+            return true;
+        }
+    }
+
     private static boolean keepsFloat16OnCpu(byte[] bytes) throws IOException, OrtException {
         Path optimized = Files.createTempFile("streamscore-fp16-", ".onnx");
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
@@ -530,20 +556,33 @@ public final class ModelCompressor {
         }
     }
 
+    /**
+     * Writes the folder so that no crash leaves a half-written model that looks whole: under {@code
+     * --force} the old descriptor goes first (a folder without one is no model), each file is
+     * written beside its place and moved over it, and the descriptor, which names the model file's
+     * SHA-256, comes last.
+     */
     private static void write(Path out, byte[] model, byte[] descriptor, byte[] parity) {
         try {
             Files.createDirectories(out);
-            Files.write(out.resolve(MODEL_FILE), model);
+            Files.deleteIfExists(out.resolve(DESCRIPTOR));
+            replace(out.resolve(MODEL_FILE), model);
             Path paritySample = out.resolve(SourceModel.PARITY_SAMPLE);
             if (parity != null) {
-                Files.write(paritySample, parity);
+                replace(paritySample, parity);
             } else {
                 Files.deleteIfExists(paritySample); // an older model's, under --force
             }
-            // Last: a folder with a descriptor is a whole model.
-            Files.write(out.resolve(DESCRIPTOR), descriptor);
+            replace(out.resolve(DESCRIPTOR), descriptor);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the model folder " + out, e);
         }
+    }
+
+    private static void replace(Path file, byte[] bytes) throws IOException {
+        Path partial = file.resolveSibling(file.getFileName() + ".partial");
+        Files.write(partial, bytes);
+        Files.move(
+                partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 }

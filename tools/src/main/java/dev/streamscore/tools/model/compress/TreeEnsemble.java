@@ -259,7 +259,11 @@ public final class TreeEnsemble {
             }
             leafWeights.merge(((long) t << 32) | i, weights[j], Float::sum);
         }
-        List<Float> base = required("base_values").getFloatsList();
+        // base_values is optional in the operator's definition: none means 0.
+        List<Float> base =
+                OnnxProtos.attribute(node, "base_values")
+                        .map(AttributeProto::getFloatsList)
+                        .orElse(List.of());
         Walk walk = new Walk(trees.size(), base.isEmpty() ? 0f : base.get(0));
         for (int t = 0; t < trees.size(); t++) {
             // Renumber each tree's nodes from its root, in visiting order.
