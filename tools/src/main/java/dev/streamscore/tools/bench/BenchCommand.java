@@ -199,6 +199,14 @@ public final class BenchCommand implements Callable<Integer> {
     Path ortProfile;
 
     @Option(
+            names = "--latency-trace",
+            description =
+                    "Folder for one CSV per latency run: per 10 ms of the send schedule (wall"
+                            + " clock), the events due and their largest and mean latency, to line"
+                            + " stalls up with a GC log, checkpoints and logs/streamscore.log.")
+    Path latencyTrace;
+
+    @Option(
             names = "--out",
             defaultValue = "bench-results",
             description = "Folder for results.csv and report.html. Default: ${DEFAULT-VALUE}.")
@@ -230,7 +238,10 @@ public final class BenchCommand implements Callable<Integer> {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0)) {
             EndToEndRunner runner =
                     new EndToEndRunner(
-                            kafka, checkpointInterval, Configuration.fromMap(jobOptions));
+                            kafka,
+                            checkpointInterval,
+                            Configuration.fromMap(jobOptions),
+                            latencyTrace);
             // The first Flink jobs in a JVM run 2.5-3x slower: one discarded run per configuration.
             for (BenchSpec s : warmUpSpecs(specs)) {
                 EndToEndRunner.MaxResult r = runner.maxThroughput(s, events);

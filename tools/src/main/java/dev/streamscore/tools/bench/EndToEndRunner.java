@@ -11,11 +11,18 @@ import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.testkit.EmbeddedKafka;
 import dev.streamscore.testkit.KafkaClients;
 import dev.streamscore.testkit.LocalFlink;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -27,6 +34,9 @@ import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.metrics.MetricNames;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -35,6 +45,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.config.ConfigResource;
 
 /**
  * Runs the real job once per measurement: fresh topics on the shared in-process broker, a fresh
@@ -56,6 +67,7 @@ final class EndToEndRunner {
     private final Duration checkpointInterval;
     private final Map<Double, Workload> workloads = new HashMap<>();
     private final Configuration extraJobOptions;
+    private final Path latencyTrace;
     private int runs;
 
     /**
@@ -63,9 +75,23 @@ final class EndToEndRunner {
      */
     EndToEndRunner(
             EmbeddedKafka kafka, Duration checkpointInterval, Configuration extraJobOptions) {
+        this(kafka, checkpointInterval, extraJobOptions, null);
+    }
+
+    /**
+     * @param latencyTrace folder for one CSV per latency run: per 10 ms of the send schedule (wall
+     *     clock), how many events were due and their largest and mean latency, to line stalls up
+     *     with GC logs, checkpoints and the job's log; {@code null}: none
+     */
+    EndToEndRunner(
+            EmbeddedKafka kafka,
+            Duration checkpointInterval,
+            Configuration extraJobOptions,
+            Path latencyTrace) {
         this.kafka = kafka;
         this.checkpointInterval = checkpointInterval;
         this.extraJobOptions = extraJobOptions;
+        this.latencyTrace = latencyTrace;
     }
 
     Workload workload(double duplicateRate) {
@@ -189,7 +215,9 @@ final class EndToEndRunner {
                 }
             }
             long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+            long startEpochMillis = System.currentTimeMillis() + 50;
             double nanosPerEvent = 1e9 / rate;
+            LatencyTrace trace = latencyTrace == null ? null : new LatencyTrace();
             int firstMeasured = (int) Math.ceil(rate * warmup.toMillis() / 1000.0);
             Thread producerThread =
                     new Thread(
@@ -202,7 +230,8 @@ final class EndToEndRunner {
                                             nanosPerEvent,
                                             sent,
                                             stop,
-                                            errors),
+                                            errors,
+                                            trace),
                             "bench-producer");
             producerThread.start();
             SingleObjectCodec<FraudScore> codec = SingleObjectCodec.of(FraudScore.class);
@@ -224,7 +253,15 @@ final class EndToEndRunner {
                     int index = scheduleIndex(score, workload, spec.cache());
                     if (index >= firstMeasured) {
                         long scheduled = start + (long) (index * nanosPerEvent);
-                        micros.recordValue(Math.max(0, (now - scheduled) / 1_000));
+                        long latencyMicros = Math.max(0, (now - scheduled) / 1_000);
+                        micros.recordValue(latencyMicros);
+                        if (trace != null) {
+                            long dueMillis = (scheduled - start) / 1_000_000;
+                            // The scores topic stamps LogAppendTime: when the broker got it.
+                            long toBrokerMicros =
+                                    (record.timestamp() - (startEpochMillis + dueMillis)) * 1_000;
+                            trace.record(dueMillis, latencyMicros, toBrokerMicros);
+                        }
                         measuredRead++;
                         lastMeasuredAt = now;
                     }
@@ -243,6 +280,16 @@ final class EndToEndRunner {
             if (measuredRead == 0) {
                 throw new IllegalStateException(
                         spec.label() + ": no score of the measured window was read");
+            }
+            if (trace != null) {
+                trace.write(
+                        latencyTrace.resolve(
+                                String.format(
+                                        "%s-%dpct-round%d.csv",
+                                        spec.label().replaceAll("[^A-Za-z0-9.+-]+", "_"),
+                                        loadPercent,
+                                        round)),
+                        startEpochMillis);
             }
             long windowStart = start + (long) (firstMeasured * nanosPerEvent);
             double achieved = measuredRead / ((lastMeasuredAt - windowStart) / 1e9);
@@ -270,7 +317,8 @@ final class EndToEndRunner {
             double nanosPerEvent,
             AtomicLong sent,
             AtomicBoolean stop,
-            SendErrors errors) {
+            SendErrors errors,
+            LatencyTrace trace) {
         String topic = config.transactionsTopic();
         try (KafkaProducer<byte[], byte[]> producer = producer(config)) {
             for (int i = 0; i < total && !stop.get() && errors.first == null; i++) {
@@ -280,6 +328,9 @@ final class EndToEndRunner {
                     // Sleep in small steps; behind schedule, send at once (the latency of the
                     // late ones is still counted from their scheduled time).
                     TimeUnit.NANOSECONDS.sleep(wait - 100_000);
+                }
+                if (trace != null) {
+                    trace.sent((due - start) / 1_000_000, (System.nanoTime() - due) / 1_000);
                 }
                 producer.send(
                         new ProducerRecord<>(topic, workload.key(i), workload.value(i)), errors);
@@ -426,6 +477,25 @@ final class EndToEndRunner {
 
     private void createTopics(ScoringConfig config) throws Exception {
         kafka.createTopics(config.topicPartitions(config.parallelism()));
+        if (latencyTrace != null) {
+            // The broker stamps each score as it appends it: the trace splits the latency there.
+            try (Admin admin =
+                    Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+                ConfigResource scores =
+                        new ConfigResource(ConfigResource.Type.TOPIC, config.scoresTopic());
+                admin.incrementalAlterConfigs(
+                                Map.of(
+                                        scores,
+                                        List.of(
+                                                new AlterConfigOp(
+                                                        new ConfigEntry(
+                                                                "message.timestamp.type",
+                                                                "LogAppendTime"),
+                                                        AlterConfigOp.OpType.SET))))
+                        .all()
+                        .get(30, TimeUnit.SECONDS);
+            }
+        }
     }
 
     private void deleteTopics(ScoringConfig config) {
@@ -450,7 +520,10 @@ final class EndToEndRunner {
         // Throughput over latency while filling a backlog; the latency runs pace their sends.
         p.put(ProducerConfig.LINGER_MS_CONFIG, "1");
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, "131072");
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        // Uncompressed: the bench's own producer shares the job's two cores and heap, and lz4
+        // allocates a new 64 KiB block buffer per batch (measured with JFR: 10% of all the
+        // allocation of a latency run, and so of its GC pauses, was this producer's lz4).
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
         return new KafkaProducer<>(p);
     }
 
@@ -470,5 +543,50 @@ final class EndToEndRunner {
             return t1;
         }
         return t0 + (double) (t1 - t0) * (target - c0) / (c1 - c0);
+    }
+
+    /**
+     * Per 10 ms of the send schedule: events due, their largest and mean latency, the largest time
+     * to the broker's append of their score, and how late the producer sent the latest of them. The
+     * consumer's thread calls {@link #record}, the producer's {@link #sent}; {@link #write} after
+     * both.
+     */
+    private static final class LatencyTrace {
+        private static final int BUCKET_MILLIS = 10;
+        private final Map<Long, long[]> buckets = new TreeMap<>();
+        private final Map<Long, Long> sendLate = new ConcurrentHashMap<>();
+
+        void record(long dueMillis, long latencyMicros, long toBrokerMicros) {
+            long[] b = buckets.computeIfAbsent(dueMillis / BUCKET_MILLIS, k -> new long[4]);
+            b[0]++;
+            b[1] = Math.max(b[1], latencyMicros);
+            b[2] += latencyMicros;
+            b[3] = Math.max(b[3], toBrokerMicros);
+        }
+
+        void sent(long dueMillis, long lateMicros) {
+            sendLate.merge(dueMillis / BUCKET_MILLIS, lateMicros, Math::max);
+        }
+
+        void write(Path file, long startEpochMillis) throws IOException {
+            Files.createDirectories(file.getParent());
+            try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(file))) {
+                w.println(
+                        "due_epoch_ms,events,max_latency_ms,mean_latency_ms,max_to_broker_ms,"
+                                + "max_send_late_ms");
+                for (Map.Entry<Long, long[]> e : buckets.entrySet()) {
+                    long[] b = e.getValue();
+                    w.printf(
+                            Locale.ROOT,
+                            "%d,%d,%.3f,%.3f,%.3f,%.3f%n",
+                            startEpochMillis + e.getKey() * BUCKET_MILLIS,
+                            b[0],
+                            b[1] / 1000.0,
+                            b[2] / 1000.0 / b[0],
+                            b[3] / 1000.0,
+                            sendLate.getOrDefault(e.getKey(), 0L) / 1000.0);
+                }
+            }
+        }
     }
 }
