@@ -74,15 +74,6 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
     /** Counter of histories written back to the state backend (evictions and checkpoints). */
     public static final String STATE_WRITES = "cardStateWrites";
 
-    /** Counter of the front's write-backs when a snapshot is taken. */
-    public static final String FLUSHES = "cardStateFlushes";
-
-    /**
-     * Counter of the nanoseconds those write-backs took: time in the checkpoint's synchronous
-     * phase, on the task thread.
-     */
-    public static final String FLUSH_NANOS = "cardStateFlushNanos";
-
     private final Duration historyTtl;
     private final long dedupWindowMillis;
     private final int frontCards;
@@ -94,8 +85,6 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
     private transient Counter frontHits;
     private transient Counter frontMisses;
     private transient Counter stateWrites;
-    private transient Counter flushes;
-    private transient Counter flushNanos;
 
     public CardFeatureEnricher(Duration historyTtl, Duration dedupWindow) {
         this(historyTtl, dedupWindow, DEFAULT_FRONT_CARDS);
@@ -141,8 +130,6 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         frontHits = getMetricGroup().counter(FRONT_HITS);
         frontMisses = getMetricGroup().counter(FRONT_MISSES);
         stateWrites = getMetricGroup().counter(STATE_WRITES);
-        flushes = getMetricGroup().counter(FLUSHES);
-        flushNanos = getMetricGroup().counter(FLUSH_NANOS);
     }
 
     @Override
@@ -236,7 +223,6 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         if (front == null) {
             return;
         }
-        long start = System.nanoTime();
         Object current = getCurrentKey();
         for (Map.Entry<Object, Entry> e : front.entrySet()) {
             if (e.getValue().dirty) {
@@ -249,8 +235,6 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         if (current != null) {
             setCurrentKey(current);
         }
-        flushes.inc();
-        flushNanos.inc(System.nanoTime() - start);
     }
 
     /** A card's history in the front, and whether the state has an older one. */
