@@ -22,7 +22,6 @@ import dev.streamscore.schemas.ModelStatus;
 import java.nio.charset.StandardCharsets;
 import java.util.Properties;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
-import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
@@ -216,14 +215,11 @@ public final class FraudScoringJob {
 
         SingleOutputStreamOperator<EnrichedTransaction> enriched =
                 valid.keyBy(t -> t.transaction.getCardId(), Types.STRING)
-                        .transform(
-                                "enrich: card features",
-                                TypeInformation.of(EnrichedTransaction.class),
+                        .process(
                                 new CardFeatureEnricher(
-                                        config.cardHistoryTtl(),
-                                        config.dedupWindow(),
-                                        config.cardStateFront()))
-                        .uid("card-features");
+                                        config.cardHistoryTtl(), config.dedupWindow()))
+                        .uid("card-features")
+                        .name("enrich: card features");
 
         SingleOutputStreamOperator<ModelCommand> commands = null;
         if (controlSource != null) {
