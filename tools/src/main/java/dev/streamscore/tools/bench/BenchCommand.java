@@ -202,8 +202,10 @@ public final class BenchCommand implements Callable<Integer> {
             names = "--latency-trace",
             description =
                     "Folder for one CSV per latency run: per 10 ms of the send schedule (wall"
-                            + " clock), the events due and their largest and mean latency, to line"
-                            + " stalls up with a GC log, checkpoints and logs/streamscore.log.")
+                            + " clock), the events due, their largest and mean latency, the largest"
+                            + " time to the broker's append of their score and how late the bench"
+                            + " sent them, to line stalls up with a GC log, checkpoints and"
+                            + " logs/streamscore.log.")
     Path latencyTrace;
 
     @Option(

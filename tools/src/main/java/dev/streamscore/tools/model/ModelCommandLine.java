@@ -411,9 +411,9 @@ public final class ModelCommandLine {
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         // A wrong address or a missing topic should say so within seconds, not in a stack trace.
-        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) WRITE_TIMEOUT.toMillis());
-        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) WRITE_TIMEOUT.toMillis());
-        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) WRITE_TIMEOUT.toMillis() / 2);
+        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) KAFKA_TIMEOUT.toMillis());
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) KAFKA_TIMEOUT.toMillis());
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) KAFKA_TIMEOUT.toMillis() / 2);
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
             var sent =
@@ -426,23 +426,47 @@ public final class ModelCommandLine {
             return Instant.ofEpochMilli(sent.timestamp());
         } catch (ExecutionException | KafkaException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-            throw new IllegalArgumentException(
-                    "cannot write to control topic "
-                            + config.controlTopic()
-                            + " at Kafka "
-                            + config.bootstrapServers()
-                            + " within "
-                            + WRITE_TIMEOUT.toSeconds()
-                            + " s: "
-                            + cause.getMessage()
-                            + " (are --bootstrap-servers and --control-topic the job's, and can"
-                            + " these credentials write it?)",
+            throw unreachable(
+                    config,
+                    "write to control topic",
+                    config.controlTopic(),
+                    "--control-topic",
+                    "write",
+                    cause,
                     e);
         }
     }
 
-    /** How long writing a command may take before the command line gives up. */
-    static final Duration WRITE_TIMEOUT = Duration.ofSeconds(15);
+    /** How long writing a command or finding the status topic may take before giving up. */
+    static final Duration KAFKA_TIMEOUT = Duration.ofSeconds(15);
+
+    /** A sentence for a Kafka the command line could not use within {@link #KAFKA_TIMEOUT}. */
+    private static IllegalArgumentException unreachable(
+            ScoringConfig config,
+            String what,
+            String topic,
+            String topicOption,
+            String access,
+            Throwable cause,
+            Exception e) {
+        return new IllegalArgumentException(
+                "cannot "
+                        + what
+                        + " "
+                        + topic
+                        + " at Kafka "
+                        + config.bootstrapServers()
+                        + " within "
+                        + KAFKA_TIMEOUT.toSeconds()
+                        + " s: "
+                        + cause.getMessage()
+                        + " (are --bootstrap-servers and "
+                        + topicOption
+                        + " the job's, and can these credentials "
+                        + access
+                        + " it?)",
+                e);
+    }
 
     /**
      * Prints the status records answering {@code command} until every subtask answered (ACTIVE,
@@ -545,20 +569,16 @@ public final class ModelCommandLine {
             KafkaConsumer<byte[], byte[]> consumer, ScoringConfig config, Instant since) {
         List<TopicPartition> partitions = new ArrayList<>();
         try {
-            consumer.partitionsFor(config.modelStatusTopic(), WRITE_TIMEOUT)
+            consumer.partitionsFor(config.modelStatusTopic(), KAFKA_TIMEOUT)
                     .forEach(p -> partitions.add(new TopicPartition(p.topic(), p.partition())));
         } catch (KafkaException e) {
-            throw new IllegalArgumentException(
-                    "cannot read status topic "
-                            + config.modelStatusTopic()
-                            + " at Kafka "
-                            + config.bootstrapServers()
-                            + " within "
-                            + WRITE_TIMEOUT.toSeconds()
-                            + " s: "
-                            + e.getMessage()
-                            + " (are --bootstrap-servers and --model-status-topic the job's, and"
-                            + " can these credentials read it?)",
+            throw unreachable(
+                    config,
+                    "read status topic",
+                    config.modelStatusTopic(),
+                    "--model-status-topic",
+                    "read",
+                    e,
                     e);
         }
         if (partitions.isEmpty()) {

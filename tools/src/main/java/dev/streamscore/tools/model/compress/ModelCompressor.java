@@ -521,10 +521,7 @@ public final class ModelCompressor {
         }
     }
 
-    /**
-     * Whether ONNX Runtime's CPU provider keeps any float16 initializer once it has optimized the
-     * graph; it converts those of nodes it has no float16 kernel for back to float32.
-     */
+    /** {@link #keepsFloat16OnCpu(byte[])}, or a warning and {@code true} when it cannot tell. */
     private static boolean keepsFloat16OnCpu(byte[] bytes, List<String> warnings) {
         try {
             return keepsFloat16OnCpu(bytes);
@@ -538,6 +535,10 @@ public final class ModelCompressor {
         }
     }
 
+    /**
+     * Whether ONNX Runtime's CPU provider keeps any float16 initializer once it has optimized the
+     * graph; it converts those of nodes it has no float16 kernel for back to float32.
+     */
     private static boolean keepsFloat16OnCpu(byte[] bytes) throws IOException, OrtException {
         Path optimized = Files.createTempFile("streamscore-fp16-", ".onnx");
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
