@@ -22,6 +22,7 @@ import dev.streamscore.schemas.ModelStatus;
 import java.nio.charset.StandardCharsets;
 import java.util.Properties;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
@@ -215,11 +216,14 @@ public final class FraudScoringJob {
 
         SingleOutputStreamOperator<EnrichedTransaction> enriched =
                 valid.keyBy(t -> t.transaction.getCardId(), Types.STRING)
-                        .process(
+                        .transform(
+                                "enrich: card features",
+                                TypeInformation.of(EnrichedTransaction.class),
                                 new CardFeatureEnricher(
-                                        config.cardHistoryTtl(), config.dedupWindow()))
-                        .uid("card-features")
-                        .name("enrich: card features");
+                                        config.cardHistoryTtl(),
+                                        config.dedupWindow(),
+                                        config.cardStateFront()))
+                        .uid("card-features");
 
         SingleOutputStreamOperator<ModelCommand> commands = null;
         if (controlSource != null) {

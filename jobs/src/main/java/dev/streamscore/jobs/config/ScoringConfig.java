@@ -34,6 +34,7 @@ public record ScoringConfig(
         String challengerModel,
         Duration cardHistoryTtl,
         Duration dedupWindow,
+        int cardStateFront,
         int parallelism,
         DeliveryGuarantee delivery,
         Duration checkpointInterval,
@@ -60,6 +61,10 @@ public record ScoringConfig(
         if (maxClockSkew.isNegative()) {
             throw new IllegalArgumentException(
                     "max-clock-skew must be zero or positive, got " + maxClockSkew);
+        }
+        if (cardStateFront < 0) {
+            throw new IllegalArgumentException(
+                    "card-state-front must be 0 (off) or more cards, got " + cardStateFront);
         }
         if (parallelism < 1) {
             throw new IllegalArgumentException(
@@ -176,6 +181,7 @@ public record ScoringConfig(
                 conf.getOptional(CHALLENGER_MODEL).filter(m -> !m.isBlank()).orElse(null),
                 conf.get(CARD_HISTORY_TTL),
                 conf.get(DEDUP_WINDOW),
+                conf.get(CARD_STATE_FRONT),
                 conf.get(PARALLELISM),
                 conf.get(DELIVERY),
                 conf.get(CHECKPOINT_INTERVAL),

@@ -1,6 +1,7 @@
 package dev.streamscore.jobs.config;
 
 import dev.streamscore.operators.batching.BatchingOptions;
+import dev.streamscore.operators.features.CardFeatureEnricher;
 import dev.streamscore.operators.inference.InferenceOptions;
 import dev.streamscore.operators.serde.TransactionDecoder;
 import dev.streamscore.operators.serde.TransactionValidator;
@@ -130,9 +131,22 @@ public final class ScoringOptions {
                     .durationType()
                     .defaultValue(Duration.ofHours(1))
                     .withDescription(
-                            "A transaction id seen again within this window is a re-send: not"
-                                + " counted twice in its card's features, and scored as the first"
-                                + " time; 0 turns this off.");
+                            "A transaction id seen again for the same card, less than this much"
+                                + " event time before the card's newest transaction, is a re-send:"
+                                + " not counted twice in its card's features, and scored as the"
+                                + " first time (the card remembers its newest 64 ids); 0 turns this"
+                                + " off.");
+
+    public static final ConfigOption<Integer> CARD_STATE_FRONT =
+            ConfigOptions.key("card-state-front")
+                    .intType()
+                    .defaultValue(CardFeatureEnricher.DEFAULT_FRONT_CARDS)
+                    .withDescription(
+                            "Cards per subtask whose feature history stays in memory in front of"
+                                + " RocksDB, written back when it leaves and before each"
+                                + " checkpoint: no state read or write per transaction for them. 0"
+                                + " reads and writes RocksDB for every transaction. (Off on the"
+                                + " heap state backend.)");
 
     public static final ConfigOption<Integer> PARALLELISM =
             ConfigOptions.key("parallelism")
@@ -224,6 +238,7 @@ public final class ScoringOptions {
                 MAX_CLOCK_SKEW,
                 CARD_HISTORY_TTL,
                 DEDUP_WINDOW,
+                CARD_STATE_FRONT,
                 PARALLELISM,
                 DELIVERY,
                 CHECKPOINT_INTERVAL,

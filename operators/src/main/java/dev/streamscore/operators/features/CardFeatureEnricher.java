@@ -2,18 +2,18 @@ package dev.streamscore.operators.features;
 
 import dev.streamscore.operators.serde.SourcedTransaction;
 import java.time.Duration;
-import org.apache.flink.api.common.functions.OpenContext;
-import org.apache.flink.api.common.state.MapState;
-import org.apache.flink.api.common.state.MapStateDescriptor;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
-import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
-import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
-import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
-import org.apache.flink.util.Collector;
+import org.apache.flink.runtime.state.StateSnapshotContext;
+import org.apache.flink.runtime.state.heap.HeapKeyedStateBackend;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 
 /**
  * Per-card feature enrichment on keyed state: keyed by card id, it keeps each card's {@link
@@ -21,30 +21,40 @@ import org.apache.flink.util.Collector;
  * {@link CardFeatures}. A card unseen for {@code historyTtl} is forgotten (its state expires and
  * RocksDB compaction removes it), so state does not grow with every card ever seen.
  *
- * <p>Re-sent transactions (the same {@code transaction_id} again within {@code dedupWindow}, as
- * at-least-once producers do) are not counted twice: the card's history is left alone and the
- * transaction is enriched with the very feature vector it got the first time, so the inference
- * operator's result cache (keyed by that vector) answers it with the first score. A zero window
- * turns this off.
+ * <p><b>State access.</b> The history is one value per card in {@link CardHistorySerializer}'s
+ * compact format. In front of it each subtask keeps the histories of its {@code frontCards} most
+ * recently seen cards as objects (least recently used first out), and writes a changed one back to
+ * the state when it leaves the front and, for all changed ones, when a checkpoint or savepoint is
+ * taken ({@link #snapshotState}), so each holds every card exactly as processed. A card in the
+ * front costs no state read, no deserialization and no write per transaction; a card that is not
+ * costs one read, and one write when it leaves. The front is off on the heap state backend, whose
+ * state already is objects in memory, and with {@code frontCards} 0. Flink's Table runtime buffers
+ * keyed updates on the heap the same way in its mini-batch operators. The cost: a checkpoint's
+ * synchronous phase writes the changed histories, at most {@code frontCards} per subtask.
+ *
+ * <p><b>Re-sends.</b> The same {@code transaction_id} again, as at-least-once producers do, is not
+ * counted twice: the card's history is left alone and the transaction is enriched with the very
+ * feature vector it got the first time, so the inference operator's result cache (keyed by that
+ * vector) answers it with the first score. The card remembers the ids of its transactions less than
+ * {@code dedupWindow} of event time older than its newest one, at most {@link CardHistory#MAX_SEEN}
+ * of them; event time rather than arrival time, so that a replay of the same input gives the same
+ * features. A zero window turns this off.
  *
  * <pre>{@code
  * DataStream<EnrichedTransaction> enriched = valid
  *         .keyBy(t -> t.transaction.getCardId(), Types.STRING)
- *         .process(new CardFeatureEnricher(Duration.ofDays(30), Duration.ofHours(1)))
- *         .uid("card-features").name("enrich: card features");
+ *         .transform("enrich: card features", TypeInformation.of(EnrichedTransaction.class),
+ *                 new CardFeatureEnricher(Duration.ofDays(30), Duration.ofHours(1), 20_000))
+ *         .uid("card-features");
  * }</pre>
  */
-public class CardFeatureEnricher
-        extends KeyedProcessFunction<String, SourcedTransaction, EnrichedTransaction> {
+public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransaction>
+        implements OneInputStreamOperator<SourcedTransaction, EnrichedTransaction> {
 
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
 
-    private final Duration historyTtl;
-    private final Duration dedupWindow;
-    private transient ValueState<CardHistory> history;
-    private transient MapState<String, float[]> recentFeatures;
-    private transient Counter duplicates;
-    private transient Counter enrichTimeNanos;
+    /** Cards per subtask whose history stays in memory by default. */
+    public static final int DEFAULT_FRONT_CARDS = 20_000;
 
     /**
      * Counter of the nanoseconds spent reading and updating card state and computing features
@@ -55,7 +65,32 @@ public class CardFeatureEnricher
     /** Name of the counter of re-sent transactions recognised within the dedup window. */
     public static final String DUPLICATES_RESENT = "duplicatesResent";
 
+    /** Counter of transactions whose card's history was in the in-memory front. */
+    public static final String FRONT_HITS = "cardStateFrontHits";
+
+    /** Counter of transactions whose card's history was read from the state backend. */
+    public static final String FRONT_MISSES = "cardStateFrontMisses";
+
+    /** Counter of histories written back to the state backend (evictions and checkpoints). */
+    public static final String STATE_WRITES = "cardStateWrites";
+
+    private final Duration historyTtl;
+    private final long dedupWindowMillis;
+    private final int frontCards;
+
+    private transient ValueState<CardHistory> history;
+    private transient Front front;
+    private transient Counter duplicates;
+    private transient Counter enrichTimeNanos;
+    private transient Counter frontHits;
+    private transient Counter frontMisses;
+    private transient Counter stateWrites;
+
     public CardFeatureEnricher(Duration historyTtl, Duration dedupWindow) {
+        this(historyTtl, dedupWindow, DEFAULT_FRONT_CARDS);
+    }
+
+    public CardFeatureEnricher(Duration historyTtl, Duration dedupWindow, int frontCards) {
         if (historyTtl == null || historyTtl.isNegative() || historyTtl.isZero()) {
             throw new IllegalArgumentException(
                     "card history TTL must be positive, got " + historyTtl);
@@ -64,62 +99,163 @@ public class CardFeatureEnricher
             throw new IllegalArgumentException(
                     "dedup window must be zero (off) or positive, got " + dedupWindow);
         }
-        this.historyTtl = historyTtl;
-        this.dedupWindow = dedupWindow;
-    }
-
-    @Override
-    public void open(OpenContext openContext) {
-        ValueStateDescriptor<CardHistory> descriptor =
-                new ValueStateDescriptor<>("card-history", TypeInformation.of(CardHistory.class));
-        // Processing-time TTL (the only kind Flink has); refreshed on every write.
-        descriptor.enableTimeToLive(ttl(historyTtl));
-        history = getRuntimeContext().getState(descriptor);
-        if (!dedupWindow.isZero()) {
-            MapStateDescriptor<String, float[]> recent =
-                    new MapStateDescriptor<>(
-                            "recent-transaction-features",
-                            Types.STRING,
-                            PrimitiveArrayTypeInfo.FLOAT_PRIMITIVE_ARRAY_TYPE_INFO);
-            recent.enableTimeToLive(ttl(dedupWindow));
-            recentFeatures = getRuntimeContext().getMapState(recent);
+        if (frontCards < 0) {
+            throw new IllegalArgumentException(
+                    "card state front must be 0 (off) or more cards, got " + frontCards);
         }
-        duplicates = getRuntimeContext().getMetricGroup().counter(DUPLICATES_RESENT);
-        enrichTimeNanos = getRuntimeContext().getMetricGroup().counter(ENRICH_TIME_NANOS);
-    }
-
-    private static StateTtlConfig ttl(Duration ttl) {
-        return StateTtlConfig.newBuilder(ttl)
-                .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-                .cleanupInRocksdbCompactFilter(1000)
-                .build();
+        this.historyTtl = historyTtl;
+        this.dedupWindowMillis = dedupWindow.toMillis();
+        this.frontCards = frontCards;
     }
 
     @Override
-    public void processElement(
-            SourcedTransaction in, Context ctx, Collector<EnrichedTransaction> out)
-            throws Exception {
+    public void open() throws Exception {
+        super.open();
+        // The name and the value class are those of the POJO-serialized state before
+        // CardHistorySerializer: a savepoint from then restores, migrated to the new format.
+        ValueStateDescriptor<CardHistory> descriptor =
+                new ValueStateDescriptor<>("card-history", CardHistorySerializer.INSTANCE);
+        // Processing-time TTL (the only kind Flink has); refreshed on every write.
+        descriptor.enableTimeToLive(
+                StateTtlConfig.newBuilder(historyTtl)
+                        .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
+                        .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+                        .cleanupInRocksdbCompactFilter(1000)
+                        .build());
+        history = getRuntimeContext().getState(descriptor);
+        boolean heap = getKeyedStateBackend() instanceof HeapKeyedStateBackend;
+        front = frontCards == 0 || heap ? null : new Front(frontCards);
+        duplicates = getMetricGroup().counter(DUPLICATES_RESENT);
+        enrichTimeNanos = getMetricGroup().counter(ENRICH_TIME_NANOS);
+        frontHits = getMetricGroup().counter(FRONT_HITS);
+        frontMisses = getMetricGroup().counter(FRONT_MISSES);
+        stateWrites = getMetricGroup().counter(STATE_WRITES);
+    }
+
+    @Override
+    public void processElement(StreamRecord<SourcedTransaction> element) throws Exception {
         long start = System.nanoTime();
-        String id = in.transaction.getTransactionId();
-        float[] features = recentFeatures == null ? null : recentFeatures.get(id);
-        if (features != null) {
-            duplicates.inc();
+        SourcedTransaction in = element.getValue();
+        Object key = getCurrentKey();
+        long now = front == null ? 0 : getProcessingTimeService().getCurrentProcessingTime();
+        Entry entry = front == null ? null : front.get(key);
+        if (entry != null && now - entry.touched >= historyTtl.toMillis()) {
+            entry = null; // expired in the state meanwhile: as the state would say
+            front.remove(key);
+        }
+        CardHistory card;
+        if (entry != null) {
+            frontHits.inc();
+            card = entry.history;
         } else {
-            CardHistory card = history.value();
+            frontMisses.inc();
+            card = history.value();
             if (card == null) {
                 card = new CardHistory();
             }
-            features = CardFeatures.computeAndUpdate(card, in.transaction);
-            history.update(card);
-            if (recentFeatures != null) {
-                recentFeatures.put(id, features);
+        }
+        String id = in.transaction.getTransactionId();
+        float[] features = dedupWindowMillis == 0 ? null : card.featuresOf(id);
+        if (features != null) {
+            duplicates.inc();
+            if (entry == null && front != null) {
+                front.put(key, new Entry(card, false, now));
             }
+        } else {
+            features = CardFeatures.computeAndUpdate(card, in.transaction);
+            if (dedupWindowMillis > 0) {
+                card.remember(
+                        id,
+                        in.transaction.getEventTime().toEpochMilli(),
+                        features,
+                        dedupWindowMillis);
+            }
+            if (front == null) {
+                history.update(card);
+                stateWrites.inc();
+            } else if (entry != null) {
+                entry.dirty = true;
+                entry.touched = now;
+            } else {
+                front.put(key, new Entry(card, true, now));
+            }
+        }
+        if (front != null && front.size() > frontCards) {
+            evictEldest(key);
         }
         EnrichedTransaction enriched =
                 new EnrichedTransaction(
                         in.transaction, features.clone(), in.topic, in.partition, in.offset);
         enrichTimeNanos.inc(System.nanoTime() - start);
-        out.collect(enriched);
+        output.collect(element.replace(enriched));
+    }
+
+    private void evictEldest(Object currentKey) throws Exception {
+        Iterator<Map.Entry<Object, Entry>> eldest = front.entrySet().iterator();
+        Map.Entry<Object, Entry> e = eldest.next();
+        eldest.remove();
+        if (e.getValue().dirty) {
+            setCurrentKey(e.getKey());
+            history.update(e.getValue().history);
+            stateWrites.inc();
+            setCurrentKey(currentKey);
+        }
+    }
+
+    /**
+     * Writes every changed history of the front to the state, so the snapshot holds it: Flink calls
+     * this on the task thread before it snapshots the keyed state backend, for checkpoints and
+     * savepoints alike, after the barrier went downstream.
+     */
+    @Override
+    public void snapshotState(StateSnapshotContext context) throws Exception {
+        flush();
+        super.snapshotState(context);
+    }
+
+    @Override
+    public void finish() throws Exception {
+        flush();
+        super.finish();
+    }
+
+    private void flush() throws Exception {
+        if (front == null) {
+            return;
+        }
+        Object current = getCurrentKey();
+        for (Map.Entry<Object, Entry> e : front.entrySet()) {
+            if (e.getValue().dirty) {
+                setCurrentKey(e.getKey());
+                history.update(e.getValue().history);
+                stateWrites.inc();
+                e.getValue().dirty = false;
+            }
+        }
+        if (current != null) {
+            setCurrentKey(current);
+        }
+    }
+
+    /** A card's history in the front, and whether the state has an older one. */
+    private static final class Entry {
+        final CardHistory history;
+        boolean dirty;
+        long touched;
+
+        Entry(CardHistory history, boolean dirty, long touched) {
+            this.history = history;
+            this.dirty = dirty;
+            this.touched = touched;
+        }
+    }
+
+    /** Least recently used first. */
+    private static final class Front extends LinkedHashMap<Object, Entry> {
+        private static final long serialVersionUID = 1L;
+
+        Front(int cards) {
+            super(Math.min(cards, 1 << 16), 0.75f, true);
+        }
     }
 }

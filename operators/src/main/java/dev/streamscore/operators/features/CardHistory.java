@@ -1,16 +1,25 @@
 package dev.streamscore.operators.features;
 
+import java.util.Arrays;
+
 /**
  * What streamscore remembers about one card: its home country, its previous transaction, its
- * running average amount, and the transactions of the last 24 hours (a bounded ring, oldest first).
- * Kept in keyed state; a Flink POJO so it is serialized without Kryo.
+ * running average amount, the transactions of the last 24 hours (a bounded ring, oldest first), and
+ * the ids and feature vectors of its newest transactions, so that a re-sent one gets its first
+ * vector. Kept in keyed state with {@link CardHistorySerializer}, one read and at most one write
+ * per transaction.
  *
- * <p>Fields are public for Flink's POJO serializer; change them only through {@link CardFeatures}.
+ * <p>Fields are public (the serializer of savepoints written before {@link CardHistorySerializer},
+ * Flink's POJO serializer, reads them by name); change them only through {@link CardFeatures} and
+ * {@link #remember}.
  */
 public class CardHistory {
 
     /** Most recent transactions kept per card; older ones beyond this are forgotten. */
     public static final int MAX_RECENT = 512;
+
+    /** Most transaction ids kept per card for recognising re-sends; the oldest go first. */
+    public static final int MAX_SEEN = 64;
 
     /** Country of the card's first transaction, packed by {@link CardFeatures#packCountry}. */
     public int homeCountry;
@@ -28,5 +37,65 @@ public class CardHistory {
     public boolean[] recentSmallEcom = new boolean[0];
     public int recentSize;
 
+    /**
+     * Ids of the card's newest transactions, in arrival order, {@code seenSize} of them, with each
+     * one's event time and the feature vector it was scored with.
+     */
+    public String[] seenIds = new String[0];
+
+    public long[] seenTimes = new long[0];
+    public float[][] seenFeatures = new float[0][];
+    public int seenSize;
+
     public CardHistory() {}
+
+    /**
+     * The feature vector the transaction {@code id} was given, if the card saw it and it is still
+     * remembered; {@code null} otherwise.
+     */
+    public float[] featuresOf(String id) {
+        for (int i = seenSize - 1; i >= 0; i--) {
+            if (seenIds[i].equals(id)) {
+                return seenFeatures[i];
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Remembers the transaction {@code id} at event time {@code eventTime} with its features, and
+     * forgets the ids whose event time is {@code window} or more before the card's newest
+     * transaction, and beyond the newest {@link #MAX_SEEN}.
+     */
+    public void remember(String id, long eventTime, float[] features, long window) {
+        long horizon = previousEventTime - window;
+        int keep = 0;
+        int drop = Math.max(0, seenSize + 1 - MAX_SEEN);
+        for (int i = 0; i < seenSize; i++) {
+            if (i >= drop && seenTimes[i] > horizon) {
+                seenIds[keep] = seenIds[i];
+                seenTimes[keep] = seenTimes[i];
+                seenFeatures[keep] = seenFeatures[i];
+                keep++;
+            }
+        }
+        for (int i = keep; i < seenSize; i++) {
+            seenIds[i] = null;
+            seenFeatures[i] = null;
+        }
+        seenSize = keep;
+        if (eventTime <= horizon) {
+            return; // a re-send of it could not be recognised anyway
+        }
+        if (seenSize == seenIds.length) {
+            int capacity = Math.min(MAX_SEEN, Math.max(2, seenSize * 2));
+            seenIds = Arrays.copyOf(seenIds, capacity);
+            seenTimes = Arrays.copyOf(seenTimes, capacity);
+            seenFeatures = Arrays.copyOf(seenFeatures, capacity);
+        }
+        seenIds[seenSize] = id;
+        seenTimes[seenSize] = eventTime;
+        seenFeatures[seenSize] = features;
+        seenSize++;
+    }
 }
