@@ -131,11 +131,10 @@ public final class ScoringOptions {
                     .durationType()
                     .defaultValue(Duration.ofHours(1))
                     .withDescription(
-                            "A transaction id seen again for the same card, less than this much"
-                                + " event time before the card's newest transaction, is a re-send:"
-                                + " not counted twice in its card's features, and scored as the"
-                                + " first time (the card remembers its newest 64 ids); 0 turns this"
-                                + " off.");
+                            "A transaction id seen again for the same card less than this long"
+                                + " (processing time) after it first arrived is a re-send: not"
+                                + " counted twice in its card's features, and scored as the first"
+                                + " time; 0 turns this off.");
 
     public static final ConfigOption<Integer> CARD_STATE_FRONT =
             ConfigOptions.key("card-state-front")

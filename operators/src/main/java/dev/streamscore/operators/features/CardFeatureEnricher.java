@@ -5,9 +5,13 @@ import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.runtime.state.StateSnapshotContext;
 import org.apache.flink.runtime.state.heap.HeapKeyedStateBackend;
@@ -35,10 +39,13 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
  * <p><b>Re-sends.</b> The same {@code transaction_id} again, as at-least-once producers do, is not
  * counted twice: the card's history is left alone and the transaction is enriched with the very
  * feature vector it got the first time, so the inference operator's result cache (keyed by that
- * vector) answers it with the first score. The card remembers the ids of its transactions less than
- * {@code dedupWindow} of event time older than its newest one, at most {@link CardHistory#MAX_SEEN}
- * of them; event time rather than arrival time, so that a replay of the same input gives the same
- * features. A zero window turns this off.
+ * vector) answers it with the first score. The card remembers the ids of its transactions that
+ * arrived less than {@code dedupWindow} ago (processing time, as a producer's retries and a re-sent
+ * batch come soon after the first send, whatever their event time), at most {@link
+ * CardHistory#MAX_SEEN} of them in the history itself; a card busier than that within one window
+ * (card testing, a merchant's batch) moves its older ids to a second keyed state, a map from id to
+ * arrival time and vector with the window as its TTL, which only such cards read and write. A zero
+ * window turns this off.
  *
  * <pre>{@code
  * DataStream<EnrichedTransaction> enriched = valid
@@ -74,17 +81,26 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
     /** Counter of histories written back to the state backend (evictions and checkpoints). */
     public static final String STATE_WRITES = "cardStateWrites";
 
+    /**
+     * Counter of transaction ids moved to the spill state because their card had more than {@link
+     * CardHistory#MAX_SEEN} inside one dedup window.
+     */
+    public static final String DEDUP_SPILLS = "dedupSpills";
+
     private final Duration historyTtl;
     private final long dedupWindowMillis;
     private final int frontCards;
 
     private transient ValueState<CardHistory> history;
+    private transient MapState<String, Tuple2<Long, float[]>> spilled;
+    private transient CardHistory.Spill spill;
     private transient Front front;
     private transient Counter duplicates;
     private transient Counter enrichTimeNanos;
     private transient Counter frontHits;
     private transient Counter frontMisses;
     private transient Counter stateWrites;
+    private transient Counter spills;
 
     public CardFeatureEnricher(Duration historyTtl, Duration dedupWindow) {
         this(historyTtl, dedupWindow, DEFAULT_FRONT_CARDS);
@@ -123,6 +139,25 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
                         .cleanupInRocksdbCompactFilter(1000)
                         .build());
         history = getRuntimeContext().getState(descriptor);
+        if (dedupWindowMillis > 0) {
+            MapStateDescriptor<String, Tuple2<Long, float[]>> spillDescriptor =
+                    new MapStateDescriptor<>(
+                            "resend-spill",
+                            Types.STRING,
+                            Types.TUPLE(Types.LONG, Types.PRIMITIVE_ARRAY(Types.FLOAT)));
+            spillDescriptor.enableTimeToLive(
+                    StateTtlConfig.newBuilder(Duration.ofMillis(dedupWindowMillis))
+                            .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
+                            .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+                            .cleanupInRocksdbCompactFilter(1000)
+                            .build());
+            spilled = getRuntimeContext().getMapState(spillDescriptor);
+            spill =
+                    (id, arrivedAt, features) -> {
+                        spilled.put(id, Tuple2.of(arrivedAt, features));
+                        spills.inc();
+                    };
+        }
         boolean heap = getKeyedStateBackend() instanceof HeapKeyedStateBackend;
         front = frontCards == 0 || heap ? null : new Front(frontCards);
         duplicates = getMetricGroup().counter(DUPLICATES_RESENT);
@@ -130,6 +165,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         frontHits = getMetricGroup().counter(FRONT_HITS);
         frontMisses = getMetricGroup().counter(FRONT_MISSES);
         stateWrites = getMetricGroup().counter(STATE_WRITES);
+        spills = getMetricGroup().counter(DEDUP_SPILLS);
     }
 
     @Override
@@ -137,7 +173,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         long start = System.nanoTime();
         SourcedTransaction in = element.getValue();
         Object key = getCurrentKey();
-        long now = front == null ? 0 : getProcessingTimeService().getCurrentProcessingTime();
+        long now = getProcessingTimeService().getCurrentProcessingTime();
         Entry entry = front == null ? null : front.get(key);
         if (entry != null && now - entry.touched >= historyTtl.toMillis()) {
             entry = null; // expired in the state meanwhile: as the state would say
@@ -155,7 +191,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
             }
         }
         String id = in.transaction.getTransactionId();
-        float[] features = dedupWindowMillis == 0 ? null : card.featuresOf(id);
+        float[] features = dedupWindowMillis == 0 ? null : firstFeatures(card, id, now);
         if (features != null) {
             duplicates.inc();
             if (entry == null && front != null) {
@@ -164,11 +200,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         } else {
             features = CardFeatures.computeAndUpdate(card, in.transaction);
             if (dedupWindowMillis > 0) {
-                card.remember(
-                        id,
-                        in.transaction.getEventTime().toEpochMilli(),
-                        features,
-                        dedupWindowMillis);
+                card.remember(id, now, features, dedupWindowMillis, spill);
             }
             if (front == null) {
                 history.update(card);
@@ -188,6 +220,18 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
                         in.transaction, features.clone(), in.topic, in.partition, in.offset);
         enrichTimeNanos.inc(System.nanoTime() - start);
         output.collect(element.replace(enriched));
+    }
+
+    /** The vector {@code id} got when it first arrived within the window, or {@code null}. */
+    private float[] firstFeatures(CardHistory card, String id, long now) throws Exception {
+        float[] features = card.featuresOf(id, now, dedupWindowMillis);
+        if (features == null && card.mayHaveSpilled(now, dedupWindowMillis)) {
+            Tuple2<Long, float[]> first = spilled.get(id);
+            if (first != null && first.f0 > now - dedupWindowMillis) {
+                features = first.f1;
+            }
+        }
+        return features;
     }
 
     private void evictEldest(Object currentKey) throws Exception {

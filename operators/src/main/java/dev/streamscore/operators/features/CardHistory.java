@@ -39,7 +39,7 @@ public class CardHistory {
 
     /**
      * Ids of the card's newest transactions, in arrival order, {@code seenSize} of them, with each
-     * one's event time and the feature vector it was scored with.
+     * one's arrival (processing) time and the feature vector it was scored with.
      */
     public String[] seenIds = new String[0];
 
@@ -47,15 +47,30 @@ public class CardHistory {
     public float[][] seenFeatures = new float[0][];
     public int seenSize;
 
+    /**
+     * Arrival time of the newest id that left the inline list above for the enricher's spill state
+     * while still inside the dedup window (its card had more than {@link #MAX_SEEN} transactions in
+     * one window); 0 if none did.
+     */
+    public long spilledUntil;
+
+    /** Where {@link #remember} puts the ids it moves out of the inline list inside the window. */
+    @FunctionalInterface
+    public interface Spill {
+        void spill(String id, long arrivedAt, float[] features) throws Exception;
+    }
+
     public CardHistory() {}
 
     /**
-     * The feature vector the transaction {@code id} was given, if the card saw it and it is still
-     * remembered; {@code null} otherwise.
+     * The feature vector the transaction {@code id} was given, if the card saw it less than {@code
+     * window} milliseconds before {@code now} (both in processing time) and still remembers it;
+     * {@code null} otherwise.
      */
-    public float[] featuresOf(String id) {
+    public float[] featuresOf(String id, long now, long window) {
+        long horizon = now - window;
         for (int i = seenSize - 1; i >= 0; i--) {
-            if (seenIds[i].equals(id)) {
+            if (seenTimes[i] > horizon && seenIds[i].equals(id)) {
                 return seenFeatures[i];
             }
         }
@@ -63,15 +78,29 @@ public class CardHistory {
     }
 
     /**
-     * Remembers the transaction {@code id} at event time {@code eventTime} with its features, and
-     * forgets the ids whose event time is {@code window} or more before the card's newest
-     * transaction, and beyond the newest {@link #MAX_SEEN}.
+     * Whether an id not in the inline list may be in the spill state: one left it less than {@code
+     * window} before {@code now}.
      */
-    public void remember(String id, long eventTime, float[] features, long window) {
-        long horizon = previousEventTime - window;
+    public boolean mayHaveSpilled(long now, long window) {
+        return spilledUntil > now - window;
+    }
+
+    /**
+     * Remembers the transaction {@code id}, arrived at {@code now} (processing time), with its
+     * features, and forgets the ids that arrived {@code window} or more before {@code now}. Beyond
+     * the newest {@link #MAX_SEEN}, the oldest ids still inside the window go to {@code spill}
+     * (which may be {@code null} to forget them).
+     */
+    public void remember(String id, long now, float[] features, long window, Spill spill)
+            throws Exception {
+        long horizon = now - window;
         int keep = 0;
         int drop = Math.max(0, seenSize + 1 - MAX_SEEN);
         for (int i = 0; i < seenSize; i++) {
+            if (i < drop && seenTimes[i] > horizon && spill != null) {
+                spill.spill(seenIds[i], seenTimes[i], seenFeatures[i]);
+                spilledUntil = Math.max(spilledUntil, seenTimes[i]);
+            }
             if (i >= drop && seenTimes[i] > horizon) {
                 seenIds[keep] = seenIds[i];
                 seenTimes[keep] = seenTimes[i];
@@ -84,9 +113,6 @@ public class CardHistory {
             seenFeatures[i] = null;
         }
         seenSize = keep;
-        if (eventTime <= horizon) {
-            return; // a re-send of it could not be recognised anyway
-        }
         if (seenSize == seenIds.length) {
             int capacity = Math.min(MAX_SEEN, Math.max(2, seenSize * 2));
             seenIds = Arrays.copyOf(seenIds, capacity);
@@ -94,7 +120,7 @@ public class CardHistory {
             seenFeatures = Arrays.copyOf(seenFeatures, capacity);
         }
         seenIds[seenSize] = id;
-        seenTimes[seenSize] = eventTime;
+        seenTimes[seenSize] = now;
         seenFeatures[seenSize] = features;
         seenSize++;
     }

@@ -11,10 +11,11 @@ import org.apache.flink.core.memory.DataOutputView;
 
 /**
  * The card history's state format: only the remembered entries (not the arrays' spare capacity),
- * times as variable-length offsets from the card's newest transaction, amounts and countries as
- * variable-length integers, the small-e-commerce flags as bits. Flink's POJO serializer, which
- * wrote the history before, spent most of the feature state's time per event on reflection, null
- * flags and whole arrays (BENCHMARKS.md, "Feature state").
+ * times as variable-length offsets (event times from the card's newest transaction, the remembered
+ * ids' arrival times from the newest arrival), amounts and countries as variable-length integers,
+ * the small-e-commerce flags as bits. Flink's POJO serializer, which wrote the history before,
+ * spent most of the feature state's time per event on reflection, null flags and whole arrays
+ * (BENCHMARKS.md, "Feature state").
  *
  * <p>Savepoints: {@link Snapshot} declares a history written by the POJO serializer compatible
  * after migration, so Flink rewrites it in this format when a job restores from a savepoint taken
@@ -66,6 +67,7 @@ public final class CardHistorySerializer extends TypeSerializerSingleton<CardHis
             to.seenFeatures[i] = from.seenFeatures[i].clone();
         }
         to.seenSize = from.seenSize;
+        to.spilledUntil = from.spilledUntil;
         return to;
     }
 
@@ -103,14 +105,23 @@ public final class CardHistorySerializer extends TypeSerializerSingleton<CardHis
             out.writeByte(bits);
         }
         writeVarLong(out, h.seenSize);
+        long newestSeen = h.seenSize == 0 ? 0 : h.seenTimes[h.seenSize - 1];
+        if (h.seenSize > 0) {
+            // Arrival time, near the newest event time when events are live: a short offset.
+            writeVarLong(out, zigZag(newestSeen - h.previousEventTime));
+        }
         for (int i = 0; i < h.seenSize; i++) {
             writeString(out, h.seenIds[i]);
-            writeVarLong(out, zigZag(h.previousEventTime - h.seenTimes[i]));
+            writeVarLong(out, zigZag(newestSeen - h.seenTimes[i]));
             float[] f = h.seenFeatures[i];
             writeVarLong(out, f.length);
             for (float v : f) {
                 out.writeFloat(v);
             }
+        }
+        out.writeBoolean(h.spilledUntil != 0);
+        if (h.spilledUntil != 0) {
+            writeVarLong(out, zigZag(h.spilledUntil - h.previousEventTime));
         }
     }
 
@@ -146,9 +157,10 @@ public final class CardHistorySerializer extends TypeSerializerSingleton<CardHis
         h.seenIds = new String[seenCapacity];
         h.seenTimes = new long[seenCapacity];
         h.seenFeatures = new float[seenCapacity][];
+        long newestSeen = seen == 0 ? 0 : h.previousEventTime + unZigZag(readVarLong(in));
         for (int i = 0; i < seen; i++) {
             h.seenIds[i] = readString(in);
-            h.seenTimes[i] = h.previousEventTime - unZigZag(readVarLong(in));
+            h.seenTimes[i] = newestSeen - unZigZag(readVarLong(in));
             float[] f = new float[readSize(in, MAX_FEATURES, "features")];
             for (int j = 0; j < f.length; j++) {
                 f[j] = in.readFloat();
@@ -156,6 +168,7 @@ public final class CardHistorySerializer extends TypeSerializerSingleton<CardHis
             h.seenFeatures[i] = f;
         }
         h.seenSize = seen;
+        h.spilledUntil = in.readBoolean() ? h.previousEventTime + unZigZag(readVarLong(in)) : 0;
         return h;
     }
 

@@ -51,20 +51,28 @@ class CardFeatureEnricherTest {
     void theFrontChangesNothingButTheCost(int frontCards, String backend) throws Exception {
         Random random = new Random(42 + frontCards);
         Map<String, CardHistory> reference = new HashMap<>();
+        Map<String, Map.Entry<Long, float[]>> firstSeen = new HashMap<>();
         List<SourcedTransaction> sent = new ArrayList<>();
         OperatorSubtaskState snapshot = null;
         int checkpoint = 0;
+        long now = 0;
         for (int round = 0; round < 6; round++) {
             try (var h = harness(frontCards, backend(backend))) {
                 if (snapshot != null) {
                     h.initializeState(snapshot);
                 }
                 h.open();
-                int events = 50 + random.nextInt(150);
+                boolean busy = round % 2 == 1;
+                int events = busy ? 300 + random.nextInt(200) : 50 + random.nextInt(150);
                 for (int i = 0; i < events; i++) {
+                    // Arrival time moves on by up to 20 min (re-sends fall in and out of the
+                    // dedup window) or, in busy rounds, by up to 2 s over two cards (more ids
+                    // inside one window than the history's own list holds).
+                    now += random.nextInt(busy ? 2_000 : 20 * 60_000);
+                    h.setProcessingTime(now);
                     SourcedTransaction t;
                     if (!sent.isEmpty() && random.nextInt(5) == 0) {
-                        t = sent.get(sent.size() - 1 - random.nextInt(Math.min(8, sent.size())));
+                        t = sent.get(sent.size() - 1 - random.nextInt(Math.min(300, sent.size())));
                     } else {
                         t =
                                 new SourcedTransaction(
@@ -80,11 +88,11 @@ class CardFeatureEnricherTest {
                                         "transactions",
                                         0,
                                         sent.size());
-                        t.transaction.setCardId("card-" + random.nextInt(6));
+                        t.transaction.setCardId("card-" + random.nextInt(busy ? 2 : 6));
                         sent.add(t);
                     }
                     h.processElement(t, 0);
-                    float[] expected = referenceFeatures(reference, t);
+                    float[] expected = referenceFeatures(reference, firstSeen, t, now);
                     List<EnrichedTransaction> out = h.extractOutputValues();
                     assertThat(out.get(out.size() - 1).features)
                             .as("transaction %d of round %d", i, round)
@@ -96,21 +104,24 @@ class CardFeatureEnricherTest {
         }
     }
 
-    /** What the enricher must give: the pure function on a plain history per card. */
+    /**
+     * What the enricher must give: the pure function on a plain history per card, and a re-send
+     * recognised by an unbounded map of every id's first arrival and vector.
+     */
     private static float[] referenceFeatures(
-            Map<String, CardHistory> reference, SourcedTransaction t) {
+            Map<String, CardHistory> reference,
+            Map<String, Map.Entry<Long, float[]>> firstSeen,
+            SourcedTransaction t,
+            long now) {
         CardHistory card =
                 reference.computeIfAbsent(t.transaction.getCardId(), k -> new CardHistory());
-        float[] seen = card.featuresOf(t.transaction.getTransactionId());
-        if (seen != null) {
-            return seen;
+        String key = t.transaction.getCardId() + "/" + t.transaction.getTransactionId();
+        Map.Entry<Long, float[]> first = firstSeen.get(key);
+        if (first != null && first.getKey() > now - Duration.ofHours(1).toMillis()) {
+            return first.getValue();
         }
         float[] f = CardFeatures.computeAndUpdate(card, t.transaction);
-        card.remember(
-                t.transaction.getTransactionId(),
-                t.transaction.getEventTime().toEpochMilli(),
-                f,
-                Duration.ofHours(1).toMillis());
+        firstSeen.put(key, Map.entry(now, f));
         return f;
     }
 
@@ -184,18 +195,55 @@ class CardFeatureEnricherTest {
     }
 
     @Test
-    void aResendOlderThanTheDedupWindowBeforeTheCardsNewestCountsAsNew() throws Exception {
+    void aResendIsRecognisedWithinTheDedupWindowOfArrivalWhateverItsEventTime() throws Exception {
         try (var h = harness()) {
             h.open();
+            h.setProcessingTime(0);
             h.processElement(in("a", 0, "DE"), 0);
-            h.processElement(in("b", 59, "DE"), 0);
-            h.processElement(in("a", 0, "DE"), 0); // within 1 h of the newest (b): a re-send
-            h.processElement(in("c", 61, "DE"), 0);
-            h.processElement(in("a", 0, "DE"), 0); // 61 min before the newest: forgotten
+            h.processElement(in("b", 600, "DE"), 0); // ten hours later in event time
+            h.setProcessingTime(Duration.ofMinutes(59).toMillis());
+            h.processElement(in("a", 0, "DE"), 0); // arrived 59 min after the first: a re-send
+            h.setProcessingTime(Duration.ofMinutes(61).toMillis());
+            h.processElement(in("a", 0, "DE"), 0); // 61 min after: forgotten, counted as new
             List<EnrichedTransaction> out = h.extractOutputValues();
             assertThat(out.get(2).features).containsExactly(out.get(0).features);
-            assertThat(out.get(4).features[CardFeaturesTest.index("history_count_log")])
-                    .isEqualTo((float) Math.log1p(3));
+            assertThat(out.get(3).features[CardFeaturesTest.index("history_count_log")])
+                    .isEqualTo((float) Math.log1p(2));
+        }
+    }
+
+    @Test
+    void aBusyCardsResendsAreRecognisedBeyondTheHistorysOwnListAcrossARestore() throws Exception {
+        int n = 3 * CardHistory.MAX_SEEN;
+        List<float[]> first = new ArrayList<>();
+        OperatorSubtaskState snapshot;
+        try (var h = harness()) {
+            h.open();
+            for (int i = 0; i < n; i++) {
+                h.setProcessingTime(i * 1_000L);
+                h.processElement(in("t" + i, i, "DE"), 0);
+            }
+            h.extractOutputValues().forEach(e -> first.add(e.features));
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness()) {
+            h.initializeState(snapshot);
+            h.open();
+            h.setProcessingTime(n * 1_000L);
+            for (int i = 0; i < n; i++) {
+                h.processElement(in("t" + i, i, "DE"), 0); // all re-sent, oldest first
+            }
+            h.processElement(in("new", n, "DE"), 0);
+            List<EnrichedTransaction> out = h.extractOutputValues();
+            for (int i = 0; i < n; i++) {
+                assertThat(out.get(i).features).as("re-sent t%d", i).containsExactly(first.get(i));
+            }
+            assertThat(out.get(n).features[CardFeaturesTest.index("history_count_log")])
+                    .isEqualTo((float) Math.log1p(n));
+            // An hour after the oldest arrived, it is forgotten: counted as new.
+            h.setProcessingTime(Duration.ofHours(1).toMillis() + 500);
+            h.processElement(in("t0", 0, "DE"), 0);
+            assertThat(h.extractOutputValues().get(n + 1).features).isNotEqualTo(first.get(0));
         }
     }
 

@@ -68,7 +68,7 @@ class CardHistorySerializerTest {
         CardHistory h = new CardHistory();
         for (Transaction t : txns) {
             float[] f = CardFeatures.computeAndUpdate(h, t);
-            h.remember(t.getTransactionId(), t.getEventTime().toEpochMilli(), f, 3_600_000L);
+            remember(h, t, t.getEventTime().toEpochMilli(), f);
         }
         CardHistory back = roundTrip(h);
         assertSameHistory(back, h);
@@ -109,11 +109,7 @@ class CardHistorySerializerTest {
                                     CardHistory h = new CardHistory();
                                     for (Transaction t : txns) {
                                         float[] f = CardFeatures.computeAndUpdate(h, t);
-                                        h.remember(
-                                                t.getTransactionId(),
-                                                t.getEventTime().toEpochMilli(),
-                                                f,
-                                                3_600_000L);
+                                        remember(h, t, t.getEventTime().toEpochMilli(), f);
                                     }
                                     byte[] b = serialize(h);
                                     b[where % b.length] = value;
@@ -168,10 +164,21 @@ class CardHistorySerializerTest {
                         .setEventTime(Instant.ofEpochMilli(T0))
                         .build();
         float[] f = CardFeatures.computeAndUpdate(h, t);
-        h.remember(t.getTransactionId(), T0, f, 3_600_000L);
+        remember(h, t, T0, f);
         // 25 fixed bytes, one recent transaction (about 6 bytes), one id with 18 floats
         // (37 + 1 + 1 + 72): the POJO serializer wrote 4-slot arrays, null flags and 25 more.
         assertThat(serialize(h).length).isLessThan(150);
+    }
+
+    /**
+     * Remembers {@code t} as arrived at {@code now}, with a one-hour window; spills are dropped.
+     */
+    private static void remember(CardHistory h, Transaction t, long now, float[] f) {
+        try {
+            h.remember(t.getTransactionId(), now, f, 3_600_000L, (id, at, features) -> {});
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
     }
 
     private static CardHistory roundTrip(CardHistory h) throws IOException {
@@ -213,5 +220,6 @@ class CardHistorySerializerTest {
         for (int i = 0; i < s; i++) {
             assertThat(actual.seenFeatures[i]).containsExactly(expected.seenFeatures[i]);
         }
+        assertThat(actual.spilledUntil).isEqualTo(expected.spilledUntil);
     }
 }
