@@ -87,6 +87,15 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
      */
     public static final String DEDUP_SPILLS = "dedupSpills";
 
+    /** Counter of the front's write-backs when a snapshot is taken. */
+    public static final String FLUSHES = "cardStateFlushes";
+
+    /**
+     * Counter of the nanoseconds those write-backs took: time in the checkpoint's synchronous
+     * phase, on the task thread.
+     */
+    public static final String FLUSH_NANOS = "cardStateFlushNanos";
+
     private final Duration historyTtl;
     private final long dedupWindowMillis;
     private final int frontCards;
@@ -101,6 +110,8 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
     private transient Counter frontMisses;
     private transient Counter stateWrites;
     private transient Counter spills;
+    private transient Counter flushes;
+    private transient Counter flushNanos;
 
     public CardFeatureEnricher(Duration historyTtl, Duration dedupWindow) {
         this(historyTtl, dedupWindow, DEFAULT_FRONT_CARDS);
@@ -166,6 +177,8 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         frontMisses = getMetricGroup().counter(FRONT_MISSES);
         stateWrites = getMetricGroup().counter(STATE_WRITES);
         spills = getMetricGroup().counter(DEDUP_SPILLS);
+        flushes = getMetricGroup().counter(FLUSHES);
+        flushNanos = getMetricGroup().counter(FLUSH_NANOS);
     }
 
     @Override
@@ -267,6 +280,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         if (front == null) {
             return;
         }
+        long start = System.nanoTime();
         Object current = getCurrentKey();
         for (Map.Entry<Object, Entry> e : front.entrySet()) {
             if (e.getValue().dirty) {
@@ -279,6 +293,8 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         if (current != null) {
             setCurrentKey(current);
         }
+        flushes.inc();
+        flushNanos.inc(System.nanoTime() - start);
     }
 
     /** A card's history in the front, and whether the state has an older one. */

@@ -290,6 +290,17 @@ final class EndToEndRunner {
                                         loadPercent,
                                         round)),
                         startEpochMillis);
+                double flushes = StageMetrics.counterSum(CardFeatureEnricher.FLUSHES);
+                LOG.info(
+                        "{} at {}%: {} card-state flushes at checkpoints, {} ms each on average",
+                        spec.label(),
+                        loadPercent,
+                        (long) flushes,
+                        flushes == 0
+                                ? 0
+                                : StageMetrics.counterSum(CardFeatureEnricher.FLUSH_NANOS)
+                                        / flushes
+                                        / 1e6);
             }
             long windowStart = start + (long) (firstMeasured * nanosPerEvent);
             double achieved = measuredRead / ((lastMeasuredAt - windowStart) / 1e9);
