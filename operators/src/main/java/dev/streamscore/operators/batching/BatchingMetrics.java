@@ -29,6 +29,22 @@ public final class BatchingMetrics {
     public static final String INFERENCE_TIME_PER_ROW_NANOS = "inferenceTimePerRowNanos";
     public static final String BATCHES_IN_FLIGHT = "batchesInFlight";
     public static final String MODEL_TIME_NANOS = "modelTimeNanos";
+
+    /**
+     * Gauge: 1 while the result cache looks up and writes every vector in keyed state, 0 while only
+     * its sample (its hits there save less model time than they cost; see {@code ScoreCache}).
+     */
+    public static final String CACHE_USES_STATE = "cacheUsesState";
+
+    /**
+     * Gauge: 1 while the result cache's in-memory front serves every vector, 0 while only its
+     * sample (its hits save less model time than its lookups cost: the cache stands aside).
+     */
+    public static final String CACHE_USES_FRONT = "cacheUsesFront";
+
+    /** Gauge: cache hits answered from the in-memory front since the start. */
+    public static final String CACHE_FRONT_HITS = "cacheFrontHits";
+
     public static final String CACHE_TIME_NANOS = "cacheTimeNanos";
     public static final String CACHE_HITS = "cacheHits";
     public static final String CACHE_MISSES = "cacheMisses";

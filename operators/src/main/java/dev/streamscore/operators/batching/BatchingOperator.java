@@ -11,6 +11,7 @@ import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.state.StateInitializationContext;
 import org.apache.flink.runtime.state.StateSnapshotContext;
@@ -229,7 +230,13 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                     challengerState.restored(keySelector, getRuntimeContext().getTaskInfo());
         }
         if (settings.cacheEnabled()) {
-            cache = ScoreCache.create(getKeyedStateStore(), settings.cacheTtl());
+            cache =
+                    ScoreCache.create(
+                            getKeyedStateStore(),
+                            settings.cacheTtl(),
+                            ScoreCache.DEFAULT_FRONT_ENTRIES,
+                            () -> getProcessingTimeService().getCurrentProcessingTime(),
+                            this::modelNanosPerRow);
         }
     }
 
@@ -278,6 +285,18 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                             BatchScorer current = models.current();
                             return current == null ? "none" : current.executionProvider();
                         });
+        if (cache != null) {
+            ScoreCache c = cache;
+            getMetricGroup()
+                    .gauge(
+                            BatchingMetrics.CACHE_USES_STATE,
+                            (Gauge<Integer>) () -> c.usesState() ? 1 : 0);
+            getMetricGroup()
+                    .gauge(
+                            BatchingMetrics.CACHE_USES_FRONT,
+                            (Gauge<Integer>) () -> c.usesFront() ? 1 : 0);
+            getMetricGroup().gauge(BatchingMetrics.CACHE_FRONT_HITS, (Gauge<Long>) c::frontHits);
+        }
         inFlight =
                 new InFlightBatches(
                         settings,
@@ -400,7 +419,8 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         if (cache != null) {
             featureHash = RowHash.of(row);
             long lookupStart = ticker.nanoTime();
-            CachedScore hit = cache.lookup(featureHash, row, descriptor.identity());
+            CachedScore hit =
+                    cache.lookup(getCurrentKey(), featureHash, row, descriptor.identity());
             metrics.cacheTimeNanos.inc(ticker.nanoTime() - lookupStart);
             if (hit != null) {
                 metrics.cacheHits.inc();
@@ -643,6 +663,17 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         return models;
     }
 
+    /**
+     * The model's measured cost per row so far, for the cache's decision; infinite before the first
+     * call returns (the cache's state tier stays on until it knows).
+     */
+    private double modelNanosPerRow() {
+        if (metrics == null || metrics.rowsScored.getCount() == 0) {
+            return Double.POSITIVE_INFINITY;
+        }
+        return metrics.modelTimeNanos.getCount() / (double) metrics.rowsScored.getCount();
+    }
+
     /** Caches and completes rows on the task thread as {@link #inFlight} hears of them. */
     private final class RowListener implements InFlightBatches.Listener {
         @Override
@@ -657,7 +688,8 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             if (cache != null) {
                 setCurrentKey(row.streamKey);
                 long putStart = ticker.nanoTime();
-                cache.put(row.featureHash, row.features, descriptor.identity(), score);
+                cache.put(
+                        row.streamKey, row.featureHash, row.features, descriptor.identity(), score);
                 metrics.cacheTimeNanos.inc(ticker.nanoTime() - putStart);
             }
             for (int i = 0; i < row.waiting.size(); i++) {

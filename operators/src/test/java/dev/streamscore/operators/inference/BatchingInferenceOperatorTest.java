@@ -281,12 +281,15 @@ class BatchingInferenceOperatorTest {
             h.processElement(txn("t1", "card-a", row(1), 1), 10);
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 1);
 
+            // Both tiers' clocks: the state's TTL, and processing time for the in-memory front.
             h.setStateTtlProcessingTime(999);
+            h.setProcessingTime(999);
             h.processElement(txn("t2", "card-a", row(1), 2), 11);
             assertThat(h.extractOutputValues()).hasSize(2);
             assertThat(h.extractOutputValues().get(1).getCacheHit()).isTrue();
 
             h.setStateTtlProcessingTime(1_000);
+            h.setProcessingTime(1_000);
             h.processElement(txn("t3", "card-a", row(1), 3), 12);
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 3);
             assertThat(h.extractOutputValues().get(2).getCacheHit()).isFalse();

@@ -473,6 +473,19 @@ public final class BenchCommand implements Callable<Integer> {
         for (String delivery : deliveries) {
             for (String model : models) {
                 for (String configuration : configurations) {
+                    if (configuration.equals(BenchSpec.STREAMSCORE_CACHE)) {
+                        // What the cache is worth: streamscore without it on the same re-sends.
+                        BenchSpec noCache = base(BenchSpec.STREAMSCORE, model, delivery);
+                        specs.add(
+                                with(
+                                        noCache,
+                                        noCache.batchSize(),
+                                        noCache.maxWait(),
+                                        noCache.inFlight(),
+                                        noCache.parallelism(),
+                                        noCache.intraOpThreads(),
+                                        duplicateRate));
+                    }
                     specs.add(base(configuration, model, delivery));
                 }
             }
@@ -552,6 +565,17 @@ public final class BenchCommand implements Callable<Integer> {
 
     private static BenchSpec with(
             BenchSpec b, int batch, Duration wait, int inFlight, int parallelism, int threads) {
+        return with(b, batch, wait, inFlight, parallelism, threads, b.duplicateRate());
+    }
+
+    private static BenchSpec with(
+            BenchSpec b,
+            int batch,
+            Duration wait,
+            int inFlight,
+            int parallelism,
+            int threads,
+            double duplicateRate) {
         return new BenchSpec(
                 b.configuration(),
                 b.model(),
@@ -562,7 +586,7 @@ public final class BenchCommand implements Callable<Integer> {
                 parallelism,
                 threads,
                 b.cache(),
-                b.duplicateRate());
+                duplicateRate);
     }
 
     /** One spec of each configuration, model and delivery: every code path the JIT will see. */
