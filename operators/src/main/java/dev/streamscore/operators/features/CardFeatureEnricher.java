@@ -101,7 +101,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
     private final int frontCards;
 
     private transient ValueState<CardHistory> history;
-    private transient MapState<String, Tuple2<Long, float[]>> spilled;
+    private transient MapState<Long, Tuple2<Long, float[]>> spilled;
     private transient CardHistory.Spill spill;
     private transient Front front;
     private transient Counter duplicates;
@@ -151,10 +151,10 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
                         .build());
         history = getRuntimeContext().getState(descriptor);
         if (dedupWindowMillis > 0) {
-            MapStateDescriptor<String, Tuple2<Long, float[]>> spillDescriptor =
+            MapStateDescriptor<Long, Tuple2<Long, float[]>> spillDescriptor =
                     new MapStateDescriptor<>(
                             "resend-spill",
-                            Types.STRING,
+                            Types.LONG,
                             Types.TUPLE(Types.LONG, Types.PRIMITIVE_ARRAY(Types.FLOAT)));
             spillDescriptor.enableTimeToLive(
                     StateTtlConfig.newBuilder(Duration.ofMillis(dedupWindowMillis))
@@ -164,8 +164,8 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
                             .build());
             spilled = getRuntimeContext().getMapState(spillDescriptor);
             spill =
-                    (id, arrivedAt, features) -> {
-                        spilled.put(id, Tuple2.of(arrivedAt, features));
+                    (idHash, arrivedAt, features) -> {
+                        spilled.put(idHash, Tuple2.of(arrivedAt, features));
                         spills.inc();
                     };
         }
@@ -203,7 +203,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
                 card = new CardHistory();
             }
         }
-        String id = in.transaction.getTransactionId();
+        long id = CardHistory.idHash(in.transaction.getTransactionId());
         float[] features = dedupWindowMillis == 0 ? null : firstFeatures(card, id, now);
         if (features != null) {
             duplicates.inc();
@@ -235,8 +235,11 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         output.collect(element.replace(enriched));
     }
 
-    /** The vector {@code id} got when it first arrived within the window, or {@code null}. */
-    private float[] firstFeatures(CardHistory card, String id, long now) throws Exception {
+    /**
+     * The vector the id hashed to {@code id} got when it first arrived within the window, or {@code
+     * null}.
+     */
+    private float[] firstFeatures(CardHistory card, long id, long now) throws Exception {
         float[] features = card.featuresOf(id, now, dedupWindowMillis);
         if (features == null && card.mayHaveSpilled(now, dedupWindowMillis)) {
             Tuple2<Long, float[]> first = spilled.get(id);

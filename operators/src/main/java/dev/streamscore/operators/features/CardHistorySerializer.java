@@ -31,12 +31,6 @@ public final class CardHistorySerializer extends TypeSerializerSingleton<CardHis
     /** Longest feature vector accepted when reading: anything longer is a corrupt value. */
     static final int MAX_FEATURES = 4096;
 
-    /**
-     * Longest transaction id accepted when reading (the validator lets through at most 128
-     * characters): anything longer is a corrupt value.
-     */
-    static final int MAX_ID_CHARS = 4096;
-
     @Override
     public boolean isImmutableType() {
         return false;
@@ -111,7 +105,7 @@ public final class CardHistorySerializer extends TypeSerializerSingleton<CardHis
             writeVarLong(out, zigZag(newestSeen - h.previousEventTime));
         }
         for (int i = 0; i < h.seenSize; i++) {
-            writeString(out, h.seenIds[i]);
+            out.writeLong(h.seenIds[i]);
             writeVarLong(out, zigZag(newestSeen - h.seenTimes[i]));
             float[] f = h.seenFeatures[i];
             writeVarLong(out, f.length);
@@ -154,12 +148,12 @@ public final class CardHistorySerializer extends TypeSerializerSingleton<CardHis
         h.recentSize = n;
         int seen = readSize(in, CardHistory.MAX_SEEN, "remembered transaction ids");
         int seenCapacity = Math.min(CardHistory.MAX_SEEN, seen + 1);
-        h.seenIds = new String[seenCapacity];
+        h.seenIds = new long[seenCapacity];
         h.seenTimes = new long[seenCapacity];
         h.seenFeatures = new float[seenCapacity][];
         long newestSeen = seen == 0 ? 0 : h.previousEventTime + unZigZag(readVarLong(in));
         for (int i = 0; i < seen; i++) {
-            h.seenIds[i] = readString(in);
+            h.seenIds[i] = in.readLong();
             h.seenTimes[i] = newestSeen - unZigZag(readVarLong(in));
             float[] f = new float[readSize(in, MAX_FEATURES, "features")];
             for (int j = 0; j < f.length; j++) {
@@ -197,25 +191,6 @@ public final class CardHistorySerializer extends TypeSerializerSingleton<CardHis
     }
 
     /** Length, then each UTF-16 unit as a variable-length number: any string round-trips. */
-    private static void writeString(DataOutputView out, String s) throws IOException {
-        writeVarLong(out, s.length());
-        for (int i = 0; i < s.length(); i++) {
-            writeVarLong(out, s.charAt(i));
-        }
-    }
-
-    private static String readString(DataInputView in) throws IOException {
-        char[] chars = new char[readSize(in, MAX_ID_CHARS, "characters in a transaction id")];
-        for (int i = 0; i < chars.length; i++) {
-            long c = readVarLong(in);
-            if (c > Character.MAX_VALUE) {
-                throw new IOException("corrupt card history: character " + c + " in an id");
-            }
-            chars[i] = (char) c;
-        }
-        return new String(chars);
-    }
-
     private static long zigZag(long v) {
         return (v << 1) ^ (v >> 63);
     }
