@@ -119,6 +119,18 @@ class JobArgumentsTest {
                                 ScoringConfig.from(
                                         JobArguments.parse(new String[] {"--parallelism", "0"})))
                 .hasMessage("parallelism must be at least 1, got 0");
+        assertThatThrownBy(
+                        () ->
+                                ScoringConfig.from(
+                                        JobArguments.parse(
+                                                new String[] {
+                                                    "--card-history-ttl", "1 h",
+                                                    "--dedup-window", "2 h"
+                                                })))
+                .hasMessage(
+                        "dedup-window must not be longer than card-history-ttl (a card's"
+                                + " remembered transaction ids expire with its history), got PT2H"
+                                + " and PT1H");
     }
 
     /** The README's configuration table lists exactly these options with these defaults. */

@@ -62,6 +62,16 @@ public record ScoringConfig(
             throw new IllegalArgumentException(
                     "max-clock-skew must be zero or positive, got " + maxClockSkew);
         }
+        if (dedupWindow != null
+                && cardHistoryTtl != null
+                && dedupWindow.compareTo(cardHistoryTtl) > 0) {
+            throw new IllegalArgumentException(
+                    "dedup-window must not be longer than card-history-ttl (a card's remembered"
+                            + " transaction ids expire with its history), got "
+                            + dedupWindow
+                            + " and "
+                            + cardHistoryTtl);
+        }
         if (cardStateFront < 0) {
             throw new IllegalArgumentException(
                     "card-state-front must be 0 (off) or more cards, got " + cardStateFront);

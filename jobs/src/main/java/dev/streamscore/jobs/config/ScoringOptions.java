@@ -134,7 +134,7 @@ public final class ScoringOptions {
                             "A transaction id seen again for the same card less than this long"
                                 + " (processing time) after it first arrived is a re-send: not"
                                 + " counted twice in its card's features, and scored as the first"
-                                + " time; 0 turns this off.");
+                                + " time; 0 turns this off. At most card-history-ttl.");
 
     public static final ConfigOption<Integer> CARD_STATE_FRONT =
             ConfigOptions.key("card-state-front")

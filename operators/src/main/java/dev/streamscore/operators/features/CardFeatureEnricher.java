@@ -126,6 +126,14 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
             throw new IllegalArgumentException(
                     "dedup window must be zero (off) or positive, got " + dedupWindow);
         }
+        if (dedupWindow.compareTo(historyTtl) > 0) {
+            throw new IllegalArgumentException(
+                    "dedup window ("
+                            + dedupWindow
+                            + ") must not be longer than the card history TTL ("
+                            + historyTtl
+                            + "): a card's remembered ids expire with its history");
+        }
         if (frontCards < 0) {
             throw new IllegalArgumentException(
                     "card state front must be 0 (off) or more cards, got " + frontCards);

@@ -132,6 +132,15 @@ class CardFeatureEnricherTest {
     }
 
     @Test
+    void aDedupWindowLongerThanTheHistoryTtlIsRefused() {
+        assertThatThrownBy(() -> new CardFeatureEnricher(Duration.ofHours(1), Duration.ofHours(2)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(
+                        "dedup window (PT2H) must not be longer than the card history TTL (PT1H):"
+                                + " a card's remembered ids expire with its history");
+    }
+
+    @Test
     void aNegativeFrontIsRefused() {
         assertThatThrownBy(
                         () -> new CardFeatureEnricher(Duration.ofDays(1), Duration.ofHours(1), -1))
