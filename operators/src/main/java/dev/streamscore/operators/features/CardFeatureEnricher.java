@@ -150,13 +150,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         // CardHistorySerializer: a savepoint from then restores, migrated to the new format.
         ValueStateDescriptor<CardHistory> descriptor =
                 new ValueStateDescriptor<>("card-history", CardHistorySerializer.INSTANCE);
-        // Processing-time TTL (the only kind Flink has); refreshed on every write.
-        descriptor.enableTimeToLive(
-                StateTtlConfig.newBuilder(historyTtl)
-                        .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                        .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-                        .cleanupInRocksdbCompactFilter(1000)
-                        .build());
+        descriptor.enableTimeToLive(ttl(historyTtl));
         history = getRuntimeContext().getState(descriptor);
         if (dedupWindowMillis > 0) {
             MapStateDescriptor<Long, Tuple2<Long, float[]>> spillDescriptor =
@@ -164,12 +158,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
                             "resend-spill",
                             Types.LONG,
                             Types.TUPLE(Types.LONG, Types.PRIMITIVE_ARRAY(Types.FLOAT)));
-            spillDescriptor.enableTimeToLive(
-                    StateTtlConfig.newBuilder(Duration.ofMillis(dedupWindowMillis))
-                            .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                            .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-                            .cleanupInRocksdbCompactFilter(1000)
-                            .build());
+            spillDescriptor.enableTimeToLive(ttl(Duration.ofMillis(dedupWindowMillis)));
             spilled = getRuntimeContext().getMapState(spillDescriptor);
             spill =
                     (idHash, arrivedAt, features) -> {
@@ -241,6 +230,18 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
                         in.transaction, features.clone(), in.topic, in.partition, in.offset);
         enrichTimeNanos.inc(System.nanoTime() - start);
         output.collect(element.replace(enriched));
+    }
+
+    /**
+     * Processing-time TTL (the only kind Flink has), refreshed on every write, expired entries
+     * never returned, cleaned up by RocksDB's compaction filter.
+     */
+    private static StateTtlConfig ttl(Duration ttl) {
+        return StateTtlConfig.newBuilder(ttl)
+                .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
+                .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+                .cleanupInRocksdbCompactFilter(1000)
+                .build();
     }
 
     /**
