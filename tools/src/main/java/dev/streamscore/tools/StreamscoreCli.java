@@ -7,6 +7,7 @@ import dev.streamscore.tools.cli.JobOptions;
 import dev.streamscore.tools.cluster.ClusterCommand;
 import dev.streamscore.tools.demo.DemoCommand;
 import dev.streamscore.tools.model.ModelCommandLine;
+import dev.streamscore.tools.probe.ProbeCommand;
 import dev.streamscore.tools.run.RunCommand;
 import dev.streamscore.tools.training.ExportTrainingDataCommand;
 import picocli.CommandLine;
@@ -19,6 +20,7 @@ import picocli.CommandLine.Command;
  * ./streamscore demo --events 100000        # embedded Kafka + local Flink + generator + job
  * ./streamscore run --bootstrap-servers host:9092
  * ./streamscore model deploy --bootstrap-servers host:9092 models/artifacts/gbdt
+ * ./streamscore probe --bootstrap-servers host:9092   # end-to-end latency from outside
  * ./streamscore export-training-data --out models/training/data/train.csv
  * </pre>
  */
@@ -35,7 +37,8 @@ import picocli.CommandLine.Command;
             BenchCommand.class,
             dev.streamscore.tools.soak.SoakCommand.class,
             ModelCommandLine.class,
-            OperatorBenchmarkCommand.class
+            OperatorBenchmarkCommand.class,
+            ProbeCommand.class
         })
 public final class StreamscoreCli {
 
@@ -53,6 +56,7 @@ public final class StreamscoreCli {
         for (String command : new String[] {"run", "demo"}) {
             JobOptions.addTo(cli.getSubcommands().get(command).getCommandSpec());
         }
+        JobOptions.addTo(cli.getSubcommands().get("probe").getCommandSpec(), ProbeCommand.OPTIONS);
         CommandLine model = cli.getSubcommands().get("model");
         for (String name : ModelCommandLine.KAFKA_COMMANDS) {
             JobOptions.addTo(
