@@ -222,7 +222,8 @@ public final class FraudScoringJob {
                                 new CardFeatureEnricher(
                                         config.cardHistoryTtl(),
                                         config.dedupWindow(),
-                                        config.cardStateFront()))
+                                        config.cardStateFront(),
+                                        config.cardStateWriteDelay()))
                         .uid("card-features");
 
         SingleOutputStreamOperator<ModelCommand> commands = null;

@@ -35,6 +35,7 @@ public record ScoringConfig(
         Duration cardHistoryTtl,
         Duration dedupWindow,
         int cardStateFront,
+        Duration cardStateWriteDelay,
         int parallelism,
         DeliveryGuarantee delivery,
         Duration checkpointInterval,
@@ -75,6 +76,12 @@ public record ScoringConfig(
         if (cardStateFront < 0) {
             throw new IllegalArgumentException(
                     "card-state-front must be 0 (off) or more cards, got " + cardStateFront);
+        }
+        if (cardStateWriteDelay.isNegative()) {
+            throw new IllegalArgumentException(
+                    "card-state-write-delay must be zero (write every change at once) or"
+                            + " positive, got "
+                            + cardStateWriteDelay);
         }
         if (parallelism < 1) {
             throw new IllegalArgumentException(
@@ -192,6 +199,7 @@ public record ScoringConfig(
                 conf.get(CARD_HISTORY_TTL),
                 conf.get(DEDUP_WINDOW),
                 conf.get(CARD_STATE_FRONT),
+                conf.get(CARD_STATE_WRITE_DELAY),
                 conf.get(PARALLELISM),
                 conf.get(DELIVERY),
                 conf.get(CHECKPOINT_INTERVAL),

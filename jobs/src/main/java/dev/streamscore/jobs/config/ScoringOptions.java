@@ -142,10 +142,21 @@ public final class ScoringOptions {
                     .defaultValue(CardFeatureEnricher.DEFAULT_FRONT_CARDS)
                     .withDescription(
                             "Cards per subtask whose feature history stays in memory in front of"
-                                + " RocksDB, written back when it leaves and before each"
-                                + " checkpoint: no state read or write per transaction for them. 0"
-                                + " reads and writes RocksDB for every transaction. (Off on the"
-                                + " heap state backend.)");
+                                + " RocksDB: no state read per transaction for them, and at most"
+                                + " one write per card-state-write-delay however many transactions"
+                                + " change it. 0 reads and writes RocksDB for every transaction."
+                                + " (Off on the heap state backend.)");
+
+    public static final ConfigOption<Duration> CARD_STATE_WRITE_DELAY =
+            ConfigOptions.key("card-state-write-delay")
+                    .durationType()
+                    .defaultValue(CardFeatureEnricher.DEFAULT_WRITE_DELAY)
+                    .withDescription(
+                            "A card seen again within this time has its history written to RocksDB"
+                                + " this long after its first unwritten change, so that its changes"
+                                + " meanwhile cost nothing; any other card is written at once. A"
+                                + " checkpoint writes the cards left on the task thread, so this"
+                                + " bounds the pause it adds. 0 writes every change at once.");
 
     public static final ConfigOption<Integer> PARALLELISM =
             ConfigOptions.key("parallelism")
@@ -238,6 +249,7 @@ public final class ScoringOptions {
                 CARD_HISTORY_TTL,
                 DEDUP_WINDOW,
                 CARD_STATE_FRONT,
+                CARD_STATE_WRITE_DELAY,
                 PARALLELISM,
                 DELIVERY,
                 CHECKPOINT_INTERVAL,

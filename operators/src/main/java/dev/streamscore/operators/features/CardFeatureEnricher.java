@@ -33,8 +33,12 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
  * front costs no state read, no deserialization and no write per transaction; a card that is not
  * costs one read, and one write when it leaves. The front is off on the heap state backend, whose
  * state already is objects in memory, and with {@code frontCards} 0. Flink's Table runtime buffers
- * keyed updates on the heap the same way in its mini-batch operators. The cost: a checkpoint's
- * synchronous phase writes the changed histories, at most {@code frontCards} per subtask.
+ * keyed updates on the heap the same way in its mini-batch operators. A checkpoint's synchronous
+ * phase writes the changed histories not yet written, on the task thread, while no transaction is
+ * processed. So a card seen less than {@code writeDelay} before is written {@code writeDelay} after
+ * its first unwritten change (its later changes meanwhile cost nothing), any other card at once (it
+ * would gain nothing from waiting), and a checkpoint writes only the busy cards changed within that
+ * time, which bounds its pause. 0 writes every change at once: the front then saves the reads only.
  *
  * <p><b>Re-sends.</b> The same {@code transaction_id} again, as at-least-once producers do, is not
  * counted twice: the card's history is left alone and the transaction is enriched with the very
@@ -62,6 +66,12 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
 
     /** Cards per subtask whose history stays in memory by default. */
     public static final int DEFAULT_FRONT_CARDS = 20_000;
+
+    /**
+     * How long after its first unwritten change the front writes a history, by default: a
+     * checkpoint's synchronous phase writes the cards changed within this time.
+     */
+    public static final Duration DEFAULT_WRITE_DELAY = Duration.ofSeconds(1);
 
     /**
      * Counter of the nanoseconds spent reading and updating card state and computing features
@@ -99,11 +109,16 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
     private final Duration historyTtl;
     private final long dedupWindowMillis;
     private final int frontCards;
+    private final long writeDelayMillis;
 
     private transient ValueState<CardHistory> history;
     private transient MapState<Long, Tuple2<Long, float[]>> spilled;
     private transient CardHistory.Spill spill;
     private transient Front front;
+
+    /** The front's changed entries that the state does not have yet, oldest change first. */
+    private transient LinkedHashMap<Object, Entry> unwritten;
+
     private transient Counter duplicates;
     private transient Counter enrichTimeNanos;
     private transient Counter frontHits;
@@ -118,6 +133,11 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
     }
 
     public CardFeatureEnricher(Duration historyTtl, Duration dedupWindow, int frontCards) {
+        this(historyTtl, dedupWindow, frontCards, DEFAULT_WRITE_DELAY);
+    }
+
+    public CardFeatureEnricher(
+            Duration historyTtl, Duration dedupWindow, int frontCards, Duration writeDelay) {
         if (historyTtl == null || historyTtl.isNegative() || historyTtl.isZero()) {
             throw new IllegalArgumentException(
                     "card history TTL must be positive, got " + historyTtl);
@@ -138,6 +158,12 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
             throw new IllegalArgumentException(
                     "card state front must be 0 (off) or more cards, got " + frontCards);
         }
+        if (writeDelay == null || writeDelay.isNegative()) {
+            throw new IllegalArgumentException(
+                    "card state write delay must be zero (write at once) or positive, got "
+                            + writeDelay);
+        }
+        this.writeDelayMillis = writeDelay.toMillis();
         this.historyTtl = historyTtl;
         this.dedupWindowMillis = dedupWindow.toMillis();
         this.frontCards = frontCards;
@@ -168,6 +194,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         }
         boolean heap = getKeyedStateBackend() instanceof HeapKeyedStateBackend;
         front = frontCards == 0 || heap ? null : new Front(frontCards);
+        unwritten = new LinkedHashMap<>();
         duplicates = getMetricGroup().counter(DUPLICATES_RESENT);
         enrichTimeNanos = getMetricGroup().counter(ENRICH_TIME_NANOS);
         frontHits = getMetricGroup().counter(FRONT_HITS);
@@ -188,6 +215,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         if (entry != null && now - entry.touched >= historyTtl.toMillis()) {
             entry = null; // expired in the state meanwhile: as the state would say
             front.remove(key);
+            unwritten.remove(key);
         }
         CardHistory card;
         if (entry != null) {
@@ -215,15 +243,33 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
             if (front == null) {
                 history.update(card);
                 stateWrites.inc();
-            } else if (entry != null) {
-                entry.dirty = true;
-                entry.touched = now;
             } else {
-                front.put(key, new Entry(card, true, now));
+                // A card busy within the write delay waits for it, so that its next changes are
+                // free; any other is written at once, as waiting would save nothing and leave one
+                // more card for the checkpoint to write.
+                boolean busy = entry != null && now - entry.touched < writeDelayMillis;
+                if (entry == null) {
+                    entry = new Entry(card, false, now);
+                    front.put(key, entry);
+                }
+                entry.touched = now;
+                if (!entry.dirty) {
+                    if (busy) {
+                        entry.dirty = true;
+                        entry.dirtySince = now;
+                        unwritten.put(key, entry);
+                    } else {
+                        history.update(card);
+                        stateWrites.inc();
+                    }
+                }
             }
         }
-        if (front != null && front.size() > frontCards) {
-            evictEldest(key);
+        if (front != null) {
+            if (front.size() > frontCards) {
+                evictEldest(key);
+            }
+            writeDueChanges(key, now);
         }
         EnrichedTransaction enriched =
                 new EnrichedTransaction(
@@ -264,17 +310,43 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         Map.Entry<Object, Entry> e = eldest.next();
         eldest.remove();
         if (e.getValue().dirty) {
-            setCurrentKey(e.getKey());
-            history.update(e.getValue().history);
-            stateWrites.inc();
+            unwritten.remove(e.getKey());
+            write(e.getKey(), e.getValue());
             setCurrentKey(currentKey);
         }
     }
 
+    /** Writes the histories first changed {@code writeDelay} or longer before {@code now}. */
+    private void writeDueChanges(Object currentKey, long now) throws Exception {
+        Iterator<Map.Entry<Object, Entry>> oldest = unwritten.entrySet().iterator();
+        boolean wrote = false;
+        while (oldest.hasNext()) {
+            Map.Entry<Object, Entry> e = oldest.next();
+            if (now - e.getValue().dirtySince < writeDelayMillis) {
+                break;
+            }
+            oldest.remove();
+            write(e.getKey(), e.getValue());
+            wrote = true;
+        }
+        if (wrote) {
+            setCurrentKey(currentKey);
+        }
+    }
+
+    /** Writes a changed history to the state; the current key is then {@code key}. */
+    private void write(Object key, Entry entry) throws Exception {
+        setCurrentKey(key);
+        history.update(entry.history);
+        entry.dirty = false;
+        stateWrites.inc();
+    }
+
     /**
-     * Writes every changed history of the front to the state, so the snapshot holds it: Flink calls
-     * this on the task thread before it snapshots the keyed state backend, for checkpoints and
-     * savepoints alike, after the barrier went downstream.
+     * Writes every changed history of the front not yet written to the state (those changed within
+     * {@code writeDelay}), so the snapshot holds it: Flink calls this on the task thread before it
+     * snapshots the keyed state backend, for checkpoints and savepoints alike, after the barrier
+     * went downstream.
      */
     @Override
     public void snapshotState(StateSnapshotContext context) throws Exception {
@@ -294,14 +366,10 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         }
         long start = System.nanoTime();
         Object current = getCurrentKey();
-        for (Map.Entry<Object, Entry> e : front.entrySet()) {
-            if (e.getValue().dirty) {
-                setCurrentKey(e.getKey());
-                history.update(e.getValue().history);
-                stateWrites.inc();
-                e.getValue().dirty = false;
-            }
+        for (Map.Entry<Object, Entry> e : unwritten.entrySet()) {
+            write(e.getKey(), e.getValue());
         }
+        unwritten.clear();
         if (current != null) {
             setCurrentKey(current);
         }
@@ -314,6 +382,9 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         final CardHistory history;
         boolean dirty;
         long touched;
+
+        /** When the state last stopped having this history (processing time), if dirty. */
+        long dirtySince;
 
         Entry(CardHistory history, boolean dirty, long touched) {
             this.history = history;

@@ -31,10 +31,15 @@ class CardFeatureEnricherTest {
 
     static KeyedOneInputStreamOperatorTestHarness<String, SourcedTransaction, EnrichedTransaction>
             harness(int frontCards, StateBackend backend) throws Exception {
+        return harness(frontCards, CardFeatureEnricher.DEFAULT_WRITE_DELAY, backend);
+    }
+
+    static KeyedOneInputStreamOperatorTestHarness<String, SourcedTransaction, EnrichedTransaction>
+            harness(int frontCards, Duration writeDelay, StateBackend backend) throws Exception {
         var h =
                 new KeyedOneInputStreamOperatorTestHarness<>(
                         new CardFeatureEnricher(
-                                Duration.ofDays(30), Duration.ofHours(1), frontCards),
+                                Duration.ofDays(30), Duration.ofHours(1), frontCards, writeDelay),
                         (SourcedTransaction t) -> t.transaction.getCardId(),
                         Types.STRING);
         h.setStateBackend(backend);
@@ -46,10 +51,22 @@ class CardFeatureEnricherTest {
      * function on plain histories: random traffic of a few cards with re-sends, snapshots and
      * restores at random points, and the same features as if nothing had ever been in memory.
      */
-    @ParameterizedTest(name = "front of {0} cards on {1}")
-    @CsvSource({"0, rocksdb", "1, rocksdb", "3, rocksdb", "1000, rocksdb", "1000, hashmap"})
-    void theFrontChangesNothingButTheCost(int frontCards, String backend) throws Exception {
-        Random random = new Random(42 + frontCards);
+    @ParameterizedTest(name = "front of {0} cards, written {1} ms after a change, on {2}")
+    @CsvSource({
+        "0, 1000, rocksdb",
+        "1, 1000, rocksdb",
+        "3, 1000, rocksdb",
+        "1000, 1000, rocksdb",
+        "1000, 0, rocksdb",
+        "1000, 1, rocksdb",
+        "1000, 30000, rocksdb",
+        "1000, 100000000, rocksdb",
+        "1000, 1000, hashmap"
+    })
+    void theFrontChangesNothingButTheCost(int frontCards, long writeDelayMillis, String backend)
+            throws Exception {
+        Random random = new Random(42 + frontCards + 31L * writeDelayMillis);
+        Duration writeDelay = Duration.ofMillis(writeDelayMillis);
         Map<String, CardHistory> reference = new HashMap<>();
         Map<String, Map.Entry<Long, float[]>> firstSeen = new HashMap<>();
         List<SourcedTransaction> sent = new ArrayList<>();
@@ -57,7 +74,7 @@ class CardFeatureEnricherTest {
         int checkpoint = 0;
         long now = 0;
         for (int round = 0; round < 6; round++) {
-            try (var h = harness(frontCards, backend(backend))) {
+            try (var h = harness(frontCards, writeDelay, backend(backend))) {
                 if (snapshot != null) {
                     h.initializeState(snapshot);
                 }
@@ -146,6 +163,98 @@ class CardFeatureEnricherTest {
                         () -> new CardFeatureEnricher(Duration.ofDays(1), Duration.ofHours(1), -1))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("card state front must be 0 (off) or more cards, got -1");
+    }
+
+    @Test
+    void aNegativeWriteDelayIsRefused() {
+        assertThatThrownBy(
+                        () ->
+                                new CardFeatureEnricher(
+                                        Duration.ofDays(1),
+                                        Duration.ofHours(1),
+                                        10,
+                                        Duration.ofMillis(-1)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(
+                        "card state write delay must be zero (write at once) or positive, got"
+                                + " PT-0.001S");
+    }
+
+    /**
+     * What the state backend holds, against the front: a card seen for the first time in a while is
+     * written at once; a card seen again within the write delay waits until that long after its
+     * first unwritten change (its changes meanwhile cost no write), so a checkpoint's synchronous
+     * phase has only those left to write.
+     */
+    @Test
+    void aBusyCardIsWrittenTheWriteDelayAfterItsFirstUnwrittenChangeAnyOtherAtOnce()
+            throws Exception {
+        try (var h = harness(1000, Duration.ofSeconds(1), new EmbeddedRocksDBStateBackend())) {
+            h.open();
+            send(h, 0, "a");
+            assertThat(countsInState(h, "a", "b", "c")).containsExactly(1L, 0L, 0L);
+            send(h, 300, "a"); // seen 300 ms ago: busy, waits until 1 300
+            send(h, 600, "a");
+            assertThat(countsInState(h, "a", "b", "c")).containsExactly(1L, 0L, 0L);
+            send(h, 900, "b");
+            send(h, 1_299, "b"); // busy, waits until 2 299
+            assertThat(countsInState(h, "a", "b", "c")).containsExactly(1L, 1L, 0L);
+            send(h, 1_300, "c");
+            assertThat(countsInState(h, "a", "b", "c")).containsExactly(3L, 1L, 1L);
+            send(h, 5_000, "a"); // not seen for 3.7 s: at once
+            assertThat(countsInState(h, "a", "b", "c")).containsExactly(4L, 2L, 1L);
+            send(h, 5_100, "c"); // seen 3.8 s ago: at once
+            send(h, 5_200, "c"); // busy
+            assertThat(countsInState(h, "a", "b", "c")).containsExactly(4L, 2L, 2L);
+            h.snapshot(1, 1);
+            assertThat(countsInState(h, "a", "b", "c")).containsExactly(4L, 2L, 3L);
+        }
+    }
+
+    @Test
+    void aZeroWriteDelayWritesEveryChangeAtOnce() throws Exception {
+        try (var h = harness(1000, Duration.ZERO, new EmbeddedRocksDBStateBackend())) {
+            h.open();
+            for (int i = 1; i <= 5; i++) {
+                send(h, i, "a");
+                assertThat(countsInState(h, "a")).containsExactly((long) i);
+            }
+        }
+    }
+
+    private static int sent;
+
+    private static void send(
+            KeyedOneInputStreamOperatorTestHarness<String, SourcedTransaction, EnrichedTransaction>
+                    h,
+            long now,
+            String card)
+            throws Exception {
+        h.setProcessingTime(now);
+        SourcedTransaction t = in("w" + sent++, now / 1000, "DE");
+        t.transaction.setCardId("card-" + card);
+        h.processElement(t, 0);
+    }
+
+    /** Each card's transaction count as the state backend has it (0: nothing written yet). */
+    private static List<Long> countsInState(
+            KeyedOneInputStreamOperatorTestHarness<String, SourcedTransaction, EnrichedTransaction>
+                    h,
+            String... cards)
+            throws Exception {
+        java.lang.reflect.Field field = CardFeatureEnricher.class.getDeclaredField("history");
+        field.setAccessible(true);
+        @SuppressWarnings("unchecked")
+        org.apache.flink.api.common.state.ValueState<CardHistory> state =
+                (org.apache.flink.api.common.state.ValueState<CardHistory>)
+                        field.get(h.getOperator());
+        List<Long> counts = new ArrayList<>();
+        for (String card : cards) {
+            h.getOperator().setCurrentKey("card-" + card);
+            CardHistory written = state.value();
+            counts.add(written == null ? 0L : written.transactionCount);
+        }
+        return counts;
     }
 
     private static SourcedTransaction in(String id, long minutes, String country) {
