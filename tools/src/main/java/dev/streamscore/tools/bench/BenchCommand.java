@@ -172,6 +172,25 @@ public final class BenchCommand implements Callable<Integer> {
     Duration p99Target;
 
     @Option(
+            names = "--latency-target",
+            converter = DurationConverter.class,
+            description =
+                    "After the latency runs, for each streamscore setting: run the job with"
+                            + " adaptive batching at this target (job option latency-target) and"
+                            + " search the highest load whose p99 stays within it, by bisection"
+                            + " of the load between 0 and 100%% of the median maximum; print it and"
+                            + " write latency-target.csv. E.g. 20ms.")
+    Duration latencyTarget;
+
+    @Option(
+            names = "--latency-target-steps",
+            defaultValue = "5",
+            description =
+                    "Latency runs of the --latency-target search per setting: 5 finds the load"
+                            + " within 100/32 = 3%% of the maximum. Default: ${DEFAULT-VALUE}.")
+    int latencyTargetSteps;
+
+    @Option(
             names = "--model-alone",
             negatable = true,
             defaultValue = "true",
@@ -287,6 +306,9 @@ public final class BenchCommand implements Callable<Integer> {
                     }
                 }
             }
+            if (latencyTarget != null) {
+                searchLatencyTarget(kafka, specs, maxima, progress);
+            }
             if (ortProfile != null) {
                 profileRun(kafka, specs.get(0));
             }
@@ -393,6 +415,110 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /**
+     * For each streamscore setting, the highest offered load (a fraction of its median maximum,
+     * found by bisection) at which the job with adaptive batching at {@link #latencyTarget} keeps
+     * p99 within it. A load that misses halves the step downwards, one that meets it upwards.
+     */
+    private void searchLatencyTarget(
+            EmbeddedKafka kafka,
+            List<BenchSpec> specs,
+            Map<BenchSpec, List<Double>> maxima,
+            Progress progress)
+            throws Exception {
+        Map<String, String> adaptive = new LinkedHashMap<>(jobOptions);
+        adaptive.put(
+                dev.streamscore.operators.batching.BatchingOptions.LATENCY_TARGET.key(),
+                latencyTarget.toMillis() + " ms");
+        EndToEndRunner runner =
+                new EndToEndRunner(
+                        kafka, checkpointInterval, Configuration.fromMap(adaptive), latencyTrace);
+        double targetMs = latencyTarget.toNanos() / 1e6;
+        List<String> lines = new ArrayList<>();
+        List<String> csv = new ArrayList<>();
+        csv.add("setting,target_ms,load_fraction,events_per_s,p50_ms,p99_ms,p999_ms,met");
+        for (BenchSpec s : specs) {
+            if (!s.configuration().startsWith(BenchSpec.STREAMSCORE)) {
+                continue;
+            }
+            double max = BenchReport.median(maxima.get(s));
+            double low = 0;
+            double high = 1;
+            double fraction = 0.5;
+            BenchResults.LoadPoint best = null;
+            double bestFraction = 0;
+            for (int step = 1; step <= latencyTargetSteps; step++) {
+                BenchResults.LoadPoint p =
+                        runner.latency(
+                                s,
+                                (int) Math.round(fraction * 100),
+                                max * fraction,
+                                loadWarmup,
+                                loadDuration,
+                                100 + step); // its own trace files, beside the load runs'
+                boolean met = p.p99Ms() <= targetMs;
+                progress.line(
+                        "target   step %d  %-45s %5.1f%% (%,8.0f/s): p99 %7.1f ms %s %.0f ms",
+                        step,
+                        name(s),
+                        fraction * 100,
+                        p.offeredRate(),
+                        p.p99Ms(),
+                        met ? "<=" : ">",
+                        targetMs);
+                csv.add(
+                        String.format(
+                                Locale.ROOT,
+                                "%s,%.1f,%.4f,%.0f,%.2f,%.2f,%.2f,%s",
+                                name(s),
+                                targetMs,
+                                fraction,
+                                p.offeredRate(),
+                                p.p50Ms(),
+                                p.p99Ms(),
+                                p.p999Ms(),
+                                met));
+                if (met) {
+                    best = p;
+                    bestFraction = fraction;
+                    low = fraction;
+                } else {
+                    high = fraction;
+                }
+                fraction = (low + high) / 2;
+            }
+            lines.add(
+                    best == null
+                            ? String.format(
+                                    Locale.ROOT,
+                                    "  %s: p99 above %.0f ms at every load tried, down to %.1f%%"
+                                            + " of its maximum",
+                                    name(s),
+                                    targetMs,
+                                    high * 100)
+                            : String.format(
+                                    Locale.ROOT,
+                                    "  %s: %,.0f events/s (%.1f%% of its maximum), p50 %.1f /"
+                                            + " p99 %.1f / p99.9 %.1f ms",
+                                    name(s),
+                                    best.offeredRate(),
+                                    bestFraction * 100,
+                                    best.p50Ms(),
+                                    best.p99Ms(),
+                                    best.p999Ms()));
+        }
+        Files.createDirectories(out);
+        Files.write(out.resolve("latency-target.csv"), csv);
+        log.printf(
+                Locale.ROOT,
+                "latency target %.0f ms (adaptive batching): the highest load found with p99 within"
+                        + " it, %d runs each%n",
+                targetMs,
+                latencyTargetSteps);
+        lines.forEach(log::println);
+        log.flush();
+    }
+
+    /**
      * The settings measured on the base workload (no re-sends, or the cache's workload when the
      * cache alone is compared), so a recommendation never favours an easier input.
      */
@@ -436,6 +562,14 @@ public final class BenchCommand implements Callable<Integer> {
         }
         for (String d : deliveries) {
             delivery(d);
+        }
+        if (latencyTarget != null && (latencyTarget.isZero() || latencyTarget.isNegative())) {
+            throw new IllegalArgumentException(
+                    "--latency-target must be positive, got " + latencyTarget);
+        }
+        if (latencyTargetSteps < 1 || latencyTargetSteps > 20) {
+            throw new IllegalArgumentException(
+                    "--latency-target-steps must be 1..20, got " + latencyTargetSteps);
         }
         if (duplicateRate < 0 || duplicateRate > 0.5) {
             throw new IllegalArgumentException(
@@ -609,7 +743,19 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private long runsPlanned(List<BenchSpec> specs) {
-        return warmUpSpecs(specs).size() + (long) specs.size() * repeats * (1 + loads.size());
+        long searches =
+                latencyTarget == null
+                        ? 0
+                        : specs.stream()
+                                        .filter(
+                                                s ->
+                                                        s.configuration()
+                                                                .startsWith(BenchSpec.STREAMSCORE))
+                                        .count()
+                                * latencyTargetSteps;
+        return warmUpSpecs(specs).size()
+                + (long) specs.size() * repeats * (1 + loads.size())
+                + searches;
     }
 
     private static BenchResults.Stages medianStages(List<BenchResults.Stages> all) {

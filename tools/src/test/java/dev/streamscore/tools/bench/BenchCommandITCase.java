@@ -47,6 +47,10 @@ class BenchCommandITCase {
                         "--no-model-alone",
                         "--p99-target",
                         "5s",
+                        "--latency-target",
+                        "5s",
+                        "--latency-target-steps",
+                        "2",
                         "--ort-profile",
                         dir.resolve("profile").toString(),
                         "--out",
@@ -59,7 +63,33 @@ class BenchCommandITCase {
                 .contains("latency  round 1  streamscore gbdt at-least-once")
                 .contains("| streamscore gbdt at-least-once |")
                 .contains("recommendation for p99 <= 5000 ms, at-least-once: ")
-                .contains("ONNX Runtime profile of streamscore gbdt at-least-once");
+                .contains("ONNX Runtime profile of streamscore gbdt at-least-once")
+                .doesNotContain("target   step 1  ceiling")
+                .contains("latency target 5000 ms (adaptive batching)");
+        // The bisection: 50% first, then 75% if that met the target, 25% if not.
+        java.util.regex.Matcher step =
+                java.util.regex.Pattern.compile(
+                                "target   step (\\d)  streamscore gbdt at-least-once +([\\d.]+)%.*"
+                                        + " (<=|>) 5000 ms")
+                        .matcher(printed);
+        assertThat(step.find()).as(printed).isTrue();
+        assertThat(step.group(2)).isEqualTo("50.0");
+        boolean firstMet = step.group(3).equals("<=");
+        assertThat(step.find()).as(printed).isTrue();
+        assertThat(step.group(1)).isEqualTo("2");
+        assertThat(step.group(2)).isEqualTo(firstMet ? "75.0" : "25.0");
+        boolean secondMet = step.group(3).equals("<=");
+        String found = secondMet ? step.group(2) : firstMet ? "50.0" : null;
+        assertThat(printed)
+                .containsPattern(
+                        found == null
+                                ? "streamscore gbdt at-least-once: p99 above 5000 ms"
+                                : "streamscore gbdt at-least-once: [\\d,]+ events/s \\("
+                                        + found.replace(".", "\\.")
+                                        + "% of");
+        assertThat(Files.readAllLines(dir.resolve("out/latency-target.csv")))
+                .hasSize(3)
+                .allSatisfy(l -> assertThat(l).doesNotContain("NaN"));
 
         List<String> csv = Files.readAllLines(dir.resolve("out/results.csv"));
         List<String> rows = csv.stream().filter(l -> !l.startsWith("#")).toList();
