@@ -142,8 +142,8 @@ public final class ScoringOptions {
                     .defaultValue(CardFeatureEnricher.DEFAULT_FRONT_CARDS)
                     .withDescription(
                             "Cards per subtask whose feature history stays in memory in front of"
-                                + " RocksDB: no state read per transaction for them, and at most"
-                                + " one write per card-state-write-delay however many transactions"
+                                + " RocksDB: no state read per transaction for them, and about one"
+                                + " write per card-state-write-delay however many transactions"
                                 + " change it. 0 reads and writes RocksDB for every transaction."
                                 + " (Off on the heap state backend.)");
 
@@ -152,11 +152,12 @@ public final class ScoringOptions {
                     .durationType()
                     .defaultValue(CardFeatureEnricher.DEFAULT_WRITE_DELAY)
                     .withDescription(
-                            "A card seen again within this time has its history written to RocksDB"
-                                + " this long after its first unwritten change, so that its changes"
-                                + " meanwhile cost nothing; any other card is written at once. A"
-                                + " checkpoint writes the cards left on the task thread, so this"
-                                + " bounds the pause it adds. 0 writes every change at once.");
+                            "A card changed again within this time has its history written to"
+                                + " RocksDB no earlier than this after its first unwritten change,"
+                                + " so that its changes meanwhile cost nothing; any other card is"
+                                + " written at once. A checkpoint writes the cards left on the task"
+                                + " thread, so this bounds the pause it adds. 0 writes every change"
+                                + " at once. (Only with the card state front.)");
 
     public static final ConfigOption<Integer> PARALLELISM =
             ConfigOptions.key("parallelism")

@@ -27,18 +27,20 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
  *
  * <p><b>State access.</b> The history is one value per card in {@link CardHistorySerializer}'s
  * compact format. In front of it each subtask keeps the histories of its {@code frontCards} most
- * recently seen cards as objects (least recently used first out), and writes a changed one back to
- * the state when it leaves the front and, for all changed ones, when a checkpoint or savepoint is
- * taken ({@link #snapshotState}), so each holds every card exactly as processed. A card in the
- * front costs no state read, no deserialization and no write per transaction; a card that is not
- * costs one read, and one write when it leaves. The front is off on the heap state backend, whose
- * state already is objects in memory, and with {@code frontCards} 0. Flink's Table runtime buffers
- * keyed updates on the heap the same way in its mini-batch operators. A checkpoint's synchronous
- * phase writes the changed histories not yet written, on the task thread, while no transaction is
- * processed. So a card seen less than {@code writeDelay} before is written {@code writeDelay} after
- * its first unwritten change (its later changes meanwhile cost nothing), any other card at once (it
- * would gain nothing from waiting), and a checkpoint writes only the busy cards changed within that
- * time, which bounds its pause. 0 writes every change at once: the front then saves the reads only.
+ * recently seen cards as objects (least recently used first out), so a card in the front costs no
+ * state read and no deserialization; a card that is not costs one read. Flink's Table runtime
+ * buffers keyed updates on the heap the same way in its mini-batch operators. The front is off on
+ * the heap state backend, whose state already is objects in memory, and with {@code frontCards} 0.
+ *
+ * <p><b>Writes.</b> A card changed again less than {@code writeDelay} after its previous change
+ * (busy) is written no earlier than {@code writeDelay} after its first unwritten change, on the
+ * next transaction of any card, so its changes meanwhile cost no write; any other card is written
+ * at once, as waiting would save nothing. A changed card is also written when it leaves the front,
+ * and every one not yet written when a checkpoint or savepoint is taken ({@link #snapshotState}),
+ * so each holds every card exactly as processed. That last write happens in the checkpoint's
+ * synchronous phase, on the task thread, while no transaction is processed: the delay bounds it to
+ * the busy cards changed within it. 0 writes every change at once, and the front then saves the
+ * reads only. A processing-time clock that steps back makes every waiting card due at once.
  *
  * <p><b>Re-sends.</b> The same {@code transaction_id} again, as at-least-once producers do, is not
  * counted twice: the card's history is left alone and the transaction is enriched with the very
@@ -88,7 +90,7 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
     /** Counter of transactions whose card's history was read from the state backend. */
     public static final String FRONT_MISSES = "cardStateFrontMisses";
 
-    /** Counter of histories written back to the state backend (evictions and checkpoints). */
+    /** Counter of histories written to the state backend, at once, when due, or on a flush. */
     public static final String STATE_WRITES = "cardStateWrites";
 
     /**
@@ -247,7 +249,8 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
                 // A card busy within the write delay waits for it, so that its next changes are
                 // free; any other is written at once, as waiting would save nothing and leave one
                 // more card for the checkpoint to write.
-                boolean busy = entry != null && now - entry.touched < writeDelayMillis;
+                long sincePrevious = entry == null ? -1 : now - entry.touched;
+                boolean busy = sincePrevious >= 0 && sincePrevious < writeDelayMillis;
                 if (entry == null) {
                     entry = new Entry(card, false, now);
                     front.put(key, entry);
@@ -322,8 +325,9 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
         boolean wrote = false;
         while (oldest.hasNext()) {
             Map.Entry<Object, Entry> e = oldest.next();
-            if (now - e.getValue().dirtySince < writeDelayMillis) {
-                break;
+            long waited = now - e.getValue().dirtySince;
+            if (waited >= 0 && waited < writeDelayMillis) {
+                break; // not due; a clock that stepped back (waited < 0) makes it due
             }
             oldest.remove();
             write(e.getKey(), e.getValue());

@@ -61,6 +61,9 @@ class CardFeatureEnricherTest {
         "1000, 1, rocksdb",
         "1000, 30000, rocksdb",
         "1000, 100000000, rocksdb",
+        "1, 0, rocksdb",
+        "3, 1, rocksdb",
+        "3, 30000, rocksdb",
         "1000, 1000, hashmap"
     })
     void theFrontChangesNothingButTheCost(int frontCards, long writeDelayMillis, String backend)
@@ -208,6 +211,20 @@ class CardFeatureEnricherTest {
             assertThat(countsInState(h, "a", "b", "c")).containsExactly(4L, 2L, 2L);
             h.snapshot(1, 1);
             assertThat(countsInState(h, "a", "b", "c")).containsExactly(4L, 2L, 3L);
+        }
+    }
+
+    @Test
+    void aClockThatStepsBackMakesEveryWaitingCardDue() throws Exception {
+        try (var h = harness(1000, Duration.ofSeconds(1), new EmbeddedRocksDBStateBackend())) {
+            h.open();
+            send(h, 5_000, "a");
+            send(h, 5_100, "a"); // busy: would wait until 6 100
+            assertThat(countsInState(h, "a")).containsExactly(1L);
+            send(h, 1_000, "b"); // the clock stepped back 4.1 s
+            assertThat(countsInState(h, "a", "b")).containsExactly(2L, 1L);
+            send(h, 1_100, "a"); // seen "in the future": not busy, written at once
+            assertThat(countsInState(h, "a")).containsExactly(3L);
         }
     }
 
