@@ -1,5 +1,6 @@
 package dev.streamscore.tools.probe;
 
+import dev.streamscore.jobs.KafkaConnectionCheck;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.schemas.FraudScore;
@@ -50,10 +51,10 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "probe",
         mixinStandardHelpOptions = true,
-        description = {
-            "Measure a running job's end-to-end latency from outside: send transactions on a fixed",
-            "schedule, read their scores as a read_committed consumer, print percentiles."
-        })
+        description =
+                "Measure a running job's end-to-end latency from outside: send transactions on a"
+                        + " fixed schedule, read their scores as a read_committed consumer, print"
+                        + " percentiles.")
 public final class ProbeCommand implements Callable<Integer> {
 
     /** The job options the probe takes: where Kafka is, how to reach it, the two topics. */
@@ -129,6 +130,8 @@ public final class ProbeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ScoringConfig config =
                 ScoringConfig.from(JobOptions.toConfiguration(spec.commandLine().getParseResult()));
+        // Unreachable, refused or missing topics: a sentence saying which, not a stack trace.
+        KafkaConnectionCheck.check(config, KafkaConnectionCheck.DEFAULT_TIMEOUT);
         Result result = run(config, out);
         out.println(result.summary());
         out.flush();
