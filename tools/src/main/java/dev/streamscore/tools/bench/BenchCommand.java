@@ -343,7 +343,8 @@ public final class BenchCommand implements Callable<Integer> {
         }
         Files.createDirectories(out);
         BenchReport.writeCsv(out.resolve("results.csv"), env, settings, ceilings);
-        String targets = sweep ? "" : Targets.evaluate(settings, ceilings, maxWait);
+        String targets =
+                sweep ? "" : Targets.evaluate(settings, ceilings, maxWait, checkpointInterval);
         BenchReport.writeHtml(
                 out.resolve("report.html"), env, settings, ceilings, p99Target, targets);
         BenchReport.writeFigures(out.resolve("figures"), env, settings);
