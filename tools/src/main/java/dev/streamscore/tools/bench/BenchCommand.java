@@ -438,7 +438,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<String> csv = new ArrayList<>();
         csv.add("setting,target_ms,load_fraction,events_per_s,p50_ms,p99_ms,p999_ms,met");
         for (BenchSpec s : specs) {
-            if (!s.configuration().startsWith(BenchSpec.STREAMSCORE)) {
+            if (!batched(s)) {
                 continue;
             }
             double max = BenchReport.median(maxima.get(s));
@@ -743,17 +743,16 @@ public final class BenchCommand implements Callable<Integer> {
         return r;
     }
 
+    /** A streamscore configuration: one with the batching operator, so adaptive batching. */
+    private static boolean batched(BenchSpec s) {
+        return s.configuration().startsWith(BenchSpec.STREAMSCORE);
+    }
+
     private long runsPlanned(List<BenchSpec> specs) {
         long searches =
                 latencyTarget == null
                         ? 0
-                        : specs.stream()
-                                        .filter(
-                                                s ->
-                                                        s.configuration()
-                                                                .startsWith(BenchSpec.STREAMSCORE))
-                                        .count()
-                                * latencyTargetSteps;
+                        : specs.stream().filter(BenchCommand::batched).count() * latencyTargetSteps;
         return warmUpSpecs(specs).size()
                 + (long) specs.size() * repeats * (1 + loads.size())
                 + searches;

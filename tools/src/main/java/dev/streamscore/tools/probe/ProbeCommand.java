@@ -161,13 +161,18 @@ public final class ProbeCommand implements Callable<Integer> {
                     ms(h, 90),
                     ms(h, 99),
                     ms(h, 99.9),
-                    h.getTotalCount() == 0 ? 0.0 : h.getMaxValue() / 1000.0,
+                    maxMs(h),
                     maxSendLateMicros / 1000.0);
         }
+    }
 
-        private static double ms(Histogram h, double percentile) {
-            return h.getTotalCount() == 0 ? 0.0 : h.getValueAtPercentile(percentile) / 1000.0;
-        }
+    /** A percentile of microseconds in milliseconds; 0 for an empty histogram. */
+    private static double ms(Histogram h, double percentile) {
+        return h.getTotalCount() == 0 ? 0.0 : h.getValueAtPercentile(percentile) / 1000.0;
+    }
+
+    private static double maxMs(Histogram h) {
+        return h.getTotalCount() == 0 ? 0.0 : h.getMaxValue() / 1000.0;
     }
 
     Result run(ScoringConfig config, PrintWriter out) throws Exception {
@@ -278,13 +283,9 @@ public final class ProbeCommand implements Callable<Integer> {
                             sent.get(),
                             due.size(),
                             second.getTotalCount(),
-                            second.getTotalCount() == 0
-                                    ? 0.0
-                                    : second.getValueAtPercentile(50) / 1000.0,
-                            second.getTotalCount() == 0
-                                    ? 0.0
-                                    : second.getValueAtPercentile(99) / 1000.0,
-                            second.getTotalCount() == 0 ? 0.0 : second.getMaxValue() / 1000.0);
+                            ms(second, 50),
+                            ms(second, 99),
+                            maxMs(second));
                     out.flush();
                     second.reset();
                     nextReport += TimeUnit.SECONDS.toNanos(1);
