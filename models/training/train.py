@@ -182,14 +182,17 @@ def gbdt_to_onnx(gbc, n_features, name):
     lr = gbc.learning_rate
     attrs = {k: [] for k in ("nodes_treeids", "nodes_nodeids", "nodes_featureids",
                              "nodes_values", "nodes_modes", "nodes_truenodeids",
-                             "nodes_falsenodeids", "target_treeids", "target_nodeids",
-                             "target_ids", "target_weights")}
+                             "nodes_falsenodeids", "nodes_hitrates", "target_treeids",
+                             "target_nodeids", "target_ids", "target_weights")}
     for tree_id, est in enumerate(gbc.estimators_[:, 0]):
         tree = est.tree_
         for node in range(tree.node_count):
             left, right = int(tree.children_left[node]), int(tree.children_right[node])
             attrs["nodes_treeids"].append(tree_id)
             attrs["nodes_nodeids"].append(node)
+            # The node's cover: the (weighted) training rows that reached it when the tree was
+            # fit. ONNX Runtime ignores it; streamscore's TreeSHAP reason codes need it.
+            attrs["nodes_hitrates"].append(float(tree.weighted_n_node_samples[node]))
             if left == -1:  # sklearn's TREE_LEAF
                 attrs["nodes_featureids"].append(0)
                 attrs["nodes_values"].append(0.0)
@@ -377,6 +380,9 @@ def main():
             "output_name": OUTPUT_NAME,
             "features": features,
             "thresholds": thresholds,
+            # The mean training row (before the legit rows are thinned): the reference that
+            # occlusion reason codes replace one feature at a time with.
+            "baseline": [float(np.float32(v)) for v in X[:n_train].mean(axis=0)],
             "quality": q,
             "training": {
                 "command": command,

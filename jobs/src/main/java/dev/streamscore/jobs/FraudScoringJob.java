@@ -7,6 +7,11 @@ import dev.streamscore.operators.deadletter.DeadLetterSerializationSchema;
 import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.features.CardFeatureEnricher;
 import dev.streamscore.operators.features.EnrichedTransaction;
+import dev.streamscore.operators.feedback.LabelDecoder;
+import dev.streamscore.operators.feedback.LabelJoin;
+import dev.streamscore.operators.feedback.LabelledScore;
+import dev.streamscore.operators.feedback.ModelQualityFunction;
+import dev.streamscore.operators.feedback.ScoreForLabel;
 import dev.streamscore.operators.inference.BatchingInferenceOperator;
 import dev.streamscore.operators.lifecycle.ModelCommandDecoder;
 import dev.streamscore.operators.lifecycle.ModelStatuses;
@@ -16,12 +21,17 @@ import dev.streamscore.operators.serde.SingleObjectSerializationSchema;
 import dev.streamscore.operators.serde.SourcedTransaction;
 import dev.streamscore.operators.serde.TransactionDecoder;
 import dev.streamscore.schemas.DeadLetter;
+import dev.streamscore.schemas.FeatureLogEntry;
+import dev.streamscore.schemas.FraudLabel;
 import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.ModelCommand;
+import dev.streamscore.schemas.ModelQuality;
+import dev.streamscore.schemas.ModelRole;
 import dev.streamscore.schemas.ModelStatus;
 import java.nio.charset.StandardCharsets;
 import java.util.Properties;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.FlatMapFunction;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.sink2.Sink;
@@ -39,6 +49,7 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.DataStreamUtils;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 
 /**
@@ -122,7 +133,151 @@ public final class FraudScoringJob {
                     .sinkTo(challengerScoreSink(config))
                     .uid("challenger-scores-sink")
                     .name("kafka: challenger scores");
+            if (config.featureLog()) {
+                operator.getSideOutput(BatchingInferenceOperator.FEATURE_LOG)
+                        .sinkTo(featureLogSink(config))
+                        .uid("feature-log-sink")
+                        .name("kafka: feature log");
+            }
         }
+        if (config.labels()) {
+            buildLabelQuality(
+                            config,
+                            operator,
+                            scoring.takesModelCommands()
+                                    ? operator.getSideOutput(
+                                            BatchingInferenceOperator.CHALLENGER_SCORES)
+                                    : null,
+                            env.fromSource(
+                                            labelsSource(config),
+                                            WatermarkStrategy.noWatermarks(),
+                                            "kafka: labels")
+                                    .uid("labels-source"),
+                            kafkaSink(config, "label-dead-letters", deadLetterSchema(config)))
+                    .sinkTo(qualitySink(config))
+                    .uid("quality-sink")
+                    .name("kafka: model quality");
+        }
+    }
+
+    /**
+     * Live quality from delayed labels: the champion's (and challenger's) scores joined by
+     * transaction id with the labels that arrive later ({@link LabelJoin}, state kept for the label
+     * horizon), then each model version's precision, recall and PR-AUC over its most recent
+     * labelled transactions ({@link ModelQualityFunction}). Labels that do not decode or check go
+     * to {@code deadLetterSink}.
+     *
+     * @param challengerScores the challenger's scores, or {@code null}
+     * @return the quality records (before their sink)
+     */
+    public static SingleOutputStreamOperator<ModelQuality> buildLabelQuality(
+            ScoringConfig config,
+            DataStream<FraudScore> scores,
+            DataStream<FraudScore> challengerScores,
+            DataStream<KafkaRecord> labelRecords,
+            Sink<DeadLetter> deadLetterSink) {
+        DataStream<ScoreForLabel> scored =
+                scores.flatMap(new ScoresForLabels(ModelRole.CHAMPION))
+                        .uid("champion-scores-for-labels")
+                        .name("scores for labels");
+        if (challengerScores != null) {
+            scored =
+                    scored.union(
+                            challengerScores
+                                    .flatMap(new ScoresForLabels(ModelRole.CHALLENGER))
+                                    .uid("challenger-scores-for-labels")
+                                    .name("challenger scores for labels"));
+        }
+        SingleOutputStreamOperator<FraudLabel> labels =
+                labelRecords
+                        .process(new LabelDecoder(config.maxClockSkew()))
+                        .uid("decode-labels")
+                        .name("decode + validate labels");
+        labels.getSideOutput(DeadLetters.TAG)
+                .sinkTo(deadLetterSink)
+                .uid("label-dead-letter-sink")
+                .name("kafka: label dead letters");
+        return scored.keyBy(s -> s.transactionId, Types.STRING)
+                .connect(labels.keyBy(FraudLabel::getTransactionId, Types.STRING))
+                .process(
+                        new LabelJoin(config.labelHorizon()),
+                        TypeInformation.of(LabelledScore.class))
+                .uid("label-join")
+                .name("join scores and labels")
+                .keyBy(LabelledScore::qualityKey, Types.STRING)
+                .process(
+                        new ModelQualityFunction(config.qualityWindow(), config.qualityInterval()),
+                        TypeInformation.of(ModelQuality.class))
+                .uid("model-quality")
+                .name("model quality");
+    }
+
+    /** A champion's or challenger's scores as the label join keeps them; no fallback scores. */
+    private static final class ScoresForLabels
+            implements FlatMapFunction<FraudScore, ScoreForLabel> {
+        private static final long serialVersionUID = 1L;
+        private final ModelRole role;
+
+        ScoresForLabels(ModelRole role) {
+            this.role = role;
+        }
+
+        @Override
+        public void flatMap(FraudScore score, Collector<ScoreForLabel> out) {
+            ScoreForLabel s = ScoreForLabel.of(score, role);
+            if (s != null) {
+                out.collect(s);
+            }
+        }
+    }
+
+    /**
+     * The labels topic, from the group's committed offsets (the earliest on a first start) and from
+     * the checkpoint after a restore.
+     */
+    static KafkaSource<KafkaRecord> labelsSource(ScoringConfig config) {
+        return KafkaSource.<KafkaRecord>builder()
+                .setProperty("commit.offsets.on.checkpoint", "true")
+                .setProperty("partition.discovery.interval.ms", "60000")
+                .setProperties(config.kafka().consumer())
+                .setBootstrapServers(config.bootstrapServers())
+                .setTopics(config.labelsTopic())
+                .setGroupId(config.groupId() + "-labels")
+                .setStartingOffsets(
+                        OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                .setDeserializer(new KafkaRecordDeserializer())
+                .setProperty("isolation.level", "read_committed")
+                .build();
+    }
+
+    /** Feature log entries, keyed by transaction id. */
+    public static KafkaSink<FeatureLogEntry> featureLogSink(ScoringConfig config) {
+        return kafkaSink(
+                config,
+                "feature-log",
+                KafkaRecordSerializationSchema.<FeatureLogEntry>builder()
+                        .setTopic(config.featureLogTopic())
+                        .setKeySerializationSchema(
+                                e -> e.getTransactionId().getBytes(StandardCharsets.UTF_8))
+                        .setValueSerializationSchema(
+                                SingleObjectSerializationSchema.of(FeatureLogEntry.class))
+                        .build());
+    }
+
+    /** Quality records, keyed by model name and version. */
+    public static KafkaSink<ModelQuality> qualitySink(ScoringConfig config) {
+        return kafkaSink(
+                config,
+                "model-quality",
+                KafkaRecordSerializationSchema.<ModelQuality>builder()
+                        .setTopic(config.qualityTopic())
+                        .setKeySerializationSchema(
+                                q ->
+                                        (q.getModelName() + ":" + q.getModelVersion())
+                                                .getBytes(StandardCharsets.UTF_8))
+                        .setValueSerializationSchema(
+                                SingleObjectSerializationSchema.of(ModelQuality.class))
+                        .build());
     }
 
     /**
@@ -339,16 +494,17 @@ public final class FraudScoringJob {
     }
 
     public static KafkaSink<DeadLetter> deadLetterSink(ScoringConfig config) {
-        return kafkaSink(
-                config,
-                "dead-letters",
-                KafkaRecordSerializationSchema.<DeadLetter>builder()
-                        .setTopic(config.deadLetterTopic())
-                        // Cut further if still too large for the producer: never fail the sink.
-                        .setValueSerializationSchema(
-                                DeadLetterSerializationSchema.forMaxRequestSize(
-                                        maxRequestSize(config)))
-                        .build());
+        return kafkaSink(config, "dead-letters", deadLetterSchema(config));
+    }
+
+    private static KafkaRecordSerializationSchema<DeadLetter> deadLetterSchema(
+            ScoringConfig config) {
+        return KafkaRecordSerializationSchema.<DeadLetter>builder()
+                .setTopic(config.deadLetterTopic())
+                // Cut further if still too large for the producer: never fail the sink.
+                .setValueSerializationSchema(
+                        DeadLetterSerializationSchema.forMaxRequestSize(maxRequestSize(config)))
+                .build();
     }
 
     /** The producers' {@code max.request.size}: the user's, or Kafka's default of 1 MiB. */

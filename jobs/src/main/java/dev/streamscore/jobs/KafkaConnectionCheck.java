@@ -50,14 +50,24 @@ public final class KafkaConnectionCheck {
         Properties consumer = config.kafka().consumer();
         Properties producer = config.kafka().producer();
         boolean sameSettings = producer.equals(consumer);
-        check(config, consumer, "consumer", sameSettings, deadline, timeout);
+        check(config, config.topics(), consumer, "consumer", sameSettings, deadline, timeout);
         if (!sameSettings) {
-            check(config, producer, "producer", true, deadline, timeout);
+            check(config, config.topics(), producer, "producer", true, deadline, timeout);
         }
+    }
+
+    /**
+     * As {@link #check(ScoringConfig, Duration)}, for a tool that only reads {@code topics} with
+     * the consumer's settings.
+     */
+    public static void checkReadable(ScoringConfig config, List<String> topics, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        check(config, topics, config.kafka().consumer(), "consumer", false, deadline, timeout);
     }
 
     private static void check(
             ScoringConfig config,
+            List<String> topics,
             Properties settings,
             String client,
             boolean producing,
@@ -72,7 +82,6 @@ public final class KafkaConnectionCheck {
         // which says the same as ours) is what we report.
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Math.max(1, millis - 200));
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Math.max(1, millis - 200));
-        List<String> topics = config.topics();
         String where =
                 "Kafka at "
                         + config.bootstrapServers()
@@ -85,7 +94,7 @@ public final class KafkaConnectionCheck {
         try {
             var described =
                     admin.describeTopics(topics).allTopicNames().get(millis, TimeUnit.MILLISECONDS);
-            if (config.modelControl()) {
+            if (config.modelControl() && described.containsKey(config.controlTopic())) {
                 int partitions = described.get(config.controlTopic()).partitions().size();
                 if (partitions != 1) {
                     throw new IllegalArgumentException(

@@ -58,6 +58,9 @@ public interface ScoringStage {
                             .withChallenger(config.challengerModel())
                             // The enricher emits a fresh object per element.
                             .withInputsOwned();
+            if (config.featureLog()) {
+                operator.withFeatureLog();
+            }
             String name = "score: batched ONNX inference";
             TypeInformation<FraudScore> type = TypeInformation.of(FraudScore.class);
             if (commands == null) {

@@ -11,7 +11,8 @@ import java.util.Map;
 
 /**
  * What a model artifact is: its name and version, the SHA-256 of its ONNX file, the ONNX input and
- * output names, the ordered feature list it expects, and the score thresholds of its decisions.
+ * output names, the ordered feature list it expects, the score thresholds of its decisions, and
+ * optionally a baseline row (the mean training row) that occlusion reason codes compare against.
  * Read from the {@code descriptor.json} that sits beside each {@code model.onnx} under {@code
  * models/artifacts/}.
  *
@@ -30,6 +31,7 @@ public record ModelDescriptor(
         @JsonProperty("output_name") String outputName,
         @JsonProperty("features") List<String> features,
         @JsonProperty("thresholds") Thresholds thresholds,
+        @JsonProperty("baseline") List<Double> baseline,
         @JsonProperty("quality") Map<String, Object> quality)
         implements Serializable {
 
@@ -58,6 +60,28 @@ public record ModelDescriptor(
             throw new IllegalArgumentException("model descriptor must give thresholds");
         }
         features = List.copyOf(features);
+        if (baseline != null) {
+            if (baseline.size() != features.size()) {
+                throw new IllegalArgumentException(
+                        "model descriptor field 'baseline' must hold one value per feature ("
+                                + features.size()
+                                + "), found "
+                                + baseline.size());
+            }
+            for (int i = 0; i < baseline.size(); i++) {
+                Double v = baseline.get(i);
+                if (v == null || !Double.isFinite(v)) {
+                    throw new IllegalArgumentException(
+                            "model descriptor field 'baseline' must hold finite numbers; value "
+                                    + i
+                                    + " ("
+                                    + features.get(i)
+                                    + ") is "
+                                    + v);
+                }
+            }
+            baseline = List.copyOf(baseline);
+        }
         quality = quality == null ? Map.of() : Map.copyOf(quality);
     }
 

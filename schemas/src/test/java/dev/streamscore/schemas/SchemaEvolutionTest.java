@@ -41,6 +41,28 @@ class SchemaEvolutionTest {
         }
     }
 
+    /** What the job writes for others to read: their readers may be older than the job. */
+    static Stream<Schema> outputSchemas() {
+        return Stream.of(
+                FraudScore.getClassSchema(),
+                DeadLetter.getClassSchema(),
+                ModelStatus.getClassSchema());
+    }
+
+    @ParameterizedTest
+    @MethodSource("outputSchemas")
+    void everyPublishedVersionCanReadTheCurrentOne(Schema current) {
+        for (Schema reader : SchemaHistory.versionsOf(current.getName())) {
+            SchemaCompatibility.SchemaPairCompatibility result =
+                    SchemaCompatibility.checkReaderWriterCompatibility(reader, current);
+            assertThat(result.getType())
+                    .as(
+                            "an older reader (%s) reading the current %s: %s",
+                            reader, current.getName(), result.getDescription())
+                    .isEqualTo(SchemaCompatibilityType.COMPATIBLE);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("currentSchemas")
     void currentSchemaIsTheNewestPublishedVersion(Schema current) {

@@ -57,6 +57,9 @@ public final class StreamscoreCli {
             JobOptions.addTo(cli.getSubcommands().get(command).getCommandSpec());
         }
         JobOptions.addTo(cli.getSubcommands().get("probe").getCommandSpec(), ProbeCommand.OPTIONS);
+        JobOptions.addTo(
+                cli.getSubcommands().get("export-training-data").getCommandSpec(),
+                ExportTrainingDataCommand.OPTIONS);
         CommandLine model = cli.getSubcommands().get("model");
         for (String name : ModelCommandLine.KAFKA_COMMANDS) {
             JobOptions.addTo(

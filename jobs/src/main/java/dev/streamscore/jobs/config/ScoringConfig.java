@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.connector.base.DeliveryGuarantee;
@@ -44,7 +45,13 @@ public record ScoringConfig(
         Duration transactionTimeout,
         int maxFailures,
         Duration failureInterval,
-        Duration restartDelay)
+        Duration restartDelay,
+        String featureLogTopic,
+        String labelsTopic,
+        String qualityTopic,
+        Duration labelHorizon,
+        int qualityWindow,
+        Duration qualityInterval)
         implements Serializable {
 
     public ScoringConfig {
@@ -131,6 +138,22 @@ public record ScoringConfig(
             throw new IllegalArgumentException(
                     "restart-delay must be zero or positive, got " + restartDelay);
         }
+        if (labelHorizon.isNegative() || labelHorizon.isZero()) {
+            throw new IllegalArgumentException(
+                    "label-horizon must be positive, got " + labelHorizon);
+        }
+        if (qualityWindow < 1) {
+            throw new IllegalArgumentException(
+                    "quality-window must be at least 1 labelled transaction, got " + qualityWindow);
+        }
+        if (qualityInterval.toMillis() < 1) {
+            throw new IllegalArgumentException(
+                    "quality-interval must be at least 1 ms, got " + qualityInterval);
+        }
+        if (labelsTopic != null && (qualityTopic == null || qualityTopic.isBlank())) {
+            throw new IllegalArgumentException(
+                    "quality-topic must be set when labels-topic is, found an empty name");
+        }
         for (String[] topic :
                 new String[][] {
                     {"transactions-topic", transactionsTopic},
@@ -143,6 +166,16 @@ public record ScoringConfig(
                 throw new IllegalArgumentException(topic[0] + " must be set, found an empty name");
             }
         }
+    }
+
+    /** Whether scores are logged with their features to the feature log topic. */
+    public boolean featureLog() {
+        return featureLogTopic != null;
+    }
+
+    /** Whether labels are read and joined with scores to measure live quality. */
+    public boolean labels() {
+        return labelsTopic != null;
     }
 
     /** Whether models change through the control topic (else only by restart). */
@@ -173,6 +206,13 @@ public record ScoringConfig(
                                 deadLetterTopic,
                                 modelStatusTopic,
                                 challengerScoresTopic));
+        if (featureLog()) {
+            topics.add(featureLogTopic);
+        }
+        if (labels()) {
+            topics.add(labelsTopic);
+            topics.add(qualityTopic);
+        }
         if (modelControl()) {
             topics.add(controlTopic);
         }
@@ -209,7 +249,18 @@ public record ScoringConfig(
                 conf.get(TRANSACTION_TIMEOUT),
                 conf.get(MAX_FAILURES),
                 conf.get(FAILURE_INTERVAL),
-                conf.get(RESTART_DELAY));
+                conf.get(RESTART_DELAY),
+                optionalTopic(conf, FEATURE_LOG_TOPIC),
+                optionalTopic(conf, LABELS_TOPIC),
+                conf.get(QUALITY_TOPIC),
+                conf.get(LABEL_HORIZON),
+                conf.get(QUALITY_WINDOW),
+                conf.get(QUALITY_INTERVAL));
+    }
+
+    /** An optional topic: unset or blank is none. */
+    private static String optionalTopic(ReadableConfig conf, ConfigOption<String> option) {
+        return conf.getOptional(option).map(String::trim).filter(t -> !t.isEmpty()).orElse(null);
     }
 
     /**

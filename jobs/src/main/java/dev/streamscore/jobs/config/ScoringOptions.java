@@ -232,6 +232,58 @@ public final class ScoringOptions {
                     .defaultValue(Duration.ofSeconds(5))
                     .withDescription("Wait before each restart.");
 
+    public static final ConfigOption<String> FEATURE_LOG_TOPIC =
+            ConfigOptions.key("feature-log-topic")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Output topic of FeatureLogEntry records, keyed by transaction id: the"
+                                    + " exact features each score was made from, with the model"
+                                    + " version and the score, for retraining; none (off) by"
+                                    + " default.");
+
+    public static final ConfigOption<String> LABELS_TOPIC =
+            ConfigOptions.key("labels-topic")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Input topic of FraudLabel records (chargebacks, analysts' and"
+                                    + " customers' verdicts), joined with what was scored to"
+                                    + " measure each model version's live quality; none (off) by"
+                                    + " default.");
+
+    public static final ConfigOption<String> QUALITY_TOPIC =
+            ConfigOptions.key("quality-topic")
+                    .stringType()
+                    .defaultValue("streamscore-model-quality")
+                    .withDescription(
+                            "Output topic of ModelQuality records (precision, recall and PR-AUC"
+                                    + " per model version), with --labels-topic.");
+
+    public static final ConfigOption<Duration> LABEL_HORIZON =
+            ConfigOptions.key("label-horizon")
+                    .durationType()
+                    .defaultValue(Duration.ofDays(90))
+                    .withDescription(
+                            "How long a score waits for its label (and a label for its score)"
+                                    + " in keyed state before it is forgotten.");
+
+    public static final ConfigOption<Integer> QUALITY_WINDOW =
+            ConfigOptions.key("quality-window")
+                    .intType()
+                    .defaultValue(10_000)
+                    .withDescription(
+                            "Labelled transactions per model version that live quality is"
+                                    + " computed over: the most recent ones.");
+
+    public static final ConfigOption<Duration> QUALITY_INTERVAL =
+            ConfigOptions.key("quality-interval")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(10))
+                    .withDescription(
+                            "How often each model version's quality is computed and written,"
+                                    + " while labels arrive.");
+
     /** The options of the job itself, beside those of its inference and batching. */
     public static List<ConfigOption<?>> own() {
         return List.of(
@@ -259,7 +311,13 @@ public final class ScoringOptions {
                 TRANSACTION_TIMEOUT,
                 MAX_FAILURES,
                 FAILURE_INTERVAL,
-                RESTART_DELAY);
+                RESTART_DELAY,
+                FEATURE_LOG_TOPIC,
+                LABELS_TOPIC,
+                QUALITY_TOPIC,
+                LABEL_HORIZON,
+                QUALITY_WINDOW,
+                QUALITY_INTERVAL);
     }
 
     /**

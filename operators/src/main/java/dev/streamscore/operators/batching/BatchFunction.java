@@ -68,6 +68,38 @@ public interface BatchFunction<IN, OUT> extends Serializable {
     OUT scored(IN element, ModelDescriptor model, float score, boolean reused);
 
     /**
+     * Whether a row that scored {@code score} needs its contributions (its reasons); only asked
+     * when the model has an {@link BatchScorer#explainer()}. Called on the inference threads: it
+     * must be thread-safe and depend on its arguments alone. None by default.
+     */
+    default boolean explains(ModelDescriptor model, float score) {
+        return false;
+    }
+
+    /**
+     * As {@link #scored(Object, ModelDescriptor, float, boolean)}, with the row's contributions
+     * when {@link #explains} asked for them: one value per feature, in log-odds; {@code null} when
+     * none were asked for or the explanation failed (counted in the operator's {@code
+     * explanationFailures}). An element answered from the cache is never explained: an element
+     * whose cached score needs an explanation is scored again.
+     */
+    default OUT scored(
+            IN element, ModelDescriptor model, float score, boolean reused, float[] contributions) {
+        return scored(element, model, score, reused);
+    }
+
+    /**
+     * The record written beside {@code output} to the operator's log output when it has one (see
+     * {@link BatchingOperator#withLogOutput}), or {@code null} for none; on the task thread. By
+     * default none.
+     *
+     * @param row the row the model scored (or whose cached score it got)
+     */
+    default Object logged(IN element, ModelDescriptor model, float[] row, OUT output) {
+        return null;
+    }
+
+    /**
      * What {@code element} becomes when the model failed on its row alone after every retry.
      *
      * @param reused whether the row was that of an equal element ahead of this one

@@ -1,6 +1,7 @@
 package dev.streamscore.operators.batching;
 
 import dev.streamscore.models.ModelDescriptor;
+import dev.streamscore.models.explain.Explainer;
 import java.io.Serializable;
 import java.nio.FloatBuffer;
 
@@ -40,6 +41,15 @@ public interface BatchScorer extends AutoCloseable {
      * row into {@code out[0..n)}. Thread-safe. May block; the operator times it out.
      */
     void score(FloatBuffer rows, int n, float[] out) throws Exception;
+
+    /**
+     * What explains this model's scores (the reasons of the rows the operator's function asks for),
+     * called right after {@link #score} on the same inference thread; {@code null} when it has
+     * none.
+     */
+    default Explainer explainer() {
+        return null;
+    }
 
     /** Releases the model; called once, after the last {@link #score} call has returned. */
     @Override

@@ -55,6 +55,10 @@ public final class BatchingMetrics {
     public static final String MODEL_CALL_TIMEOUTS = "modelCallTimeouts";
     public static final String RETRIES = "retries";
     public static final String BATCH_SPLITS = "batchSplits";
+    public static final String ROWS_EXPLAINED = "rowsExplained";
+    public static final String EXPLANATION_TIME_NANOS = "explanationTimeNanos";
+    public static final String EXPLANATION_FAILURES = "explanationFailures";
+    public static final String CACHE_HITS_RESCORED = "cacheHitsRescored";
     public static final String CHOSEN_BATCH_SIZE = "chosenBatchSize";
     public static final String CHOSEN_MAX_WAIT_MICROS = "chosenMaxWaitMicros";
     public static final String MODEL_VERSION = "modelVersion";
@@ -79,6 +83,10 @@ public final class BatchingMetrics {
                     MODEL_CALL_TIMEOUTS,
                     RETRIES,
                     BATCH_SPLITS,
+                    ROWS_EXPLAINED,
+                    EXPLANATION_TIME_NANOS,
+                    EXPLANATION_FAILURES,
+                    CACHE_HITS_RESCORED,
                     CHOSEN_BATCH_SIZE,
                     CHOSEN_MAX_WAIT_MICROS,
                     MODEL_VERSION,
@@ -136,6 +144,20 @@ public final class BatchingMetrics {
     /** Batches (or halves) split in two to isolate the rows the model fails on. */
     public final Counter batchSplits;
 
+    /** Rows whose contributions (reasons) were computed after their model call. */
+    public final Counter rowsExplained;
+
+    /** Inference-thread time spent computing contributions, in nanoseconds. */
+    public final Counter explanationTimeNanos;
+
+    /** Rows whose explanation failed: their scores went out without reasons. */
+    public final Counter explanationFailures;
+
+    /**
+     * Cache hits whose score needs reasons, which the cache does not keep: scored again instead.
+     */
+    public final Counter cacheHitsRescored;
+
     /** Rows at which the current batch closes: {@code maxBatchSize}, or the adaptive choice. */
     public final Gauge<Integer> chosenBatchSize;
 
@@ -171,6 +193,10 @@ public final class BatchingMetrics {
         modelCallTimeouts = group.counter(MODEL_CALL_TIMEOUTS);
         retries = group.counter(RETRIES);
         batchSplits = group.counter(BATCH_SPLITS);
+        rowsExplained = group.counter(ROWS_EXPLAINED);
+        explanationTimeNanos = group.counter(EXPLANATION_TIME_NANOS);
+        explanationFailures = group.counter(EXPLANATION_FAILURES);
+        cacheHitsRescored = group.counter(CACHE_HITS_RESCORED);
         this.chosenBatchSize =
                 group.gauge(CHOSEN_BATCH_SIZE, (Gauge<Integer>) chosenBatchSize::getAsInt);
         this.chosenMaxWaitMicros =

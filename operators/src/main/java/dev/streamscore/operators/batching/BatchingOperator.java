@@ -108,6 +108,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
     private final Ticker ticker;
     private boolean inputsOwned;
     private OutputTag<OUT> challengerOutput;
+    private OutputTag<Object> logOutput;
 
     /**
      * The task's mailbox at this operator's position in the chain. The runtime hands it to every
@@ -194,6 +195,17 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
      *
      * @return this operator
      */
+    /**
+     * Writes, beside each main output, what {@link BatchFunction#logged} makes of it to {@code
+     * tag}, with the output's timestamp: a log of what was scored.
+     */
+    @SuppressWarnings("unchecked")
+    public BatchingOperator<IN, OUT> withLogOutput(OutputTag<?> tag) {
+        Preconditions.checkArgument(tag != null, "log output tag must be set, found none");
+        this.logOutput = (OutputTag<Object>) tag;
+        return this;
+    }
+
     public BatchingOperator<IN, OUT> withChallengerOutput(OutputTag<OUT> tag) {
         Preconditions.checkArgument(tag != null, "challenger output tag must be set, found none");
         this.challengerOutput = tag;
@@ -309,6 +321,7 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                         ticker,
                         columns,
                         getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks(),
+                        function::explains,
                         new RowListener());
         String taskName = getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks();
         challengers =
@@ -422,6 +435,13 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
             CachedScore hit =
                     cache.lookup(getCurrentKey(), featureHash, row, descriptor.identity());
             metrics.cacheTimeNanos.inc(ticker.nanoTime() - lookupStart);
+            if (hit != null
+                    && current.explainer() != null
+                    && function.explains(descriptor, hit.score)) {
+                // The cache keeps scores, not reasons: this one is scored (and explained) again.
+                metrics.cacheHitsRescored.inc();
+                hit = null;
+            }
             if (hit != null) {
                 metrics.cacheHits.inc();
                 pending.model = descriptor;
@@ -487,7 +507,12 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
      * What the function makes of a score; a null would hold the element (and watermarks) forever.
      */
     private OUT scoredOutput(IN element, ModelDescriptor model, float score, boolean reused) {
-        OUT out = function.scored(element, model, score, reused);
+        return scoredOutput(element, model, score, reused, null);
+    }
+
+    private OUT scoredOutput(
+            IN element, ModelDescriptor model, float score, boolean reused, float[] contributions) {
+        OUT out = function.scored(element, model, score, reused, contributions);
         if (out == null) {
             throw new IllegalStateException(
                     function.getClass().getName()
@@ -678,7 +703,8 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
     private final class RowListener implements InFlightBatches.Listener {
         @Override
         @SuppressWarnings("unchecked")
-        public void scored(Batch batch, PendingRow row, float score) throws Exception {
+        public void scored(Batch batch, PendingRow row, float score, float[] contributions)
+                throws Exception {
             ModelDescriptor descriptor = batch.scorer.descriptor();
             if (batch.scorer == firstScoreAwaited) {
                 firstScoreAwaited = null;
@@ -697,7 +723,8 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                 // Only the first element cost the row; those attached to it reused it.
                 pending.model = descriptor;
                 pending.score = score;
-                pending.output = scoredOutput(pending.element, descriptor, score, i > 0);
+                pending.output =
+                        scoredOutput(pending.element, descriptor, score, i > 0, contributions);
                 results.completed(pending);
             }
         }
@@ -727,6 +754,18 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
                     reusableOutput.eraseTimestamp();
                 }
                 output.collect(reusableOutput);
+                if (logOutput != null && pending.model != null) {
+                    Object entry =
+                            function.logged(
+                                    pending.element, pending.model, pending.row, pending.output);
+                    if (entry != null) {
+                        output.collect(
+                                logOutput,
+                                pending.hasTimestamp
+                                        ? new StreamRecord<>(entry, pending.timestamp)
+                                        : new StreamRecord<>(entry));
+                    }
+                }
                 if (pending.model != null && challengers.current() != null) {
                     challengers.offer(
                             new ChallengerScoring.Entry<>(

@@ -1,5 +1,7 @@
 package dev.streamscore.operators.batching;
 
+import dev.streamscore.models.ModelDescriptor;
+import dev.streamscore.models.explain.Explainer;
 import java.nio.FloatBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,12 +42,22 @@ final class InFlightBatches {
 
     private static final Logger LOG = LoggerFactory.getLogger(InFlightBatches.class);
 
+    /** Which scores the function wants explained: {@link BatchFunction#explains}. */
+    @FunctionalInterface
+    interface Explains {
+        boolean explains(ModelDescriptor model, float score);
+    }
+
     /** Prefix of the inference threads' names. */
     static final String THREAD_NAME_PREFIX = "streamscore-inference";
 
     /** What becomes of the rows. Called on the task thread. */
     interface Listener {
-        void scored(Batch batch, PendingRow row, float score) throws Exception;
+        /**
+         * @param contributions the row's contributions, or {@code null} when it was not explained
+         */
+        void scored(Batch batch, PendingRow row, float score, float[] contributions)
+                throws Exception;
 
         void givenUp(Batch batch, PendingRow row, Throwable failure) throws Exception;
     }
@@ -61,6 +73,7 @@ final class InFlightBatches {
     private final BatchAssembler assembler;
     private final Ticker ticker;
     private final int columns;
+    private final Explains explains;
     private final Listener listener;
 
     /** Batches waiting for a retry's backoff timer. */
@@ -82,6 +95,7 @@ final class InFlightBatches {
             Ticker ticker,
             int columns,
             String taskName,
+            Explains explains,
             Listener listener) {
         this.settings = settings;
         this.pool = pool;
@@ -93,6 +107,7 @@ final class InFlightBatches {
         this.assembler = assembler;
         this.ticker = ticker;
         this.columns = columns;
+        this.explains = explains;
         this.listener = listener;
         // Twice maxInFlight: a call that timed out keeps its thread until it returns.
         this.threads =
@@ -230,6 +245,9 @@ final class InFlightBatches {
             }
         }
         attempt.nanos = ticker.nanoTime() - start;
+        if (rows != null && attempt.failure == null) {
+            explain(attempt, rows, n);
+        }
         attempt.returned = true;
         try {
             mailbox.execute(
@@ -241,6 +259,49 @@ final class InFlightBatches {
             // The task is shutting down; the batch is restored from the last checkpoint.
             LOG.debug("Dropped the result of batch {}: the mailbox is closed", attempt.batch.id, e);
         }
+    }
+
+    /**
+     * On the inference thread, right after a successful call: the contributions of the rows the
+     * function asks to explain. A failure leaves the scores as they are, without contributions; an
+     * Error fails the task as one from the model call does.
+     */
+    private void explain(Attempt attempt, FloatBuffer rows, int n) {
+        Explainer explainer = attempt.batch.scorer.explainer();
+        if (explainer == null) {
+            return;
+        }
+        ModelDescriptor model = attempt.batch.scorer.descriptor();
+        int[] which = null;
+        int count = 0;
+        for (int i = 0; i < n; i++) {
+            if (explains.explains(model, attempt.out[i])) {
+                if (which == null) {
+                    which = new int[n];
+                }
+                which[count++] = i;
+            }
+        }
+        if (count == 0) {
+            return;
+        }
+        long start = ticker.nanoTime();
+        try {
+            float[][] contributions = new float[count][columns];
+            explainer.explain(rows, which, count, attempt.out, contributions);
+            float[][] byRow = new float[n][];
+            for (int k = 0; k < count; k++) {
+                byRow[which[k]] = contributions[k];
+            }
+            attempt.contributions = byRow;
+            attempt.explained = count;
+        } catch (Error e) {
+            attempt.failure = e;
+        } catch (Throwable t) {
+            attempt.explanationFailure = t;
+            attempt.explained = count;
+        }
+        attempt.explanationNanos = ticker.nanoTime() - start;
     }
 
     /** The rows of the attempt's range, in the buffer the model call reads. */
@@ -285,8 +346,26 @@ final class InFlightBatches {
         int n = attempt.range.size();
         metrics.inferenceTimePerRowNanos.update(attempt.nanos / n);
         assembler.onCall(n, attempt.nanos);
+        metrics.explanationTimeNanos.inc(attempt.explanationNanos);
+        if (attempt.explanationFailure != null) {
+            metrics.explanationFailures.inc(attempt.explained);
+            LOG.warn(
+                    "Could not explain {} scores of batch {} (model {}); they go out without"
+                            + " reasons",
+                    attempt.explained,
+                    batch.id,
+                    batch.scorer.descriptor().id(),
+                    attempt.explanationFailure);
+        } else {
+            metrics.rowsExplained.inc(attempt.explained);
+        }
+        float[][] contributions = attempt.contributions;
         for (int i = 0; i < n; i++) {
-            listener.scored(batch, batch.rows[attempt.range.from + i], attempt.out[i]);
+            listener.scored(
+                    batch,
+                    batch.rows[attempt.range.from + i],
+                    attempt.out[i],
+                    contributions == null ? null : contributions[i]);
         }
         metrics.rowsScored.inc(n);
         proceed(batch);
@@ -400,6 +479,14 @@ final class InFlightBatches {
         Throwable failure;
 
         long nanos;
+
+        /** Written by the inference thread before {@link #returned}: per row, or null. */
+        float[][] contributions;
+
+        int explained;
+        Throwable explanationFailure;
+        long explanationNanos;
+
         volatile boolean returned;
 
         ScheduledFuture<?> timeoutTimer;

@@ -4,15 +4,19 @@ import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.OnnxOptions;
+import dev.streamscore.models.explain.Explainer;
+import dev.streamscore.models.explain.Explainers;
 import java.nio.FloatBuffer;
 
 /** The {@link BatchScorer} of a model in ONNX Runtime: one shared {@link OnnxModel} session. */
 public final class OnnxBatchScorer implements BatchScorer {
 
     private final OnnxModel model;
+    private final Explainer explainer;
 
-    private OnnxBatchScorer(OnnxModel model) {
+    private OnnxBatchScorer(ModelArtifact artifact, OnnxModel model) {
         this.model = model;
+        this.explainer = Explainers.of(artifact, model);
     }
 
     /**
@@ -22,12 +26,18 @@ public final class OnnxBatchScorer implements BatchScorer {
      *     (see {@link dev.streamscore.models.ModelArtifact})
      */
     public static BatchScorer open(String location, OnnxOptions options) throws Exception {
-        return new OnnxBatchScorer(OnnxModel.open(location, options));
+        return open(ModelArtifact.load(location), options);
     }
 
     /** Opens (or shares) the session of a model already loaded and verified. */
     public static BatchScorer open(ModelArtifact artifact, OnnxOptions options) throws Exception {
-        return new OnnxBatchScorer(OnnxModel.open(artifact, options));
+        OnnxModel model = OnnxModel.open(artifact, options);
+        try {
+            return new OnnxBatchScorer(artifact, model);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
     }
 
     /** What an operator opens its scorer with, in {@code open}, on the TaskManager. */
@@ -54,6 +64,12 @@ public final class OnnxBatchScorer implements BatchScorer {
     @Override
     public void score(FloatBuffer rows, int n, float[] out) throws Exception {
         model.score(rows, n, out);
+    }
+
+    /** TreeSHAP, occlusion, or none: see {@link Explainers#of}. */
+    @Override
+    public Explainer explainer() {
+        return explainer;
     }
 
     @Override

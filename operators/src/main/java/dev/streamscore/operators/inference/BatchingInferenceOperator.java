@@ -12,6 +12,7 @@ import dev.streamscore.operators.lifecycle.ModelCommands;
 import dev.streamscore.operators.lifecycle.ModelLoader;
 import dev.streamscore.operators.lifecycle.ModelRegistry;
 import dev.streamscore.operators.lifecycle.ModelStatuses;
+import dev.streamscore.schemas.FeatureLogEntry;
 import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.ModelAction;
 import dev.streamscore.schemas.ModelCommand;
@@ -86,6 +87,10 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
     public static final OutputTag<FraudScore> CHALLENGER_SCORES =
             new OutputTag<>("challenger-scores", TypeInformation.of(FraudScore.class));
 
+    /** Side output of the feature log, when on ({@link #withFeatureLog}). */
+    public static final OutputTag<FeatureLogEntry> FEATURE_LOG =
+            new OutputTag<>("feature-log", TypeInformation.of(FeatureLogEntry.class));
+
     /** Broadcast state of the models each subtask serves; part of the savepoint format. */
     public static final MapStateDescriptor<String, ModelRegistryState> REGISTRY_STATE =
             new MapStateDescriptor<>(
@@ -154,6 +159,15 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
     private static InferenceSettings required(InferenceSettings settings) {
         Preconditions.checkArgument(settings != null, "inference settings must be set, found none");
         return settings;
+    }
+
+    /**
+     * Writes a {@link FeatureLogEntry} of each score (but fallback scores) to {@link #FEATURE_LOG}:
+     * the exact row the model scored, with the model's version and SHA-256 and the score.
+     */
+    public BatchingInferenceOperator withFeatureLog() {
+        withLogOutput(FEATURE_LOG);
+        return this;
     }
 
     @Override

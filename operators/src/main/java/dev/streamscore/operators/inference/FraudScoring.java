@@ -7,10 +7,14 @@ import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.features.CardFeatures;
 import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.schemas.DeadLetter;
+import dev.streamscore.schemas.Decision;
+import dev.streamscore.schemas.FeatureLogEntry;
 import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Stage;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.flink.metrics.Counter;
 
 /**
@@ -34,6 +38,7 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
             SingleObjectCodec.of(Transaction.class);
 
     private final Double fallbackScore;
+    private final int reasons;
 
     private transient Context context;
     transient Counter deadLetters;
@@ -41,6 +46,7 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
 
     FraudScoring(InferenceSettings settings) {
         this.fallbackScore = settings.fallbackScore();
+        this.reasons = settings.reasons();
     }
 
     @Override
@@ -94,11 +100,59 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
         return element.features;
     }
 
+    /** REVIEW and DECLINE scores, unless reasons are off. Thread-safe: it reads no state. */
+    @Override
+    public boolean explains(ModelDescriptor model, float score) {
+        return reasons > 0 && FraudScores.decide(model, score) != Decision.APPROVE;
+    }
+
     @Override
     public FraudScore scored(
             EnrichedTransaction element, ModelDescriptor model, float score, boolean reused) {
+        return scored(element, model, score, reused, null);
+    }
+
+    @Override
+    public FraudScore scored(
+            EnrichedTransaction element,
+            ModelDescriptor model,
+            float score,
+            boolean reused,
+            float[] contributions) {
         return FraudScores.of(
-                element.transaction, model, score, reused, false, context.currentProcessingTime());
+                element.transaction,
+                model,
+                score,
+                reused,
+                false,
+                context.currentProcessingTime(),
+                FraudScores.reasons(model, element.features, contributions, reasons));
+    }
+
+    /** The feature log's entry of a score: the row the model saw, its score and decision. */
+    @Override
+    public Object logged(
+            EnrichedTransaction element, ModelDescriptor model, float[] row, FraudScore score) {
+        if (score.getFallback()) {
+            return null; // not what a model made of the row
+        }
+        List<Float> features = new ArrayList<>(row.length);
+        for (float v : row) {
+            features.add(v);
+        }
+        return FeatureLogEntry.newBuilder()
+                .setTransactionId(score.getTransactionId())
+                .setCardId(score.getCardId())
+                .setEventTime(score.getEventTime())
+                .setScoredAt(score.getScoredAt())
+                .setModelName(score.getModelName())
+                .setModelVersion(score.getModelVersion())
+                .setModelSha256(model.sha256())
+                .setFeatures(features)
+                .setScore(score.getScore())
+                .setDecision(score.getDecision())
+                .setCacheHit(score.getCacheHit())
+                .build();
     }
 
     @Override

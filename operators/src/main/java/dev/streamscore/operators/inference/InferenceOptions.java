@@ -83,6 +83,16 @@ public final class InferenceOptions {
                             "Score in [0, 1] for a transaction the model cannot score, marked"
                                     + " fallback=true; unset sends it to the dead-letter topic.");
 
+    public static final ConfigOption<Integer> REASONS =
+            ConfigOptions.key("reasons")
+                    .intType()
+                    .defaultValue(3)
+                    .withDescription(
+                            "Reasons on each REVIEW or DECLINE score: up to this many features"
+                                    + " that pushed it up (TreeSHAP for tree ensembles, occlusion"
+                                    + " against the descriptor's baseline otherwise), 0 to 10; 0"
+                                    + " turns them off.");
+
     /** Every option above, in the order the README's table lists them. */
     public static List<ConfigOption<?>> all() {
         return List.of(
@@ -93,6 +103,7 @@ public final class InferenceOptions {
                 GPU_DEVICE,
                 PAD_TO_SIZES,
                 ORT_PROFILE,
-                FALLBACK_SCORE);
+                FALLBACK_SCORE,
+                REASONS);
     }
 }

@@ -27,10 +27,18 @@ import org.apache.flink.util.Preconditions;
  * @param batching how rows are batched, cached, retried and emitted
  * @param fallbackScore {@code null} (rows the model cannot score go to dead letters), or the score
  *     they get instead, marked {@code fallback}
+ * @param reasons how many reasons a REVIEW or DECLINE score carries at most; 0 for none
  */
 public record InferenceSettings(
-        String modelLocation, OnnxOptions onnx, BatchingSettings batching, Double fallbackScore)
+        String modelLocation,
+        OnnxOptions onnx,
+        BatchingSettings batching,
+        Double fallbackScore,
+        int reasons)
         implements Serializable {
+
+    /** The most reasons a score may carry. */
+    public static final int MAX_REASONS = 10;
 
     public InferenceSettings {
         Preconditions.checkArgument(
@@ -43,6 +51,11 @@ public record InferenceSettings(
                 fallbackScore == null || (fallbackScore >= 0 && fallbackScore <= 1),
                 "fallback score must be a probability between 0 and 1, or none, found %s",
                 fallbackScore);
+        Preconditions.checkArgument(
+                reasons >= 0 && reasons <= MAX_REASONS,
+                "reasons per flagged score must be within 0..%s, found %s",
+                MAX_REASONS,
+                reasons);
     }
 
     /** The settings {@code config} gives, each option not set there at its default. */
@@ -60,22 +73,27 @@ public record InferenceSettings(
                         .withProfilePrefix(
                                 config.getOptional(InferenceOptions.ORT_PROFILE).orElse(null)),
                 BatchingSettings.from(config),
-                config.getOptional(InferenceOptions.FALLBACK_SCORE).orElse(null));
+                config.getOptional(InferenceOptions.FALLBACK_SCORE).orElse(null),
+                config.get(InferenceOptions.REASONS));
     }
 
     /** Every option at its default, the model at {@code modelLocation}. */
     public static InferenceSettings defaults(String modelLocation) {
         InferenceSettings defaults = from(new Configuration());
         return new InferenceSettings(
-                modelLocation, defaults.onnx, defaults.batching, defaults.fallbackScore);
+                modelLocation,
+                defaults.onnx,
+                defaults.batching,
+                defaults.fallbackScore,
+                defaults.reasons);
     }
 
     public InferenceSettings withOnnx(OnnxOptions onnx) {
-        return new InferenceSettings(modelLocation, onnx, batching, fallbackScore);
+        return new InferenceSettings(modelLocation, onnx, batching, fallbackScore, reasons);
     }
 
     public InferenceSettings withBatching(BatchingSettings batching) {
-        return new InferenceSettings(modelLocation, onnx, batching, fallbackScore);
+        return new InferenceSettings(modelLocation, onnx, batching, fallbackScore, reasons);
     }
 
     /** With the batching settings {@code change} makes of a builder of the current ones. */
@@ -83,8 +101,13 @@ public record InferenceSettings(
         return withBatching(change.apply(batching.toBuilder()).build());
     }
 
+    /** Reasons per flagged score; 0 turns them off. */
+    public InferenceSettings withReasons(int reasons) {
+        return new InferenceSettings(modelLocation, onnx, batching, fallbackScore, reasons);
+    }
+
     /** {@code null} removes the fallback: rows the model cannot score go to dead letters. */
     public InferenceSettings withFallbackScore(Double fallbackScore) {
-        return new InferenceSettings(modelLocation, onnx, batching, fallbackScore);
+        return new InferenceSettings(modelLocation, onnx, batching, fallbackScore, reasons);
     }
 }

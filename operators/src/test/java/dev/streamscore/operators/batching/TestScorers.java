@@ -26,6 +26,7 @@ final class TestScorers {
                 "output",
                 features,
                 new ModelDescriptor.Thresholds(0.5, 0.8),
+                null,
                 Map.of());
     }
 

@@ -24,7 +24,8 @@ class InferenceSettingsTest {
                                 "bundled:gbdt",
                                 OnnxOptions.DEFAULT,
                                 BatchingSettings.DEFAULTS,
-                                null));
+                                null,
+                                3));
         assertThat(InferenceSettings.from(new Configuration())).isEqualTo(DEFAULTS);
         assertThat(InferenceOptions.MODEL.defaultValue()).isEqualTo("bundled:gbdt");
     }
@@ -42,6 +43,7 @@ class InferenceSettingsTest {
                                         "gpu-device", "1",
                                         "pad-to-sizes", "8;64",
                                         "fallback-score", "0.25",
+                                        "reasons", "5",
                                         "batch-size", "32")));
         assertThat(read.modelLocation()).isEqualTo("bundled:mlp");
         assertThat(read.onnx())
@@ -51,6 +53,7 @@ class InferenceSettingsTest {
                                 .withExecutionProvider(ExecutionProvider.AUTO, 1)
                                 .withPadToSizes(List.of(8, 64)));
         assertThat(read.fallbackScore()).isEqualTo(0.25);
+        assertThat(read.reasons()).isEqualTo(5);
         assertThat(read.batching().maxBatchSize()).isEqualTo(32);
     }
 
@@ -65,7 +68,9 @@ class InferenceSettingsTest {
                                 "bundled:gbdt",
                                 OnnxOptions.DEFAULT,
                                 BatchingSettings.DEFAULTS.toBuilder().maxRetries(0).build(),
-                                0.5));
+                                0.5,
+                                3));
+        assertThat(DEFAULTS.withReasons(0).reasons()).isZero();
         assertThat(changed.withFallbackScore(null).fallbackScore()).isNull();
         assertThat(DEFAULTS.withOnnx(OnnxOptions.DEFAULT.withThreads(2, 1)).onnx().intraOpThreads())
                 .isEqualTo(2);
@@ -73,6 +78,11 @@ class InferenceSettingsTest {
 
     @Test
     void rejectsEachInvalidSettingSayingWhatWasFound() {
+        assertThatThrownBy(() -> DEFAULTS.withReasons(11))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("reasons per flagged score must be within 0..10, found 11");
+        assertThatThrownBy(() -> DEFAULTS.withReasons(-1))
+                .hasMessage("reasons per flagged score must be within 0..10, found -1");
         assertThatThrownBy(() -> InferenceSettings.defaults(" "))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("model location must be 'bundled:<id>' or a folder, found ' '");

@@ -536,12 +536,14 @@ public final class BenchCommand implements Callable<Integer> {
     private static String stageLine(BenchResults.Stages s) {
         return String.format(
                 Locale.ROOT,
-                "us/event: decode %.1f, enrich %.1f, cache %.1f, model %.1f, encode %.1f;"
-                        + " batch %.0f",
+                "us/event: decode %.1f, enrich %.1f, cache %.1f, model %.1f, reasons %.2f (%.1f%%"
+                        + " explained), encode %.1f; batch %.0f",
                 s.decodeMicros(),
                 s.enrichMicros(),
                 s.cacheMicros(),
                 s.inferenceMicros(),
+                s.explainMicros(),
+                100 * s.explainedShare(),
                 s.sinkMicros(),
                 Double.isNaN(s.meanBatchSize()) ? 1.0 : s.meanBatchSize());
     }
@@ -771,7 +773,9 @@ public final class BenchCommand implements Callable<Integer> {
                 med(all, BenchResults.Stages::queueWaitMs),
                 med(all, BenchResults.Stages::inferenceCallMs),
                 med(all, BenchResults.Stages::meanBatchSize),
-                med(all, BenchResults.Stages::cacheHitRate));
+                med(all, BenchResults.Stages::cacheHitRate),
+                med(all, BenchResults.Stages::explainMicros),
+                med(all, BenchResults.Stages::explainedShare));
     }
 
     private static double med(

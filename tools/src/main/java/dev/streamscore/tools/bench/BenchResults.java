@@ -87,6 +87,8 @@ public final class BenchResults {
      * @param inferenceCallMs mean wall time of one model call
      * @param meanBatchSize mean rows per model call
      * @param cacheHitRate share of events answered by the cache
+     * @param explainMicros inference-thread time spent on reason codes, per event
+     * @param explainedShare share of events whose reasons were computed (the flagged ones)
      */
     public record Stages(
             double decodeMicros,
@@ -97,7 +99,9 @@ public final class BenchResults {
             double queueWaitMs,
             double inferenceCallMs,
             double meanBatchSize,
-            double cacheHitRate) {}
+            double cacheHitRate,
+            double explainMicros,
+            double explainedShare) {}
 
     /**
      * The model's own ceiling, measured in-process by JMH (no Flink, no Kafka).

@@ -402,7 +402,9 @@ final class EndToEndRunner {
                 StageMetrics.histogramMean(BatchingMetrics.QUEUE_TIME_MICROS) / 1000.0,
                 StageMetrics.histogramMean(BatchingMetrics.INFERENCE_TIME_MICROS) / 1000.0,
                 StageMetrics.histogramMean(BatchingMetrics.BATCH_SIZE),
-                StageMetrics.counterSum(BatchingMetrics.CACHE_HITS) / (double) events);
+                StageMetrics.counterSum(BatchingMetrics.CACHE_HITS) / (double) events,
+                StageMetrics.counterSum(BatchingMetrics.EXPLANATION_TIME_NANOS) / perEvent,
+                StageMetrics.counterSum(BatchingMetrics.ROWS_EXPLAINED) / (double) events);
     }
 
     /** The spec's options for {@code run}, with the extra job options over them. */

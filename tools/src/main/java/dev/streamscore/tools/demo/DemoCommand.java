@@ -3,6 +3,7 @@ package dev.streamscore.tools.demo;
 import dev.streamscore.jobs.FraudScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
+import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.testkit.EmbeddedKafka;
 import dev.streamscore.testkit.LocalFlink;
 import dev.streamscore.testkit.generator.TransactionGenerator;
@@ -233,6 +234,13 @@ public final class DemoCommand implements Callable<Integer> {
                     100.0 * monitor.declined.get() / scored,
                     100.0 * monitor.cacheHits.get() / scored,
                     monitor.deadLettered.get());
+            if (second % 5 == 0) {
+                // Every 5 s, the latest flagged score read, with the reasons it came with.
+                FraudScore explained = monitor.lastExplained.getAndSet(null);
+                if (explained != null) {
+                    out.println("          flagged: " + ScoreMonitor.explained(explained));
+                }
+            }
             out.flush();
             if (doneNow != lastOut) {
                 lastProgress = System.nanoTime();
@@ -346,6 +354,10 @@ public final class DemoCommand implements Callable<Integer> {
                     100.0 * monitor.reviewed.get() / scored,
                     100.0 * monitor.declined.get() / scored,
                     100.0 * monitor.cacheHits.get() / scored);
+            long flagged = monitor.reviewed.get() + monitor.declined.get();
+            out.printf(
+                    "  reasons       : %d of %d flagged scores carry reasons%n",
+                    monitor.flaggedWithReasons.get(), flagged);
             out.printf(
                     "  latency (ms)  : p50 %d, p99 %d, p99.9 %d, max %d (sent to score read)%n",
                     latency.getValueAtPercentile(50),

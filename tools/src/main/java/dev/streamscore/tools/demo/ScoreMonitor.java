@@ -3,6 +3,7 @@ package dev.streamscore.tools.demo;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.Decision;
 import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.Reason;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.testkit.KafkaClients;
 import java.time.Duration;
@@ -11,6 +12,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -43,6 +45,12 @@ public final class ScoreMonitor implements Runnable {
     public final AtomicLong cacheHits = new AtomicLong();
     public final AtomicLong deadLettered = new AtomicLong();
     public final AtomicLong unreadable = new AtomicLong();
+
+    /** REVIEW and DECLINE scores that came with at least one reason. */
+    public final AtomicLong flaggedWithReasons = new AtomicLong();
+
+    /** The latest REVIEW or DECLINE score read that has reasons, or null. */
+    public final AtomicReference<FraudScore> lastExplained = new AtomicReference<>();
 
     private final Map<String, Long> sentAt;
 
@@ -106,6 +114,28 @@ public final class ScoreMonitor implements Runnable {
         }
     }
 
+    /**
+     * One line for a flagged score and its reasons: {@code t-42 DECLINE 0.931 because
+     * amount_to_avg_log=2.31 (+1.82), foreign=1 (+0.90)}.
+     */
+    public static String explained(FraudScore score) {
+        StringBuilder line =
+                new StringBuilder()
+                        .append(score.getTransactionId())
+                        .append(' ')
+                        .append(score.getDecision())
+                        .append(String.format(" %.3f because ", score.getScore()));
+        for (int i = 0; i < score.getReasons().size(); i++) {
+            Reason r = score.getReasons().get(i);
+            line.append(i == 0 ? "" : ", ")
+                    .append(r.getFeature())
+                    .append('=')
+                    .append(String.format("%.4g", r.getValue()))
+                    .append(String.format(" (%+.2f)", r.getContribution()));
+        }
+        return line.toString();
+    }
+
     private void count(FraudScore score, long now) {
         scored.incrementAndGet();
         if (score.getDecision() == Decision.REVIEW) {
@@ -115,6 +145,10 @@ public final class ScoreMonitor implements Runnable {
         }
         if (score.getCacheHit()) {
             cacheHits.incrementAndGet();
+        }
+        if (score.getDecision() != Decision.APPROVE && !score.getReasons().isEmpty()) {
+            flaggedWithReasons.incrementAndGet();
+            lastExplained.set(score);
         }
         Long sent = sentAt.remove(score.getTransactionId());
         if (sent != null) {

@@ -34,9 +34,9 @@ class BenchReportTest {
                     + " 2025-06-01";
 
     private static final Stages INFERENCE_BOUND =
-            new Stages(2.0, 3.5, 0.0, 12.3, 1.1, 4.0, 2.5, 60.0, 0.0);
+            new Stages(2.0, 3.5, 0.0, 12.3, 1.1, 4.0, 2.5, 60.0, 0.0, 0.1, 0.03);
     private static final Stages DECODE_BOUND =
-            new Stages(9.0, 3.5, 0.4, 6.0, 1.1, 9.0, 3.0, 120.0, 0.3);
+            new Stages(9.0, 3.5, 0.4, 6.0, 1.1, 9.0, 3.0, 120.0, 0.3, 0.1, 0.03);
 
     /** Median max 41,000 events/s; median p99 at 50% load 11 ms. */
     private static final Setting BATCHED =

@@ -6,6 +6,8 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import dev.streamscore.models.onnx.OnnxProtos;
+import dev.streamscore.models.onnx.TreeEnsemble;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;

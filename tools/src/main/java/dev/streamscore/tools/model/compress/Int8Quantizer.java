@@ -6,6 +6,7 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import dev.streamscore.models.onnx.OnnxProtos;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;

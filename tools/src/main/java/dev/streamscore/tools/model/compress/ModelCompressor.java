@@ -17,6 +17,7 @@ import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.OnnxOptions;
+import dev.streamscore.models.onnx.OnnxProtos;
 import dev.streamscore.tools.model.LabelledSet;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -353,6 +354,7 @@ public final class ModelCompressor {
                                     d.outputName(),
                                     d.features(),
                                     d.thresholds(),
+                                    d.baseline(),
                                     Map.of()),
                             bytes);
             double measured = prAuc(artifact, rows, data.fraud());

@@ -8,6 +8,8 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.streamscore.models.onnx.OnnxProtos;
+import dev.streamscore.models.onnx.TreeEnsemble;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Collections;

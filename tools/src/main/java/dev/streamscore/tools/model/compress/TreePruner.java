@@ -3,6 +3,8 @@ package dev.streamscore.tools.model.compress;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
+import dev.streamscore.models.onnx.OnnxProtos;
+import dev.streamscore.models.onnx.TreeEnsemble;
 
 /**
  * Shrinks a boosted tree ensemble by keeping its first trees: later trees of a boosting sequence

@@ -6,6 +6,7 @@ import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.OnnxOptions;
+import dev.streamscore.models.onnx.OnnxProtos;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -77,6 +78,7 @@ final class Fixtures {
                         d.outputName(),
                         d.features(),
                         d.thresholds(),
+                        d.baseline(),
                         Map.of()),
                 bytes);
     }

@@ -7,6 +7,7 @@ import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import dev.streamscore.models.onnx.OnnxProtos;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;

@@ -7,6 +7,8 @@ import static org.assertj.core.api.Assertions.within;
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
+import dev.streamscore.models.onnx.OnnxProtos;
+import dev.streamscore.models.onnx.TreeEnsemble;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;

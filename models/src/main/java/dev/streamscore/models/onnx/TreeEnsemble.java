@@ -1,4 +1,4 @@
-package dev.streamscore.tools.model.compress;
+package dev.streamscore.models.onnx;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
@@ -233,6 +233,12 @@ public final class TreeEnsemble {
                                 modes.length,
                                 "nodes_missing_value_tracks_true")
                         : new long[modes.length];
+        // nodes_hitrates ("popularity of each node") is optional and ONNX Runtime ignores it;
+        // streamscore's exporter writes each node's training cover there, which TreeShap needs.
+        float[] hitrates =
+                OnnxProtos.attribute(node, "nodes_hitrates").isPresent()
+                        ? sizedFloats("nodes_hitrates")
+                        : null;
         Map<Long, Float> leafWeights = new HashMap<>(); // by (tree index << 32 | node index)
         long[] leafTrees = ints("target_treeids");
         long[] leafNodes = sized(ints("target_nodeids"), leafTrees.length, "target_nodeids");
@@ -284,11 +290,17 @@ public final class TreeEnsemble {
             walk.falseChild[t] = new int[size];
             walk.missingTrue[t] = new boolean[size];
             walk.weight[t] = new float[size];
+            if (hitrates != null) {
+                walk.cover[t] = new float[size];
+            }
             for (var e : local.entrySet()) {
                 int i = e.getKey();
                 int k = e.getValue();
                 walk.mode[t][k] = Walk.mode(modes[i]);
                 walk.missingTrue[t][k] = missing[i] != 0;
+                if (hitrates != null) {
+                    walk.cover[t][k] = hitrates[i];
+                }
                 if (modes[i].equals("LEAF")) {
                     walk.weight[t][k] = leafWeights.getOrDefault(((long) t << 32) | i, 0f);
                 } else {
@@ -323,6 +335,10 @@ public final class TreeEnsemble {
         final int[][] falseChild;
         final boolean[][] missingTrue;
         final float[][] weight;
+
+        /** Per node, its cover ({@code nodes_hitrates}); a tree's array is null without them. */
+        final float[][] cover;
+
         final float base;
         int featureCount;
 
@@ -334,6 +350,7 @@ public final class TreeEnsemble {
             falseChild = new int[trees][];
             missingTrue = new boolean[trees][];
             weight = new float[trees][];
+            cover = new float[trees][];
             this.base = base;
         }
 
@@ -373,6 +390,21 @@ public final class TreeEnsemble {
 
         public int treeCount() {
             return mode.length;
+        }
+
+        /** Whether every node has a cover ({@code nodes_hitrates}): what {@link TreeShap} needs. */
+        public boolean hasCovers() {
+            for (float[] c : cover) {
+                if (c == null) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** The base value added to the trees' sum: the margin before any tree. */
+        public float base() {
+            return base;
         }
 
         /** One more than the largest feature index a split reads: the row length needed. */

@@ -1,4 +1,4 @@
-package dev.streamscore.tools.model.compress;
+package dev.streamscore.models.onnx;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.ModelProto;

@@ -1,0 +1,93 @@
+package dev.streamscore.models.explain;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import dev.streamscore.models.ModelArtifact;
+import dev.streamscore.models.ModelDescriptor;
+import dev.streamscore.models.OnnxModel;
+import dev.streamscore.models.onnx.OnnxProtos;
+import dev.streamscore.models.onnx.TreeEnsemble;
+import dev.streamscore.models.onnx.TreeShap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Chooses how a model's scores are explained: TreeSHAP when the graph is one tree ensemble giving
+ * the log-odds followed by a sigmoid, with node covers; otherwise occlusion when the descriptor has
+ * a baseline row; otherwise none (the model's flagged scores carry no reasons, and a warning says
+ * why).
+ */
+public final class Explainers {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Explainers.class);
+
+    private Explainers() {}
+
+    /**
+     * The explainer of {@code artifact}, whose session is {@code model} (used by occlusion, never
+     * closed here), or {@code null} when it has none.
+     */
+    public static Explainer of(ModelArtifact artifact, OnnxModel model) {
+        ModelDescriptor d = artifact.descriptor();
+        String whyNotTreeShap;
+        try {
+            TreeShap shap = treeShap(artifact);
+            if (shap != null) {
+                return new TreeShapExplainer(shap, d.featureCount());
+            }
+            whyNotTreeShap = "its graph is not a tree ensemble followed by a sigmoid";
+        } catch (IllegalArgumentException e) {
+            whyNotTreeShap = e.getMessage();
+        }
+        if (d.baseline() != null) {
+            LOG.info("Model {} explains flagged scores by occlusion: {}", d.id(), whyNotTreeShap);
+            return new OcclusionExplainer(model, d.baseline());
+        }
+        LOG.warn(
+                "Model {} gives no reasons with its flagged scores: TreeSHAP cannot be used ({}),"
+                        + " and its descriptor has no 'baseline' row for occlusion",
+                d.id(),
+                whyNotTreeShap);
+        return null;
+    }
+
+    /**
+     * TreeSHAP of a graph that is exactly {@code TreeEnsembleRegressor(input) -> Sigmoid ->
+     * output}, or {@code null} for another graph.
+     *
+     * @throws IllegalArgumentException when it is such a graph but cannot be explained (no covers,
+     *     more than one target, a split past the model's features)
+     */
+    static TreeShap treeShap(ModelArtifact artifact) {
+        ModelDescriptor d = artifact.descriptor();
+        ModelProto proto = OnnxProtos.parse(artifact.onnxBytes(), artifact.location());
+        GraphProto graph = proto.getGraph();
+        if (graph.getNodeCount() != 2) {
+            return null;
+        }
+        NodeProto trees = graph.getNode(0);
+        NodeProto sigmoid = graph.getNode(1);
+        if (!TreeEnsemble.isTreeEnsemble(trees)
+                || !sigmoid.getOpType().equals("Sigmoid")
+                || !OnnxProtos.normalDomain(sigmoid.getDomain()).isEmpty()
+                || trees.getInputCount() != 1
+                || !trees.getInput(0).equals(d.inputName())
+                || sigmoid.getInputCount() != 1
+                || trees.getOutputCount() != 1
+                || !sigmoid.getInput(0).equals(trees.getOutput(0))
+                || sigmoid.getOutputCount() != 1
+                || !sigmoid.getOutput(0).equals(d.outputName())) {
+            return null;
+        }
+        TreeEnsemble.Walk walk = TreeEnsemble.of(trees).walk();
+        if (walk.featureCount() > d.featureCount()) {
+            throw new IllegalArgumentException(
+                    "its trees read feature "
+                            + (walk.featureCount() - 1)
+                            + ", past the descriptor's "
+                            + d.featureCount());
+        }
+        return TreeShap.of(walk);
+    }
+}

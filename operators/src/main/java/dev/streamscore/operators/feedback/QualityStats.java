@@ -1,0 +1,107 @@
+package dev.streamscore.operators.feedback;
+
+import dev.streamscore.schemas.Decision;
+import java.util.Arrays;
+
+/**
+ * Precision and recall at a model's two decision thresholds, and PR-AUC, over a set of labelled
+ * scores. PR-AUC is average precision as scikit-learn's {@code average_precision_score} computes
+ * it: the sum over the distinct scores, highest first, of the precision at that score times the
+ * recall it adds.
+ */
+public record QualityStats(
+        long labelled,
+        long frauds,
+        long flagged,
+        double precisionAtReview,
+        double recallAtReview,
+        double precisionAtDecline,
+        double recallAtDecline,
+        double prAuc) {
+
+    /** One labelled score in a long: the score's float bits, its decision and the label. */
+    public static long pack(double score, Decision decision, boolean fraud) {
+        return (Float.floatToIntBits((float) score) & 0xffff_ffffL)
+                | ((long) decision.ordinal() << 32)
+                | (fraud ? 1L << 34 : 0L);
+    }
+
+    static float score(long packed) {
+        return Float.intBitsToFloat((int) packed);
+    }
+
+    static Decision decision(long packed) {
+        return Decision.values()[(int) (packed >>> 32) & 3];
+    }
+
+    static boolean fraud(long packed) {
+        return (packed & (1L << 34)) != 0;
+    }
+
+    /** The statistics of the first {@code n} packed entries. */
+    public static QualityStats of(long[] entries, int n) {
+        long frauds = 0;
+        long flagged = 0;
+        long declined = 0;
+        long fraudFlagged = 0;
+        long fraudDeclined = 0;
+        for (int i = 0; i < n; i++) {
+            long e = entries[i];
+            boolean fraud = fraud(e);
+            Decision d = decision(e);
+            frauds += fraud ? 1 : 0;
+            if (d != Decision.APPROVE) {
+                flagged++;
+                fraudFlagged += fraud ? 1 : 0;
+            }
+            if (d == Decision.DECLINE) {
+                declined++;
+                fraudDeclined += fraud ? 1 : 0;
+            }
+        }
+        return new QualityStats(
+                n,
+                frauds,
+                flagged,
+                ratio(fraudFlagged, flagged),
+                ratio(fraudFlagged, frauds),
+                ratio(fraudDeclined, declined),
+                ratio(fraudDeclined, frauds),
+                averagePrecision(entries, n, frauds));
+    }
+
+    private static double ratio(long part, long whole) {
+        return whole == 0 ? Double.NaN : (double) part / whole;
+    }
+
+    private static double averagePrecision(long[] entries, int n, long frauds) {
+        if (frauds == 0) {
+            return Double.NaN;
+        }
+        // Scores are probabilities, never negative, so their float bits sort as they do: one
+        // sorted array of (score bits, label), walked from the highest score down. Ties form one
+        // step of the curve, as in scikit-learn.
+        long[] keys = new long[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = ((entries[i] & 0xffff_ffffL) << 1) | (fraud(entries[i]) ? 1 : 0);
+        }
+        Arrays.sort(keys);
+        double ap = 0;
+        long tp = 0;
+        long seen = 0;
+        double lastRecall = 0;
+        int i = n - 1;
+        while (i >= 0) {
+            long bits = keys[i] >>> 1;
+            while (i >= 0 && keys[i] >>> 1 == bits) {
+                tp += keys[i] & 1;
+                seen++;
+                i--;
+            }
+            double recall = (double) tp / frauds;
+            ap += (recall - lastRecall) * ((double) tp / seen);
+            lastRecall = recall;
+        }
+        return ap;
+    }
+}

@@ -1,0 +1,50 @@
+package dev.streamscore.operators.feedback;
+
+import dev.streamscore.schemas.Decision;
+import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.ModelRole;
+
+/**
+ * What the label join keeps of one model's score of a transaction until its label arrives. A Flink
+ * POJO.
+ */
+public class ScoreForLabel {
+
+    public String transactionId;
+    public ModelRole role;
+    public String modelName;
+    public String modelVersion;
+    public double score;
+    public Decision decision;
+
+    public ScoreForLabel() {}
+
+    public ScoreForLabel(
+            String transactionId,
+            ModelRole role,
+            String modelName,
+            String modelVersion,
+            double score,
+            Decision decision) {
+        this.transactionId = transactionId;
+        this.role = role;
+        this.modelName = modelName;
+        this.modelVersion = modelVersion;
+        this.score = score;
+        this.decision = decision;
+    }
+
+    /** A champion's or challenger's score; fallback scores are not the model's and return null. */
+    public static ScoreForLabel of(FraudScore score, ModelRole role) {
+        if (score.getFallback()) {
+            return null;
+        }
+        return new ScoreForLabel(
+                score.getTransactionId(),
+                role,
+                score.getModelName(),
+                score.getModelVersion(),
+                score.getScore(),
+                score.getDecision());
+    }
+}
