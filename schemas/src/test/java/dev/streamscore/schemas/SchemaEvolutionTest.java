@@ -24,7 +24,10 @@ class SchemaEvolutionTest {
                 FraudScore.getClassSchema(),
                 DeadLetter.getClassSchema(),
                 ModelCommand.getClassSchema(),
-                ModelStatus.getClassSchema());
+                ModelStatus.getClassSchema(),
+                FeatureLogEntry.getClassSchema(),
+                FraudLabel.getClassSchema(),
+                ModelQuality.getClassSchema());
     }
 
     @ParameterizedTest
@@ -46,7 +49,9 @@ class SchemaEvolutionTest {
         return Stream.of(
                 FraudScore.getClassSchema(),
                 DeadLetter.getClassSchema(),
-                ModelStatus.getClassSchema());
+                ModelStatus.getClassSchema(),
+                FeatureLogEntry.getClassSchema(),
+                ModelQuality.getClassSchema());
     }
 
     @ParameterizedTest

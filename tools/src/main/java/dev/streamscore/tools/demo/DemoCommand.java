@@ -4,12 +4,14 @@ import dev.streamscore.jobs.FraudScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.ModelQuality;
 import dev.streamscore.testkit.EmbeddedKafka;
 import dev.streamscore.testkit.LocalFlink;
 import dev.streamscore.testkit.generator.TransactionGenerator;
 import dev.streamscore.tools.cli.JobOptions;
 import dev.streamscore.tools.run.FailureWatcher;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -17,6 +19,7 @@ import org.HdrHistogram.Histogram;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.TimeUtils;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -81,6 +84,22 @@ public final class DemoCommand implements Callable<Integer> {
     double duplicateRate;
 
     @Option(
+            names = "--no-labels",
+            description =
+                    "Send no labels: without them the job measures no live quality (else the"
+                            + " generator labels each transaction it sends, see --label-delay).")
+    boolean noLabels;
+
+    @Option(
+            names = "--label-delay",
+            defaultValue = "20s..60s",
+            description =
+                    "When each transaction's label is sent after it: uniformly within MIN..MAX."
+                            + " Chargebacks take weeks; the demo's take seconds. Default:"
+                            + " ${DEFAULT-VALUE}.")
+    String labelDelay;
+
+    @Option(
             names = "--seed",
             defaultValue = "42",
             description = "Generator seed. Default: ${DEFAULT-VALUE}.")
@@ -96,9 +115,18 @@ public final class DemoCommand implements Callable<Integer> {
             throw new IllegalArgumentException(
                     "--events must be 0 (unbounded) or positive, got " + events);
         }
+        Duration[] delays = labelDelays(labelDelay);
+        boolean labels = !noLabels && !noGenerator;
         try (EmbeddedKafka kafka = EmbeddedKafka.start(kafkaPort)) {
             Configuration jobOptions = new Configuration(options);
             jobOptions.set(ScoringOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+            if (labels && !jobOptions.contains(ScoringOptions.LABELS_TOPIC)) {
+                // The demo's own labels, and its quality every 5 s rather than 10.
+                jobOptions.set(ScoringOptions.LABELS_TOPIC, "fraud-labels");
+                if (!jobOptions.contains(ScoringOptions.QUALITY_INTERVAL)) {
+                    jobOptions.set(ScoringOptions.QUALITY_INTERVAL, Duration.ofSeconds(5));
+                }
+            }
             ScoringConfig config = ScoringConfig.from(jobOptions);
             kafka.createTopics(config.topicPartitions(config.parallelism()));
             printBanner(kafka, config);
@@ -131,6 +159,9 @@ public final class DemoCommand implements Callable<Integer> {
                                 events,
                                 rate,
                                 malformedRate);
+                if (labels) {
+                    traffic.withLabels(config.labelsTopic(), delays[0], delays[1]);
+                }
                 sentAt = traffic.sentAt;
             }
             ScoreMonitor monitor =
@@ -139,6 +170,7 @@ public final class DemoCommand implements Callable<Integer> {
                             config.kafka().consumer(),
                             config.scoresTopic(),
                             config.deadLetterTopic(),
+                            config.labels() ? config.qualityTopic() : null,
                             sentAt);
             Thread monitorThread = new Thread(monitor, "demo-monitor");
             monitorThread.start();
@@ -197,6 +229,22 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /** {@code MIN..MAX} as two durations, such as {@code 20s..60s}. */
+    static Duration[] labelDelays(String text) {
+        String[] parts = text.split("\\.\\.", -1);
+        if (parts.length != 2) {
+            throw new IllegalArgumentException(
+                    "--label-delay must be MIN..MAX, such as 20s..60s, got '" + text + "'");
+        }
+        Duration min = TimeUtils.parseDuration(parts[0].trim());
+        Duration max = TimeUtils.parseDuration(parts[1].trim());
+        if (min.isNegative() || max.compareTo(min) < 0) {
+            throw new IllegalArgumentException(
+                    "--label-delay must have 0 <= MIN <= MAX, got '" + text + "'");
+        }
+        return new Duration[] {min, max};
+    }
+
     /** Prints a progress line each second until done, interrupted, or stalled. */
     private String watch(
             JobClient job, ScoreMonitor monitor, DemoTraffic traffic, CountDownLatch interrupted)
@@ -235,10 +283,16 @@ public final class DemoCommand implements Callable<Integer> {
                     100.0 * monitor.cacheHits.get() / scored,
                     monitor.deadLettered.get());
             if (second % 5 == 0) {
-                // Every 5 s, the latest flagged score read, with the reasons it came with.
+                // Every 5 s, the latest flagged score read, with the reasons it came with, and
+                // the live quality of each model version so far.
                 FraudScore explained = monitor.lastExplained.getAndSet(null);
                 if (explained != null) {
                     out.println("          flagged: " + ScoreMonitor.explained(explained));
+                }
+                synchronized (monitor.quality) {
+                    for (ModelQuality q : monitor.quality.values()) {
+                        out.println("          quality: " + ScoreMonitor.quality(q));
+                    }
                 }
             }
             out.flush();
@@ -355,6 +409,16 @@ public final class DemoCommand implements Callable<Integer> {
                     100.0 * monitor.declined.get() / scored,
                     100.0 * monitor.cacheHits.get() / scored);
             long flagged = monitor.reviewed.get() + monitor.declined.get();
+            if (traffic != null && traffic.labelsSent.get() > 0) {
+                out.printf(
+                        "  labels        : %d sent (%d fraud)%n",
+                        traffic.labelsSent.get(), traffic.fraudLabelsSent.get());
+            }
+            synchronized (monitor.quality) {
+                for (ModelQuality q : monitor.quality.values()) {
+                    out.println("  quality       : " + ScoreMonitor.quality(q));
+                }
+            }
             out.printf(
                     "  reasons       : %d of %d flagged scores carry reasons%n",
                     monitor.flaggedWithReasons.get(), flagged);

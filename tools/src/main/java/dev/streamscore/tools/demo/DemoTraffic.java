@@ -1,12 +1,19 @@
 package dev.streamscore.tools.demo;
 
+import dev.streamscore.schemas.FraudLabel;
+import dev.streamscore.schemas.LabelSource;
+import dev.streamscore.schemas.LabelValue;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.testkit.KafkaClients;
 import dev.streamscore.testkit.generator.GeneratedTransaction;
 import dev.streamscore.testkit.generator.TransactionGenerator;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.PriorityQueue;
 import java.util.Properties;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
@@ -43,6 +50,25 @@ public final class DemoTraffic implements Runnable {
 
     /** Send time (epoch ms) of each valid transaction whose score has not been read yet. */
     public final ConcurrentHashMap<String, Long> sentAt;
+
+    /** Labels sent so far, and of those FRAUD. */
+    public final AtomicLong labelsSent = new AtomicLong();
+
+    public final AtomicLong fraudLabelsSent = new AtomicLong();
+
+    private final SingleObjectCodec<FraudLabel> labelCodec = SingleObjectCodec.of(FraudLabel.class);
+
+    /** Where labels go, or null for none. */
+    private String labelsTopic;
+
+    private long minLabelDelayMillis;
+    private long maxLabelDelayMillis;
+
+    /** A label waiting for its time. */
+    private record DueLabel(long dueMillis, FraudLabel label) {}
+
+    private final PriorityQueue<DueLabel> labels =
+            new PriorityQueue<>(Comparator.comparingLong(DueLabel::dueMillis));
 
     /**
      * @param events how many records to send; 0 or less for no bound
@@ -95,6 +121,22 @@ public final class DemoTraffic implements Runnable {
         this.random = new SplittableRandom(settings.seed() ^ 0x5eed);
     }
 
+    /**
+     * Also labels every valid transaction sent, on {@code topic}, between {@code min} and {@code
+     * max} after it was sent (uniformly): FRAUD from a chargeback where the generator labelled it
+     * fraud (its noisy label, as a fraud team would get it), else GENUINE from the customer.
+     */
+    public DemoTraffic withLabels(String topic, Duration min, Duration max) {
+        if (min.isNegative() || max.compareTo(min) < 0) {
+            throw new IllegalArgumentException(
+                    "label delays must satisfy 0 <= min <= max, got " + min + " and " + max);
+        }
+        this.labelsTopic = topic;
+        this.minLabelDelayMillis = min.toMillis();
+        this.maxLabelDelayMillis = max.toMillis();
+        return this;
+    }
+
     public void stop() {
         stopped.set(true);
     }
@@ -111,6 +153,7 @@ public final class DemoTraffic implements Runnable {
                 if (wait > 0) {
                     Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
                 }
+                sendDueLabels(producer, System.currentTimeMillis());
                 GeneratedTransaction g = generator.next();
                 Transaction txn = g.transaction();
                 byte[] key = txn.getCardId().getBytes(StandardCharsets.UTF_8);
@@ -119,14 +162,56 @@ public final class DemoTraffic implements Runnable {
                     value = corrupt(txn, value);
                     malformed.incrementAndGet();
                 } else {
-                    sentAt.put(txn.getTransactionId(), System.currentTimeMillis());
+                    long now = System.currentTimeMillis();
+                    sentAt.put(txn.getTransactionId(), now);
+                    if (labelsTopic != null) {
+                        labels.add(label(g, now));
+                    }
                 }
                 producer.send(new ProducerRecord<>(topic, key, value));
                 sent.incrementAndGet();
             }
+            // Once all transactions are out, labels still go out as they fall due, until stopped.
+            while (!stopped.get() && !labels.isEmpty()) {
+                Thread.sleep(20);
+                sendDueLabels(producer, System.currentTimeMillis());
+            }
             producer.flush();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    private DueLabel label(GeneratedTransaction g, long sentMillis) {
+        long due =
+                sentMillis
+                        + minLabelDelayMillis
+                        + (maxLabelDelayMillis > minLabelDelayMillis
+                                ? random.nextLong(maxLabelDelayMillis - minLabelDelayMillis + 1)
+                                : 0);
+        boolean fraud = g.labelledFraud();
+        return new DueLabel(
+                due,
+                FraudLabel.newBuilder()
+                        .setTransactionId(g.transaction().getTransactionId())
+                        .setLabel(fraud ? LabelValue.FRAUD : LabelValue.GENUINE)
+                        .setSource(fraud ? LabelSource.CHARGEBACK : LabelSource.CUSTOMER)
+                        .setLabelledAt(Instant.ofEpochMilli(due))
+                        .build());
+    }
+
+    private void sendDueLabels(KafkaProducer<byte[], byte[]> producer, long now) {
+        while (!labels.isEmpty() && labels.peek().dueMillis() <= now) {
+            FraudLabel label = labels.poll().label();
+            producer.send(
+                    new ProducerRecord<>(
+                            labelsTopic,
+                            label.getTransactionId().getBytes(StandardCharsets.UTF_8),
+                            labelCodec.encode(label)));
+            labelsSent.incrementAndGet();
+            if (label.getLabel() == LabelValue.FRAUD) {
+                fraudLabelsSent.incrementAndGet();
+            }
         }
     }
 

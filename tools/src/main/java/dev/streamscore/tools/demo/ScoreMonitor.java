@@ -3,6 +3,7 @@ package dev.streamscore.tools.demo;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.Decision;
 import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.schemas.ModelQuality;
 import dev.streamscore.schemas.Reason;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.testkit.KafkaClients;
@@ -29,10 +30,17 @@ public final class ScoreMonitor implements Runnable {
     private final Properties clientSettings;
     private final String scoresTopic;
     private final String deadLetterTopic;
+    private final String qualityTopic;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final SingleObjectCodec<FraudScore> scores = SingleObjectCodec.of(FraudScore.class);
     private final SingleObjectCodec<DeadLetter> deadLetters =
             SingleObjectCodec.of(DeadLetter.class);
+    private final SingleObjectCodec<ModelQuality> qualities =
+            SingleObjectCodec.of(ModelQuality.class);
+
+    /** The latest quality record read per role, model and version, in the order first seen. */
+    public final Map<String, ModelQuality> quality =
+            java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>());
 
     /** Latency since the last {@link #intervalLatency()} call, and over the whole run. */
     private final Recorder interval = new Recorder(3);
@@ -64,6 +72,18 @@ public final class ScoreMonitor implements Runnable {
             String scoresTopic,
             String deadLetterTopic,
             Map<String, Long> sentAt) {
+        this(bootstrapServers, clientSettings, scoresTopic, deadLetterTopic, null, sentAt);
+    }
+
+    /** As above, also reading the quality topic ({@code null}: none). */
+    public ScoreMonitor(
+            String bootstrapServers,
+            Properties clientSettings,
+            String scoresTopic,
+            String deadLetterTopic,
+            String qualityTopic,
+            Map<String, Long> sentAt) {
+        this.qualityTopic = qualityTopic;
         this.sentAt = sentAt;
         this.bootstrapServers = bootstrapServers;
         this.clientSettings = clientSettings;
@@ -94,7 +114,10 @@ public final class ScoreMonitor implements Runnable {
                 KafkaClients.readCommittedConsumer(
                         bootstrapServers, "streamscore-demo-monitor", clientSettings);
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
-            consumer.subscribe(List.of(scoresTopic, deadLetterTopic));
+            consumer.subscribe(
+                    qualityTopic == null
+                            ? List.of(scoresTopic, deadLetterTopic)
+                            : List.of(scoresTopic, deadLetterTopic, qualityTopic));
             while (!stopped.get()) {
                 for (ConsumerRecord<byte[], byte[]> record :
                         consumer.poll(Duration.ofMillis(100))) {
@@ -102,6 +125,15 @@ public final class ScoreMonitor implements Runnable {
                     try {
                         if (record.topic().equals(scoresTopic)) {
                             count(scores.decode(record.value()), now);
+                        } else if (record.topic().equals(qualityTopic)) {
+                            ModelQuality q = qualities.decode(record.value());
+                            quality.put(
+                                    q.getRole()
+                                            + " "
+                                            + q.getModelName()
+                                            + ":"
+                                            + q.getModelVersion(),
+                                    q);
                         } else {
                             deadLetters.decode(record.value());
                             deadLettered.incrementAndGet();
@@ -134,6 +166,26 @@ public final class ScoreMonitor implements Runnable {
                     .append(String.format(" (%+.2f)", r.getContribution()));
         }
         return line.toString();
+    }
+
+    /**
+     * One line for a quality record: {@code champion fraud-gbdt:2.0.0 4,120 labelled (21 fraud):
+     * precision 0.28, recall 0.77 at review; PR-AUC 0.71}.
+     */
+    public static String quality(ModelQuality q) {
+        return String.format(
+                "%s %s:%s  %,d labelled (%,d fraud): precision %.2f, recall %.2f at review;"
+                        + " precision %.2f, recall %.2f at decline; PR-AUC %.2f",
+                q.getRole().name().toLowerCase(java.util.Locale.ROOT),
+                q.getModelName(),
+                q.getModelVersion(),
+                q.getLabelled(),
+                q.getFrauds(),
+                q.getPrecisionAtReview(),
+                q.getRecallAtReview(),
+                q.getPrecisionAtDecline(),
+                q.getRecallAtDecline(),
+                q.getPrAuc());
     }
 
     private void count(FraudScore score, long now) {
