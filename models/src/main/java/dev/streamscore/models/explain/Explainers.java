@@ -9,6 +9,8 @@ import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.onnx.OnnxProtos;
 import dev.streamscore.models.onnx.TreeEnsemble;
 import dev.streamscore.models.onnx.TreeShap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,13 +34,14 @@ public final class Explainers {
         ModelDescriptor d = artifact.descriptor();
         String whyNotTreeShap;
         try {
-            TreeShap shap = treeShap(artifact);
+            TreeShap shap = sharedTreeShap(artifact);
             if (shap != null) {
                 return new TreeShapExplainer(shap, d.featureCount());
             }
             whyNotTreeShap = "its graph is not a tree ensemble followed by a sigmoid";
-        } catch (IllegalArgumentException e) {
-            whyNotTreeShap = e.getMessage();
+        } catch (RuntimeException e) {
+            // A graph TreeSHAP cannot read is no reason to refuse a model ONNX Runtime serves.
+            whyNotTreeShap = e.getMessage() == null ? e.toString() : e.getMessage();
         }
         if (d.baseline() != null) {
             LOG.info("Model {} explains flagged scores by occlusion: {}", d.id(), whyNotTreeShap);
@@ -49,6 +52,38 @@ public final class Explainers {
                         + " and its descriptor has no 'baseline' row for occlusion",
                 d.id(),
                 whyNotTreeShap);
+        return null;
+    }
+
+    /** TreeSHAP instances (immutable but for their buffers) by model file, shared by subtasks. */
+    private static final Map<String, TreeShap> SHARED =
+            java.util.Collections.synchronizedMap(
+                    new LinkedHashMap<>(8, 0.75f, true) {
+                        @Override
+                        protected boolean removeEldestEntry(Map.Entry<String, TreeShap> eldest) {
+                            return size() > 4;
+                        }
+                    });
+
+    /** {@link #treeShap}, built once per model file (SHA-256) in this JVM, or null. */
+    private static TreeShap sharedTreeShap(ModelArtifact artifact) {
+        String sha = artifact.descriptor().sha256();
+        TreeShap shared = SHARED.get(sha);
+        if (shared != null) {
+            return shared.copy();
+        }
+        TreeShap built = treeShap(artifact);
+        if (built != null) {
+            LOG.info(
+                    "Model {} explains flagged scores by TreeSHAP: {} of {} trees by table ({}"
+                            + " KiB), the rest by recursion",
+                    artifact.descriptor().id(),
+                    built.tableTrees(),
+                    built.treeCount(),
+                    built.tableBytes() / 1024);
+            SHARED.put(sha, built);
+            return built.copy();
+        }
         return null;
     }
 

@@ -3,6 +3,7 @@ package dev.streamscore.models.explain;
 import dev.streamscore.models.OnnxModel;
 import java.nio.FloatBuffer;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Occlusion against the model's baseline row (its descriptor's {@code baseline}, the mean training
@@ -15,6 +16,11 @@ final class OcclusionExplainer implements Explainer {
 
     private final OnnxModel model;
     private final float[] baseline;
+
+    /** Input buffers and score arrays not in use, kept so that calls do not allocate them. */
+    private final ConcurrentLinkedQueue<Buffers> idle = new ConcurrentLinkedQueue<>();
+
+    private record Buffers(FloatBuffer rows, float[] scores, int capacity) {}
 
     OcclusionExplainer(OnnxModel model, List<Double> baseline) {
         this.model = model;
@@ -34,7 +40,30 @@ final class OcclusionExplainer implements Explainer {
             throws Exception {
         int columns = baseline.length;
         int n = count * columns;
-        FloatBuffer occluded = model.newInputBuffer(n);
+        Buffers buffers = idle.poll();
+        if (buffers == null || buffers.capacity() < n) {
+            // Room for a few more rows than asked, so that the next calls fit.
+            int capacity = Math.max(n, buffers == null ? 4 * columns : 2 * buffers.capacity());
+            buffers = new Buffers(model.newInputBuffer(capacity), new float[capacity], capacity);
+        }
+        try {
+            explain(rows, which, count, scores, out, buffers);
+        } finally {
+            idle.offer(buffers);
+        }
+    }
+
+    private void explain(
+            FloatBuffer rows,
+            int[] which,
+            int count,
+            float[] scores,
+            float[][] out,
+            Buffers buffers)
+            throws Exception {
+        int columns = baseline.length;
+        int n = count * columns;
+        FloatBuffer occluded = buffers.rows();
         float[] row = new float[columns];
         for (int k = 0; k < count; k++) {
             rows.get(which[k] * columns, row);
@@ -44,7 +73,7 @@ final class OcclusionExplainer implements Explainer {
                 occluded.put(at + f, baseline[f]);
             }
         }
-        float[] occludedScores = new float[n];
+        float[] occludedScores = buffers.scores();
         model.score(occluded, n, occludedScores);
         for (int k = 0; k < count; k++) {
             double logOdds = Explainer.logit(scores[which[k]]);

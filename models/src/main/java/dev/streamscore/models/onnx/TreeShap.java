@@ -10,9 +10,10 @@ package dev.streamscore.models.onnx;
  * <p>The values sum to the row's margin minus {@link #expectedValue()}, the margin's cover-weighted
  * mean. What a leaf adds to each feature's value depends on the row only through which of the
  * features split on along the leaf's path the row agrees with (a pattern of at most {@code depth}
- * bits), so for shallow trees (at most 64 nodes, at most {@value #MAX_TABLE_FEATURES} distinct
- * features on a path) those amounts are computed once per leaf and pattern when the instance is
- * built, and explaining a row is a walk of each tree's splits plus a table lookup per leaf and path
+ * bits), so for shallow trees (at most 64 splits, at most {@value #MAX_TABLE_FEATURES} distinct
+ * features on a path), as long as the tables stay within {@value #TABLE_BUDGET_BYTES} bytes for the
+ * whole ensemble, those amounts are computed once per leaf and pattern when the instance is built,
+ * and explaining a row is a walk of each tree's splits plus a table lookup per leaf and path
  * feature. Deeper trees run the algorithm's recursion, about {@code leaves x depth^2} operations
  * per tree. Nothing is allocated per row; an instance is not thread-safe (it reuses its path
  * buffers), so each thread explains with its own {@link #copy()}.
@@ -27,6 +28,9 @@ public final class TreeShap {
 
     /** The most distinct features on a leaf's path for its tree to be explained by table. */
     static final int MAX_TABLE_FEATURES = 8;
+
+    /** The most memory the tables of one ensemble take; the trees past it run the recursion. */
+    static final long TABLE_BUDGET_BYTES = 64L << 20;
 
     private final TreeEnsemble.Walk trees;
     private final double expectedValue;
@@ -48,11 +52,13 @@ public final class TreeShap {
         this.expectedValue = expectedValue;
         this.maxDepth = maxDepth;
         this.tables = tables;
+        // A path holds the root's element and one per distinct feature: at most one per level.
         int levels = maxDepth + 2;
-        feature = new int[levels][levels];
-        zero = new double[levels][levels];
-        one = new double[levels][levels];
-        weight = new double[levels][levels];
+        int elements = Math.min(maxDepth, Math.max(trees.featureCount(), 1)) + 2;
+        feature = new int[levels][elements];
+        zero = new double[levels][elements];
+        one = new double[levels][elements];
+        weight = new double[levels][elements];
     }
 
     /**
@@ -88,10 +94,33 @@ public final class TreeShap {
             depth = Math.max(depth, depth(trees, t, 0));
         }
         TreeShap shap = new TreeShap(trees, expected, depth, new LeafTables[trees.treeCount()]);
-        for (int t = 0; tables && t < trees.treeCount(); t++) {
-            shap.tables[t] = shap.leafTables(t);
+        long bytes = 0;
+        for (int t = 0; tables && t < trees.treeCount() && bytes < TABLE_BUDGET_BYTES; t++) {
+            LeafTables table = shap.leafTables(t);
+            if (table != null) {
+                bytes += table.bytes();
+                shap.tables[t] = table;
+            }
         }
         return shap;
+    }
+
+    /** Memory the per-leaf tables take, in bytes (an estimate of the arrays' contents). */
+    public long tableBytes() {
+        long bytes = 0;
+        for (LeafTables t : tables) {
+            bytes += t == null ? 0 : t.bytes();
+        }
+        return bytes;
+    }
+
+    /** Trees explained by table; the others run the recursion. */
+    public int tableTrees() {
+        int n = 0;
+        for (LeafTables t : tables) {
+            n += t == null ? 0 : 1;
+        }
+        return n;
     }
 
     /** Another instance over the same trees, for another thread. */
@@ -104,6 +133,10 @@ public final class TreeShap {
      */
     public double expectedValue() {
         return expectedValue;
+    }
+
+    public int treeCount() {
+        return trees.treeCount();
     }
 
     /** One more than the largest feature index a split reads. */
@@ -159,6 +192,14 @@ public final class TreeShap {
             trueMasks = new long[leaves][];
             falseMasks = new long[leaves][];
             amounts = new double[leaves][];
+        }
+
+        long bytes() {
+            long b = 8L * splits.length;
+            for (int l = 0; l < features.length; l++) {
+                b += 8L * amounts[l].length + 20L * features[l].length;
+            }
+            return b;
         }
 
         void add(long goesTrue, double[] phi) {

@@ -140,6 +140,15 @@ class TreeShapTest {
     }
 
     @Test
+    void everyTreeOfTheBundledGbdtIsExplainedByTableWithinTheBudget() {
+        assertThat(shap.tableTrees()).isEqualTo(walk.treeCount());
+        assertThat(shap.tableBytes()).isPositive().isLessThan(TreeShap.TABLE_BUDGET_BYTES);
+        System.out.printf(
+                "bundled GBDT: %d trees by table, %d KiB%n",
+                shap.tableTrees(), shap.tableBytes() / 1024);
+    }
+
+    @Test
     void anInstanceCopyGivesTheSameValues() {
         double[] a = new double[18];
         double[] b = new double[18];

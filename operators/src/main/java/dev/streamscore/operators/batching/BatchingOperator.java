@@ -190,14 +190,10 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
     }
 
     /**
-     * Where the outputs of a challenger go ({@link #replaceChallenger}): without this, the operator
-     * takes no challenger.
-     *
-     * @return this operator
-     */
-    /**
      * Writes, beside each main output, what {@link BatchFunction#logged} makes of it to {@code
      * tag}, with the output's timestamp: a log of what was scored.
+     *
+     * @return this operator
      */
     @SuppressWarnings("unchecked")
     public BatchingOperator<IN, OUT> withLogOutput(OutputTag<?> tag) {
@@ -206,6 +202,12 @@ public class BatchingOperator<IN, OUT> extends AbstractStreamOperator<OUT>
         return this;
     }
 
+    /**
+     * Where the outputs of a challenger go ({@link #replaceChallenger}): without this, the operator
+     * takes no challenger.
+     *
+     * @return this operator
+     */
     public BatchingOperator<IN, OUT> withChallengerOutput(OutputTag<OUT> tag) {
         Preconditions.checkArgument(tag != null, "challenger output tag must be set, found none");
         this.challengerOutput = tag;

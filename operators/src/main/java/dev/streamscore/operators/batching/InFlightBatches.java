@@ -246,6 +246,9 @@ final class InFlightBatches {
         }
         attempt.nanos = ticker.nanoTime() - start;
         if (rows != null && attempt.failure == null) {
+            // The scores are in: a timeout from now on gives the explanation its own budget
+            // instead of failing a call whose model answered (see onTimeout).
+            attempt.modelReturned = true;
             explain(attempt, rows, n);
         }
         attempt.returned = true;
@@ -263,30 +266,31 @@ final class InFlightBatches {
 
     /**
      * On the inference thread, right after a successful call: the contributions of the rows the
-     * function asks to explain. A failure leaves the scores as they are, without contributions; an
-     * Error fails the task as one from the model call does.
+     * function asks to explain. Whatever goes wrong here (an Error included: reasons are an extra,
+     * and the same rows would fail again after a restart) leaves the scores as they are, without
+     * contributions, and is counted.
      */
     private void explain(Attempt attempt, FloatBuffer rows, int n) {
-        Explainer explainer = attempt.batch.scorer.explainer();
-        if (explainer == null) {
-            return;
-        }
-        ModelDescriptor model = attempt.batch.scorer.descriptor();
-        int[] which = null;
-        int count = 0;
-        for (int i = 0; i < n; i++) {
-            if (explains.explains(model, attempt.out[i])) {
-                if (which == null) {
-                    which = new int[n];
-                }
-                which[count++] = i;
-            }
-        }
-        if (count == 0) {
-            return;
-        }
         long start = ticker.nanoTime();
+        int count = 0;
         try {
+            Explainer explainer = attempt.batch.scorer.explainer();
+            if (explainer == null) {
+                return;
+            }
+            ModelDescriptor model = attempt.batch.scorer.descriptor();
+            int[] which = null;
+            for (int i = 0; i < n; i++) {
+                if (explains.explains(model, attempt.out[i])) {
+                    if (which == null) {
+                        which = new int[n];
+                    }
+                    which[count++] = i;
+                }
+            }
+            if (count == 0) {
+                return;
+            }
             float[][] contributions = new float[count][columns];
             explainer.explain(rows, which, count, attempt.out, contributions);
             float[][] byRow = new float[n][];
@@ -295,13 +299,13 @@ final class InFlightBatches {
             }
             attempt.contributions = byRow;
             attempt.explained = count;
-        } catch (Error e) {
-            attempt.failure = e;
         } catch (Throwable t) {
+            attempt.contributions = null;
             attempt.explanationFailure = t;
-            attempt.explained = count;
+            attempt.explained = Math.max(count, 1);
+        } finally {
+            attempt.explanationNanos = ticker.nanoTime() - start;
         }
-        attempt.explanationNanos = ticker.nanoTime() - start;
     }
 
     /** The rows of the attempt's range, in the buffer the model call reads. */
@@ -374,6 +378,15 @@ final class InFlightBatches {
     private void onTimeout(Attempt attempt) throws Exception {
         if (closed || attempt.returned || attempt.timedOut) {
             return; // returned in time: its outcome is already in the mailbox
+        }
+        if (attempt.modelReturned && !attempt.explanationExtended) {
+            // The model answered in time and its rows are being explained: the explanation gets
+            // one more model-call timeout before the call counts as timed out.
+            attempt.explanationExtended = true;
+            long deadline =
+                    timers.getCurrentProcessingTime() + settings.modelCallTimeout().toMillis();
+            attempt.timeoutTimer = timers.registerTimer(deadline, t -> onTimeout(attempt));
+            return;
         }
         attempt.timedOut = true;
         callsAwaited--;
@@ -479,6 +492,12 @@ final class InFlightBatches {
         Throwable failure;
 
         long nanos;
+
+        /** Set by the inference thread once the model call itself succeeded. */
+        volatile boolean modelReturned;
+
+        /** The timeout already gave the explanation its extra budget (task thread). */
+        boolean explanationExtended;
 
         /** Written by the inference thread before {@link #returned}: per row, or null. */
         float[][] contributions;

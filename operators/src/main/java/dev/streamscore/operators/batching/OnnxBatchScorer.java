@@ -34,7 +34,7 @@ public final class OnnxBatchScorer implements BatchScorer {
         OnnxModel model = OnnxModel.open(artifact, options);
         try {
             return new OnnxBatchScorer(artifact, model);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             model.close();
             throw e;
         }

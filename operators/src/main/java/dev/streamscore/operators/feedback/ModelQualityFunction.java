@@ -3,8 +3,8 @@ package dev.streamscore.operators.feedback;
 import dev.streamscore.schemas.ModelQuality;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
@@ -49,6 +49,9 @@ public class ModelQualityFunction
     /** The latest statistics per key, which the gauges read; this subtask's keys only. */
     private transient Map<String, QualityStats> latest;
 
+    /** The window the ring was filled with: a restore with another one starts the ring anew. */
+    private transient ValueState<Integer> filledWith;
+
     public ModelQualityFunction(int window, Duration interval) {
         if (window < 1) {
             throw new IllegalArgumentException(
@@ -79,7 +82,10 @@ public class ModelQualityFunction
         timer =
                 getRuntimeContext()
                         .getState(new ValueStateDescriptor<>("quality-timer", Types.LONG));
-        latest = new HashMap<>();
+        latest = new ConcurrentHashMap<>(); // read by the metric reporter's thread
+        filledWith =
+                getRuntimeContext()
+                        .getState(new ValueStateDescriptor<>("quality-window-size", Types.INT));
     }
 
     @Override
@@ -87,6 +93,16 @@ public class ModelQualityFunction
             throws Exception {
         Long seen = total.value();
         long n = seen == null ? 0 : seen;
+        Integer size = filledWith.value();
+        if (size == null || size != window) {
+            if (size != null) {
+                // --quality-window changed across a restore: positions n % window no longer
+                // name the most recent labels, so the window starts again from here.
+                ring.clear();
+                n = 0;
+            }
+            filledWith.update(window);
+        }
         ring.put(
                 (int) (n % window),
                 QualityStats.pack(labelled.score, labelled.decision, labelled.fraud));

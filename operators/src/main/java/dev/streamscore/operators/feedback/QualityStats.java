@@ -21,7 +21,8 @@ public record QualityStats(
 
     /** One labelled score in a long: the score's float bits, its decision and the label. */
     public static long pack(double score, Decision decision, boolean fraud) {
-        return (Float.floatToIntBits((float) score) & 0xffff_ffffL)
+        // + 0f turns -0.0 into 0.0, whose bits sort first like the value.
+        return (Float.floatToIntBits((float) score + 0f) & 0xffff_ffffL)
                 | ((long) decision.ordinal() << 32)
                 | (fraud ? 1L << 34 : 0L);
     }

@@ -34,9 +34,12 @@ public class ScoreForLabel {
         this.decision = decision;
     }
 
-    /** A champion's or challenger's score; fallback scores are not the model's and return null. */
+    /**
+     * A champion's or challenger's score; null for a fallback score (not the model's) and for a
+     * score that is not a probability (NaN), which no quality measure can rank.
+     */
     public static ScoreForLabel of(FraudScore score, ModelRole role) {
-        if (score.getFallback()) {
+        if (score.getFallback() || !(score.getScore() >= 0 && score.getScore() <= 1)) {
             return null;
         }
         return new ScoreForLabel(

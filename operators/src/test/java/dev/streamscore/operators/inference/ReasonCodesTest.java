@@ -38,6 +38,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Reason codes on flagged scores: occlusion checked against a linear model's exact answer, TreeSHAP
@@ -223,15 +225,19 @@ class ReasonCodesTest {
         assertThat(out).allMatch(s -> s.getReasons().isEmpty());
     }
 
-    @Test
-    void aFailingExplanationLeavesTheScoresWithoutReasonsAndIsCounted(@TempDir Path dir)
-            throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"exception", "error"})
+    void aFailingExplanationLeavesTheScoresWithoutReasonsAndIsCounted(
+            String failure, @TempDir Path dir) throws Exception {
         String location = linearWithBaseline(dir);
         InferenceSettings settings =
                 InferenceSettings.defaults(location)
                         .withBatching(settings(LINEAR_V1, 8).batching());
+        boolean error = failure.equals("error");
         BatchScorer.Factory failing =
-                () -> new FailingExplanations(OnnxBatchScorer.open(location, settings.onnx()));
+                () ->
+                        new FailingExplanations(
+                                OnnxBatchScorer.open(location, settings.onnx()), error);
         List<EnrichedTransaction> input = mixed();
         List<FraudScore> expected = score(settings.withReasons(0), input);
         try (var h = harness(BatchingInferenceOperator.withScorers(settings, failing), null)) {
@@ -286,12 +292,111 @@ class ReasonCodesTest {
         }
     }
 
+    @Test
+    void anExplanationThatOutlastsTheCallTimeoutGetsOneMoreBeforeTheCallTimesOut(@TempDir Path dir)
+            throws Exception {
+        String location = linearWithBaseline(dir);
+        InferenceSettings settings =
+                InferenceSettings.defaults(location)
+                        .withBatching(
+                                settings(LINEAR_V1, 4).batching().toBuilder()
+                                        .modelCallTimeout(java.time.Duration.ofMillis(100))
+                                        .build());
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        SlowExplanations.ENTERED = entered;
+        SlowExplanations.RELEASE = release;
+        BatchScorer.Factory slow =
+                () -> new SlowExplanations(OnnxBatchScorer.open(location, settings.onnx()));
+        List<EnrichedTransaction> input =
+                List.of(
+                        txn("decline-1", "card-a", scoringLogit(3), 1),
+                        txn("decline-2", "card-b", scoringLogit(2), 2),
+                        txn("approve-1", "card-c", scoringLogit(-2), 3),
+                        txn("approve-2", "card-d", scoringLogit(-3), 4));
+        try (var h = harness(BatchingInferenceOperator.withScorers(settings, slow), null)) {
+            h.setProcessingTime(0);
+            for (int i = 0; i < input.size(); i++) {
+                h.processElement(input.get(i), i);
+            }
+            assertThat(entered.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            h.setProcessingTime(100); // the call's timeout: the model has answered, so more time
+            assertThat(operator(h).metrics().modelCallTimeouts.getCount()).isZero();
+            release.countDown();
+            runMailboxUntil(h, () -> h.extractOutputValues().size() == input.size());
+            assertThat(h.extractOutputValues().get(0).getReasons()).isNotEmpty();
+            assertThat(h.extractOutputValues().get(1).getReasons()).isNotEmpty();
+            h.setProcessingTime(250); // past the extension: nothing left to time out
+            assertThat(operator(h).metrics().modelCallTimeouts.getCount()).isZero();
+            assertThat(operator(h).metrics().rowsExplained.getCount()).isEqualTo(2);
+            assertThat(modelCalls(h)).isEqualTo(1);
+        }
+    }
+
+    /** Occlusion that waits to be released before it explains: a slow explanation. */
+    private static final class SlowExplanations implements BatchScorer {
+        static volatile java.util.concurrent.CountDownLatch ENTERED;
+        static volatile java.util.concurrent.CountDownLatch RELEASE;
+        private final BatchScorer model;
+
+        SlowExplanations(BatchScorer model) {
+            this.model = model;
+        }
+
+        @Override
+        public ModelDescriptor descriptor() {
+            return model.descriptor();
+        }
+
+        @Override
+        public String executionProvider() {
+            return model.executionProvider();
+        }
+
+        @Override
+        public FloatBuffer newInputBuffer(int rows) {
+            return model.newInputBuffer(rows);
+        }
+
+        @Override
+        public void score(FloatBuffer rows, int n, float[] out) throws Exception {
+            model.score(rows, n, out);
+        }
+
+        @Override
+        public Explainer explainer() {
+            Explainer real = model.explainer();
+            return new Explainer() {
+                @Override
+                public String method() {
+                    return real.method();
+                }
+
+                @Override
+                public void explain(
+                        FloatBuffer rows, int[] which, int count, float[] scores, float[][] out)
+                        throws Exception {
+                    ENTERED.countDown();
+                    RELEASE.await();
+                    real.explain(rows, which, count, scores, out);
+                }
+            };
+        }
+
+        @Override
+        public void close() throws Exception {
+            model.close();
+        }
+    }
+
     /** A model whose scores are fine and whose explanations always fail. */
     private static final class FailingExplanations implements BatchScorer {
         private final BatchScorer model;
+        private final boolean error;
 
-        FailingExplanations(BatchScorer model) {
+        FailingExplanations(BatchScorer model, boolean error) {
             this.model = model;
+            this.error = error;
         }
 
         @Override
@@ -325,6 +430,9 @@ class ReasonCodesTest {
                 @Override
                 public void explain(
                         FloatBuffer rows, int[] which, int count, float[] scores, float[][] out) {
+                    if (error) {
+                        throw new StackOverflowError("explanation failed on purpose");
+                    }
                     throw new IllegalStateException("explanation failed on purpose");
                 }
             };

@@ -17,7 +17,8 @@ import org.apache.flink.connector.base.DeliveryGuarantee;
  *
  * @param configuration {@code ceiling}, {@code per-record-map}, {@code per-record-async}, {@code
  *     streamscore}, {@code streamscore+cache}, {@code streamscore+challenger} (the other bundled
- *     model scoring in shadow) or {@code streamscore-static} (no control topic)
+ *     model scoring in shadow), {@code streamscore-static} (no control topic) or {@code
+ *     streamscore-noreasons} (no reason codes on flagged scores)
  * @param cache whether the score cache is on (only {@code streamscore+cache} turns it on)
  * @param duplicateRate share of transactions the workload re-sends (0 but for the cache workload)
  */
@@ -43,6 +44,9 @@ record BenchSpec(
     /** streamscore without a control topic: models fixed, the operator chained to enrichment. */
     static final String STREAMSCORE_STATIC = "streamscore-static";
 
+    /** streamscore without reason codes: what they cost, in the same run. */
+    static final String STREAMSCORE_NO_REASONS = "streamscore-noreasons";
+
     BenchSpec {
         switch (configuration) {
             case CEILING,
@@ -51,14 +55,15 @@ record BenchSpec(
                     STREAMSCORE,
                     STREAMSCORE_CACHE,
                     STREAMSCORE_CHALLENGER,
-                    STREAMSCORE_STATIC -> {}
+                    STREAMSCORE_STATIC,
+                    STREAMSCORE_NO_REASONS -> {}
             default ->
                     throw new IllegalArgumentException(
                             "unknown configuration '"
                                     + configuration
                                     + "': expected ceiling, per-record-map, per-record-async,"
-                                    + " streamscore, streamscore+cache, streamscore+challenger or"
-                                    + " streamscore-static");
+                                    + " streamscore, streamscore+cache, streamscore+challenger,"
+                                    + " streamscore-static or streamscore-noreasons");
         }
     }
 
@@ -144,6 +149,9 @@ record BenchSpec(
         o.set(InferenceOptions.MODEL, modelLocation(model));
         if (configuration.equals(STREAMSCORE_STATIC)) {
             o.set(ScoringOptions.CONTROL_TOPIC, "");
+        }
+        if (configuration.equals(STREAMSCORE_NO_REASONS)) {
+            o.set(InferenceOptions.REASONS, 0);
         }
         if (configuration.equals(STREAMSCORE_CHALLENGER)) {
             o.set(ScoringOptions.CHALLENGER_MODEL, modelLocation(challengerOf(model)));

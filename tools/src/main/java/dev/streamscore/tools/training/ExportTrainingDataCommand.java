@@ -9,9 +9,7 @@ import dev.streamscore.testkit.generator.Difficulty;
 import dev.streamscore.testkit.generator.GeneratedTransaction;
 import dev.streamscore.testkit.generator.TransactionGenerator;
 import dev.streamscore.tools.cli.JobOptions;
-import java.io.BufferedWriter;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -126,35 +124,18 @@ public final class ExportTrainingDataCommand implements Callable<Integer> {
                                 .withFraudRate(fraudRate)
                                 .withDifficulty(difficulty));
         FeatureRows rows = new FeatureRows();
-        if (out.getParent() != null) {
-            Files.createDirectories(out.getParent());
-        }
         long frauds = 0;
-        try (BufferedWriter w = Files.newBufferedWriter(out)) {
-            w.write(
-                    "transaction_id,card_id,event_time,fraud_pattern,label,"
-                            + String.join(",", CardFeatures.NAMES));
-            w.newLine();
-            StringBuilder line = new StringBuilder(256);
+        try (TrainingCsv csv = TrainingCsv.create(out)) {
             for (long i = 0; i < events; i++) {
                 GeneratedTransaction g = generator.next();
                 var txn = g.transaction();
-                float[] f = rows.next(txn);
-                line.setLength(0);
-                line.append(txn.getTransactionId())
-                        .append(',')
-                        .append(txn.getCardId())
-                        .append(',')
-                        .append(txn.getEventTime().toEpochMilli())
-                        .append(',')
-                        .append(g.pattern().label())
-                        .append(',')
-                        .append(g.labelledFraud() ? 1 : 0);
-                for (float v : f) {
-                    line.append(',').append(v);
-                }
-                w.write(line.toString());
-                w.newLine();
+                csv.row(
+                        txn.getTransactionId(),
+                        txn.getCardId(),
+                        txn.getEventTime().toEpochMilli(),
+                        g.pattern().label(),
+                        g.labelledFraud(),
+                        rows.next(txn));
                 if (g.labelledFraud()) {
                     frauds++;
                 }

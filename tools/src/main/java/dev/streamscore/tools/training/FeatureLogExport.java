@@ -7,10 +7,8 @@ import dev.streamscore.schemas.FraudLabel;
 import dev.streamscore.schemas.LabelValue;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.testkit.KafkaClients;
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -117,40 +115,20 @@ final class FeatureLogExport {
                         });
         List<Row> ordered = new ArrayList<>(rows.values());
         ordered.sort(Comparator.comparing(r -> r.entry.getEventTime()));
-        if (out.getParent() != null) {
-            Files.createDirectories(out.getParent());
-        }
         long frauds = 0;
-        try (BufferedWriter w = Files.newBufferedWriter(out)) {
-            w.write(
-                    "transaction_id,card_id,event_time,fraud_pattern,label,"
-                            + String.join(",", CardFeatures.NAMES));
-            w.newLine();
-            StringBuilder line = new StringBuilder(256);
+        try (TrainingCsv csv = TrainingCsv.create(out)) {
             for (Row r : ordered) {
                 boolean fraud = r.label != null && r.label.getLabel() == LabelValue.FRAUD;
                 frauds += fraud ? 1 : 0;
-                line.setLength(0);
-                line.append(r.entry.getTransactionId())
-                        .append(',')
-                        .append(r.entry.getCardId())
-                        .append(',')
-                        .append(r.entry.getEventTime().toEpochMilli())
-                        .append(',')
-                        .append(
-                                fraud
-                                        ? r.label
-                                                .getSource()
-                                                .name()
-                                                .toLowerCase(java.util.Locale.ROOT)
-                                        : "none")
-                        .append(',')
-                        .append(fraud ? 1 : 0);
-                for (float v : r.entry.getFeatures()) {
-                    line.append(',').append(v);
-                }
-                w.write(line.toString());
-                w.newLine();
+                csv.row(
+                        r.entry.getTransactionId(),
+                        r.entry.getCardId(),
+                        r.entry.getEventTime().toEpochMilli(),
+                        fraud
+                                ? r.label.getSource().name().toLowerCase(java.util.Locale.ROOT)
+                                : "none",
+                        fraud,
+                        r.entry.getFeatures());
             }
         }
         return new Counts(
