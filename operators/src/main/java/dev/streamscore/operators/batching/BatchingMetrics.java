@@ -147,7 +147,10 @@ public final class BatchingMetrics {
     /** Rows whose contributions (reasons) were computed after their model call. */
     public final Counter rowsExplained;
 
-    /** Inference-thread time spent computing contributions, in nanoseconds. */
+    /**
+     * CPU time the inference threads spent computing contributions, in nanoseconds (the wall clock
+     * where the JVM cannot measure a thread's CPU time).
+     */
     public final Counter explanationTimeNanos;
 
     /** Rows whose explanation failed: their scores went out without reasons. */

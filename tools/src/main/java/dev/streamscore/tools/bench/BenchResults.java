@@ -87,7 +87,7 @@ public final class BenchResults {
      * @param inferenceCallMs mean wall time of one model call
      * @param meanBatchSize mean rows per model call
      * @param cacheHitRate share of events answered by the cache
-     * @param explainMicros inference-thread time spent on reason codes, per event
+     * @param explainMicros inference-thread CPU time spent on reason codes, per event
      * @param explainedShare share of events whose reasons were computed (the flagged ones)
      */
     public record Stages(
