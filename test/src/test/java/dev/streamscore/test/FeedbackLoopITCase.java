@@ -108,7 +108,7 @@ class FeedbackLoopITCase {
         FraudScoringJob.buildKafkaJob(env, config);
         JobClient job = env.executeAsync("streamscore feedback loop");
         Output out = new Output();
-        try {
+        try (out) {
             // Every transaction scored and logged before any label exists. The challenger may
             // skip rows when it falls behind (it never slows the champion): its quality is
             // checked over the scores it wrote.
@@ -305,7 +305,7 @@ class FeedbackLoopITCase {
     }
 
     /** What the job wrote, read as an outside consumer would. */
-    private static final class Output {
+    private static final class Output implements AutoCloseable {
         final Map<String, FraudScore> champion = new HashMap<>();
         final Map<String, FraudScore> challenger = new HashMap<>();
         final Map<String, FeatureLogEntry> logged = new HashMap<>();
@@ -313,6 +313,13 @@ class FeedbackLoopITCase {
         int deadLetters;
 
         private KafkaConsumer<byte[], byte[]> consumer;
+
+        @Override
+        public void close() {
+            if (consumer != null) {
+                consumer.close();
+            }
+        }
 
         void readUntil(ScoringConfig config, java.util.function.Predicate<Output> done)
                 throws SingleObjectCodec.DecodeException {
