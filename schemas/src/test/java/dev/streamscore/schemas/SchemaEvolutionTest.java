@@ -34,14 +34,18 @@ class SchemaEvolutionTest {
     @MethodSource("currentSchemas")
     void currentSchemaCanReadEveryPublishedVersion(Schema current) {
         for (Schema writer : SchemaHistory.versionsOf(current.getName())) {
-            SchemaCompatibility.SchemaPairCompatibility result =
-                    SchemaCompatibility.checkReaderWriterCompatibility(current, writer);
-            assertThat(result.getType())
-                    .as(
-                            "reading %s written with %s: %s",
-                            current.getName(), writer, result.getDescription())
-                    .isEqualTo(SchemaCompatibilityType.COMPATIBLE);
+            assertReads(
+                    current, writer, "reading " + current.getName() + " written with " + writer);
         }
+    }
+
+    /** {@code reader} resolves data written with {@code writer}; {@code what} says which pair. */
+    private static void assertReads(Schema reader, Schema writer, String what) {
+        SchemaCompatibility.SchemaPairCompatibility result =
+                SchemaCompatibility.checkReaderWriterCompatibility(reader, writer);
+        assertThat(result.getType())
+                .as("%s: %s", what, result.getDescription())
+                .isEqualTo(SchemaCompatibilityType.COMPATIBLE);
     }
 
     /** What the job writes for others to read: their readers may be older than the job. */
@@ -58,13 +62,10 @@ class SchemaEvolutionTest {
     @MethodSource("outputSchemas")
     void everyPublishedVersionCanReadTheCurrentOne(Schema current) {
         for (Schema reader : SchemaHistory.versionsOf(current.getName())) {
-            SchemaCompatibility.SchemaPairCompatibility result =
-                    SchemaCompatibility.checkReaderWriterCompatibility(reader, current);
-            assertThat(result.getType())
-                    .as(
-                            "an older reader (%s) reading the current %s: %s",
-                            reader, current.getName(), result.getDescription())
-                    .isEqualTo(SchemaCompatibilityType.COMPATIBLE);
+            assertReads(
+                    reader,
+                    current,
+                    "an older reader (" + reader + ") reading the current " + current.getName());
         }
     }
 

@@ -365,27 +365,33 @@ public final class TreeEnsemble {
             float sum = 0f;
             for (int t = 0; t < trueChild.length; t++) {
                 int i = 0;
-                int[] features = feature[t];
-                float[] thresholds = threshold[t];
                 byte[] modes = mode[t];
                 while (modes[i] != LEAF) {
-                    float x = row[features[i]];
-                    boolean goTrue =
-                            Float.isNaN(x)
-                                    ? missingTrue[t][i]
-                                    : switch (modes[i]) {
-                                        case LEQ -> x <= thresholds[i];
-                                        case LT -> x < thresholds[i];
-                                        case GTE -> x >= thresholds[i];
-                                        case GT -> x > thresholds[i];
-                                        case EQ -> x == thresholds[i];
-                                        default -> x != thresholds[i];
-                                    };
-                    i = goTrue ? trueChild[t][i] : falseChild[t][i];
+                    i = goesTrue(t, i, row) ? trueChild[t][i] : falseChild[t][i];
                 }
                 sum += weight[t][i];
                 out[t] = sum + base;
             }
+        }
+
+        /**
+         * Whether {@code row} takes the true branch of split {@code i} of tree {@code t}: ONNX
+         * Runtime's rule, a NaN following {@code nodes_missing_value_tracks_true}.
+         */
+        boolean goesTrue(int t, int i, float[] row) {
+            float x = row[feature[t][i]];
+            if (Float.isNaN(x)) {
+                return missingTrue[t][i];
+            }
+            float v = threshold[t][i];
+            return switch (mode[t][i]) {
+                case LEQ -> x <= v;
+                case LT -> x < v;
+                case GTE -> x >= v;
+                case GT -> x > v;
+                case EQ -> x == v;
+                default -> x != v;
+            };
         }
 
         public int treeCount() {

@@ -168,7 +168,7 @@ public final class TreeShap {
     private long goesTrueMask(int t, int[] splits, float[] row) {
         long mask = 0;
         for (int b = 0; b < splits.length; b++) {
-            mask |= (goesTrue(t, splits[b], row) ? 1L : 0L) << b;
+            mask |= (trees.goesTrue(t, splits[b], row) ? 1L : 0L) << b;
         }
         return mask;
     }
@@ -330,28 +330,9 @@ public final class TreeShap {
     private double leafWeight(int t, float[] row) {
         int i = 0;
         while (trees.mode[t][i] != TreeEnsemble.Walk.LEAF) {
-            i = goesTrue(t, i, row) ? trees.trueChild[t][i] : trees.falseChild[t][i];
+            i = trees.goesTrue(t, i, row) ? trees.trueChild[t][i] : trees.falseChild[t][i];
         }
         return trees.weight[t][i];
-    }
-
-    /**
-     * Whether {@code row} takes node {@code i}'s true branch: ONNX Runtime's rule, NaN included.
-     */
-    private boolean goesTrue(int t, int i, float[] row) {
-        float x = row[trees.feature[t][i]];
-        if (Float.isNaN(x)) {
-            return trees.missingTrue[t][i];
-        }
-        float v = trees.threshold[t][i];
-        return switch (trees.mode[t][i]) {
-            case TreeEnsemble.Walk.LEQ -> x <= v;
-            case TreeEnsemble.Walk.LT -> x < v;
-            case TreeEnsemble.Walk.GTE -> x >= v;
-            case TreeEnsemble.Walk.GT -> x > v;
-            case TreeEnsemble.Walk.EQ -> x == v;
-            default -> x != v;
-        };
     }
 
     /**
@@ -385,7 +366,7 @@ public final class TreeShap {
             return;
         }
         int split = trees.feature[t][node];
-        boolean hotIsTrue = goesTrue(t, node, row);
+        boolean hotIsTrue = trees.goesTrue(t, node, row);
         int hot = hotIsTrue ? trees.trueChild[t][node] : trees.falseChild[t][node];
         int cold = hotIsTrue ? trees.falseChild[t][node] : trees.trueChild[t][node];
         double cover = trees.cover[t][node];

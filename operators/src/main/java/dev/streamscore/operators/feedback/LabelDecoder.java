@@ -2,6 +2,7 @@ package dev.streamscore.operators.feedback;
 
 import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.serde.KafkaRecord;
+import dev.streamscore.operators.serde.SmallRecordDecoding;
 import dev.streamscore.operators.serde.TransactionValidator;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.FraudLabel;
@@ -66,44 +67,20 @@ public class LabelDecoder extends ProcessFunction<KafkaRecord, FraudLabel> {
      * @param latestMillis the latest {@code labelled_at} accepted
      */
     public FraudLabel decode(KafkaRecord record, long latestMillis, Consumer<DeadLetter> rejected) {
-        String problem;
-        Throwable error = null;
-        Stage stage = Stage.DECODE;
-        FraudLabel label = null;
-        if (record.value == null || record.value.length == 0) {
-            problem = "an empty record (a tombstone?) is not a label";
-        } else if (record.value.length > MAX_LABEL_BYTES) {
-            problem =
-                    "a record of "
-                            + record.value.length
-                            + " bytes is not a label (at most "
-                            + MAX_LABEL_BYTES
-                            + ")";
-        } else {
-            try {
-                label = codec.decode(record.value);
-                problem = problemWith(label, latestMillis);
-                stage = Stage.VALIDATE;
-            } catch (SingleObjectCodec.DecodeException | RuntimeException e) {
-                problem = "not a FraudLabel: " + e.getMessage();
-                error = e;
-            }
+        SmallRecordDecoding.Result<FraudLabel> decoded =
+                SmallRecordDecoding.decode(record, codec, MAX_LABEL_BYTES, "a label");
+        FraudLabel label = decoded.value();
+        if (label == null) {
+            rejected.accept(decoded.deadLetter(record, Stage.DECODE, null));
+            return null;
         }
+        String problem = problemWith(label, latestMillis);
         if (problem == null) {
             return label;
         }
         rejected.accept(
-                DeadLetters.of(
-                        record.value,
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        stage,
-                        error == null
-                                ? IllegalArgumentException.class.getName()
-                                : error.getClass().getName(),
-                        problem,
-                        label == null ? null : label.getTransactionId()));
+                SmallRecordDecoding.deadLetter(
+                        record, Stage.VALIDATE, problem, null, label.getTransactionId()));
         return null;
     }
 

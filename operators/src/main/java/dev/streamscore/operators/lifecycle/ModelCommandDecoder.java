@@ -2,6 +2,7 @@ package dev.streamscore.operators.lifecycle;
 
 import dev.streamscore.operators.deadletter.DeadLetters;
 import dev.streamscore.operators.serde.KafkaRecord;
+import dev.streamscore.operators.serde.SmallRecordDecoding;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.ModelCommand;
 import dev.streamscore.schemas.Stage;
@@ -64,43 +65,18 @@ public class ModelCommandDecoder extends ProcessFunction<KafkaRecord, ModelComma
      * dead letter saying why; never throws.
      */
     public ModelCommand decode(KafkaRecord record, Consumer<DeadLetter> rejected) {
-        String problem;
-        Throwable error = null;
-        if (record.value == null || record.value.length == 0) {
-            problem = "an empty record (a tombstone?) is not a model command";
-        } else if (record.value.length > MAX_COMMAND_BYTES) {
-            problem =
-                    "a record of "
-                            + record.value.length
-                            + " bytes is not a model command (at most "
-                            + MAX_COMMAND_BYTES
-                            + ")";
-        } else {
-            try {
-                return codec.decode(record.value);
-            } catch (SingleObjectCodec.DecodeException | RuntimeException e) {
-                problem = "not a ModelCommand: " + e.getMessage();
-                error = e;
-            }
+        SmallRecordDecoding.Result<ModelCommand> decoded =
+                SmallRecordDecoding.decode(record, codec, MAX_COMMAND_BYTES, "a model command");
+        if (decoded.value() != null) {
+            return decoded.value();
         }
         LOG.warn(
                 "Control record at {}-{} offset {} ignored: {}",
                 record.topic,
                 record.partition,
                 record.offset,
-                problem);
-        rejected.accept(
-                DeadLetters.of(
-                        record.value,
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        Stage.DECODE,
-                        error == null
-                                ? IllegalArgumentException.class.getName()
-                                : error.getClass().getName(),
-                        problem,
-                        null));
+                decoded.problem());
+        rejected.accept(decoded.deadLetter(record, Stage.DECODE, null));
         return null;
     }
 }

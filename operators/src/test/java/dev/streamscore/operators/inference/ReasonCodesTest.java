@@ -19,7 +19,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.streamscore.models.ModelArtifact;
-import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.models.explain.Explainer;
 import dev.streamscore.models.onnx.OnnxProtos;
 import dev.streamscore.models.onnx.TreeEnsemble;
@@ -334,33 +333,12 @@ class ReasonCodesTest {
     }
 
     /** Occlusion that waits to be released before it explains: a slow explanation. */
-    private static final class SlowExplanations implements BatchScorer {
+    private static final class SlowExplanations extends ForwardingScorer {
         static volatile java.util.concurrent.CountDownLatch ENTERED;
         static volatile java.util.concurrent.CountDownLatch RELEASE;
-        private final BatchScorer model;
 
         SlowExplanations(BatchScorer model) {
-            this.model = model;
-        }
-
-        @Override
-        public ModelDescriptor descriptor() {
-            return model.descriptor();
-        }
-
-        @Override
-        public String executionProvider() {
-            return model.executionProvider();
-        }
-
-        @Override
-        public FloatBuffer newInputBuffer(int rows) {
-            return model.newInputBuffer(rows);
-        }
-
-        @Override
-        public void score(FloatBuffer rows, int n, float[] out) throws Exception {
-            model.score(rows, n, out);
+            super(model);
         }
 
         @Override
@@ -382,41 +360,15 @@ class ReasonCodesTest {
                 }
             };
         }
-
-        @Override
-        public void close() throws Exception {
-            model.close();
-        }
     }
 
     /** A model whose scores are fine and whose explanations always fail. */
-    private static final class FailingExplanations implements BatchScorer {
-        private final BatchScorer model;
+    private static final class FailingExplanations extends ForwardingScorer {
         private final boolean error;
 
         FailingExplanations(BatchScorer model, boolean error) {
-            this.model = model;
+            super(model);
             this.error = error;
-        }
-
-        @Override
-        public ModelDescriptor descriptor() {
-            return model.descriptor();
-        }
-
-        @Override
-        public String executionProvider() {
-            return model.executionProvider();
-        }
-
-        @Override
-        public FloatBuffer newInputBuffer(int rows) {
-            return model.newInputBuffer(rows);
-        }
-
-        @Override
-        public void score(FloatBuffer rows, int n, float[] out) throws Exception {
-            model.score(rows, n, out);
         }
 
         @Override
@@ -436,11 +388,6 @@ class ReasonCodesTest {
                     throw new IllegalStateException("explanation failed on purpose");
                 }
             };
-        }
-
-        @Override
-        public void close() throws Exception {
-            model.close();
         }
     }
 }

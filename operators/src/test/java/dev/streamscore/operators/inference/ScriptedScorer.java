@@ -1,6 +1,5 @@
 package dev.streamscore.operators.inference;
 
-import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.operators.batching.BatchScorer;
 import dev.streamscore.operators.batching.OnnxBatchScorer;
 import java.nio.FloatBuffer;
@@ -22,7 +21,7 @@ import java.util.function.IntToLongFunction;
  * output order and adaptive batching, which need a model call to fail or to finish at a chosen
  * moment.
  */
-final class ScriptedScorer implements BatchScorer {
+final class ScriptedScorer extends ForwardingScorer {
 
     /** What a call does before it scores. */
     enum Step {
@@ -40,9 +39,9 @@ final class ScriptedScorer implements BatchScorer {
     private final AtomicInteger hanging = new AtomicInteger();
     private AtomicLong clock;
     private IntToLongFunction serviceNanos;
-    private BatchScorer model;
 
     ScriptedScorer(Step... steps) {
+        super(null); // opened by the factory
         script.addAll(List.of(steps));
     }
 
@@ -77,21 +76,6 @@ final class ScriptedScorer implements BatchScorer {
     }
 
     @Override
-    public ModelDescriptor descriptor() {
-        return model.descriptor();
-    }
-
-    @Override
-    public String executionProvider() {
-        return model.executionProvider();
-    }
-
-    @Override
-    public FloatBuffer newInputBuffer(int rows) {
-        return model.newInputBuffer(rows);
-    }
-
-    @Override
     public void score(FloatBuffer rows, int n, float[] out) throws Exception {
         float[] input = new float[n * descriptor().featureCount()];
         rows.duplicate().position(0).get(input);
@@ -113,11 +97,6 @@ final class ScriptedScorer implements BatchScorer {
         if (clock != null) {
             clock.addAndGet(serviceNanos.applyAsLong(n));
         }
-        model.score(rows, n, out);
-    }
-
-    @Override
-    public void close() throws Exception {
-        model.close();
+        super.score(rows, n, out);
     }
 }

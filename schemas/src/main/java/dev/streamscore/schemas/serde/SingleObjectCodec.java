@@ -46,6 +46,11 @@ public final class SingleObjectCodec<T extends SpecificRecord> implements Serial
         this.extraWriterSchemas = java.util.List.copyOf(extraWriterSchemas);
     }
 
+    /** The record class this codec reads and writes. */
+    public Class<T> type() {
+        return type;
+    }
+
     /** A codec for a class generated from {@code schemas/src/main/avro}. */
     public static <T extends SpecificRecord> SingleObjectCodec<T> of(Class<T> type) {
         return new SingleObjectCodec<>(type, java.util.List.of());

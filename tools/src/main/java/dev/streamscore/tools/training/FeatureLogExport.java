@@ -128,7 +128,7 @@ final class FeatureLogExport {
                                 ? r.label.getSource().name().toLowerCase(java.util.Locale.ROOT)
                                 : "none",
                         fraud,
-                        r.entry.getFeatures());
+                        floats(r.entry.getFeatures()));
             }
         }
         return new Counts(
@@ -143,6 +143,14 @@ final class FeatureLogExport {
     }
 
     private record Row(FeatureLogEntry entry, FraudLabel label) {}
+
+    private static float[] floats(List<Float> values) {
+        float[] out = new float[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = values.get(i);
+        }
+        return out;
+    }
 
     /** Hands every record of {@code topic} up to its end at the start to {@code each}. */
     private static long readAll(ScoringConfig config, String topic, Consumer<byte[]> each) {

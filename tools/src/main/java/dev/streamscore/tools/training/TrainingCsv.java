@@ -5,7 +5,6 @@ import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * The CSV that {@code models/training/train.py} reads: {@code transaction_id, card_id, event_time,
@@ -44,34 +43,6 @@ final class TrainingCsv implements AutoCloseable {
             boolean fraud,
             float[] features)
             throws IOException {
-        start(transactionId, cardId, eventTimeMillis, pattern, fraud);
-        for (float v : features) {
-            line.append(',').append(v);
-        }
-        end();
-    }
-
-    void row(
-            String transactionId,
-            String cardId,
-            long eventTimeMillis,
-            String pattern,
-            boolean fraud,
-            List<Float> features)
-            throws IOException {
-        start(transactionId, cardId, eventTimeMillis, pattern, fraud);
-        for (float v : features) {
-            line.append(',').append(v);
-        }
-        end();
-    }
-
-    private void start(
-            String transactionId,
-            String cardId,
-            long eventTimeMillis,
-            String pattern,
-            boolean fraud) {
         line.setLength(0);
         line.append(transactionId)
                 .append(',')
@@ -82,9 +53,9 @@ final class TrainingCsv implements AutoCloseable {
                 .append(pattern)
                 .append(',')
                 .append(fraud ? 1 : 0);
-    }
-
-    private void end() throws IOException {
+        for (float v : features) {
+            line.append(',').append(v);
+        }
         w.write(line.toString());
         w.newLine();
     }
