@@ -108,7 +108,14 @@ public final class JobArguments {
     /** Whether {@code key} is a job option or a Kafka client property ({@code kafka.<name>}). */
     private static boolean isOption(String key) {
         return KafkaClientSettings.isClientProperty(key)
-                || ScoringOptions.all().stream().anyMatch(o -> o.key().equals(key));
+                || ScoringOptions.all().stream()
+                        .anyMatch(
+                                o ->
+                                        o.key().equals(key)
+                                                || java.util.stream.StreamSupport.stream(
+                                                                o.fallbackKeys().spliterator(),
+                                                                false)
+                                                        .anyMatch(k -> k.getKey().equals(key)));
     }
 
     private static Set<String> flags() {

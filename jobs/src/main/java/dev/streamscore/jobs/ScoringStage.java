@@ -1,9 +1,9 @@
 package dev.streamscore.jobs;
 
 import dev.streamscore.jobs.config.ScoringConfig;
-import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.inference.BatchingInferenceOperator;
-import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.operators.inference.Score;
+import dev.streamscore.operators.serde.PipelineEvent;
 import dev.streamscore.schemas.ModelCommand;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -11,7 +11,7 @@ import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 
 /**
- * How {@link FraudScoringJob} turns enriched transactions (keyed by card) into scores. The job's
+ * How {@link ScoringJob} turns enriched events (keyed by the pipeline's key) into scores. The job's
  * own is {@link #BATCHED_ONNX}; {@code streamscore bench} swaps in its baselines (a constant score,
  * one model call per event) to measure the rest of the same job around them.
  *
@@ -34,8 +34,8 @@ public interface ScoringStage {
      * @param commands the control stream of model commands, broadcast to every subtask; {@code
      *     null} when the job has none (its models change only by restart)
      */
-    SingleOutputStreamOperator<FraudScore> score(
-            KeyedStream<EnrichedTransaction, String> enriched,
+    SingleOutputStreamOperator<Score> score(
+            KeyedStream<PipelineEvent, String> enriched,
             DataStream<ModelCommand> commands,
             ScoringConfig config);
 
@@ -49,12 +49,13 @@ public interface ScoringStage {
         private BatchedOnnx() {}
 
         @Override
-        public SingleOutputStreamOperator<FraudScore> score(
-                KeyedStream<EnrichedTransaction, String> enriched,
+        public SingleOutputStreamOperator<Score> score(
+                KeyedStream<PipelineEvent, String> enriched,
                 DataStream<ModelCommand> commands,
                 ScoringConfig config) {
             BatchingInferenceOperator operator =
                     new BatchingInferenceOperator(config.inference())
+                            .withFeatures(config.features())
                             .withChallenger(config.challengerModel())
                             // The enricher emits a fresh object per element.
                             .withInputsOwned();
@@ -62,7 +63,7 @@ public interface ScoringStage {
                 operator.withFeatureLog();
             }
             String name = "score: batched ONNX inference";
-            TypeInformation<FraudScore> type = TypeInformation.of(FraudScore.class);
+            TypeInformation<Score> type = TypeInformation.of(Score.class);
             if (commands == null) {
                 return enriched.transform(name, type, operator).uid("batching-inference");
             }

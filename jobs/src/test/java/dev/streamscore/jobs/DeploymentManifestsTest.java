@@ -245,7 +245,7 @@ class DeploymentManifestsTest {
         job.put("parallelism", 8);
         assertThatThrownBy(() -> checkParallelism(job, scoringConfig(args(deployment))))
                 .hasMessageContaining("parallelism");
-        job.put("entryClass", "dev.streamscore.jobs.FraudScoringJobRenamed");
+        job.put("entryClass", "dev.streamscore.jobs.ScoringJobRenamed");
         assertThatThrownBy(() -> checkEntryClass(job)).isInstanceOf(ClassNotFoundException.class);
     }
 
@@ -387,7 +387,7 @@ class DeploymentManifestsTest {
     private static void checkTopicsAreDefaults(List<String> args) {
         ScoringConfig config = scoringConfig(args);
         ScoringConfig defaults = ScoringConfig.defaults();
-        assertThat(config.transactionsTopic()).isEqualTo(defaults.transactionsTopic());
+        assertThat(config.inputTopic()).isEqualTo(defaults.inputTopic());
         assertThat(config.scoresTopic()).isEqualTo(defaults.scoresTopic());
         assertThat(config.deadLetterTopic()).isEqualTo(defaults.deadLetterTopic());
         assertThat(config.groupId()).isEqualTo(defaults.groupId());

@@ -124,13 +124,20 @@ class JobArgumentsTest {
                                 ScoringConfig.from(
                                         JobArguments.parse(
                                                 new String[] {
-                                                    "--card-history-ttl", "1 h",
+                                                    "--state-ttl", "1 h",
                                                     "--dedup-window", "2 h"
                                                 })))
                 .hasMessage(
-                        "dedup-window must not be longer than card-history-ttl (a card's"
-                                + " remembered transaction ids expire with its history), got PT2H"
+                        "dedup-window must not be longer than state-ttl (a key's"
+                                + " remembered event ids expire with its state), got PT2H"
                                 + " and PT1H");
+        // The key it had before pipeline files, still accepted.
+        assertThat(
+                        ScoringConfig.from(
+                                        JobArguments.parse(
+                                                new String[] {"--card-history-ttl", "2 h"}))
+                                .stateTtl())
+                .isEqualTo(java.time.Duration.ofHours(2));
     }
 
     /** The README's configuration table lists exactly these options with these defaults. */

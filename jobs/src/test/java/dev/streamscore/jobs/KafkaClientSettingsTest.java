@@ -140,8 +140,8 @@ class KafkaClientSettingsTest {
                                 "--kafka.consumer.partition.discovery.interval.ms", "1000"));
         assertThat(config.kafka().producer()).containsEntry("linger.ms", "50");
         // Built without a broker: the builders take the settings as they are.
-        assertThat(FraudScoringJob.kafkaSource(config)).isNotNull();
-        assertThat(FraudScoringJob.scoreSink(config)).isNotNull();
+        assertThat(ScoringJob.kafkaSource(config)).isNotNull();
+        assertThat(ScoringJob.scoreSink(config)).isNotNull();
     }
 
     @Test
@@ -233,7 +233,7 @@ class KafkaClientSettingsTest {
                         "64");
         ScoringConfig config = ScoringConfig.from(options);
         assertThat(config.toString()).contains("sasl.jaas.config").doesNotContain(secret);
-        assertThat(FraudScoringJob.flinkSettings(options).toMap())
+        assertThat(ScoringJob.flinkSettings(options).toMap())
                 .containsKey("batch-size")
                 .doesNotContainKey("kafka.sasl.jaas.config");
 

@@ -2,7 +2,7 @@ package dev.streamscore.test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.inference.InferenceOptions;
@@ -50,7 +50,7 @@ class BrokerLossITCase {
         KAFKA.get().createTopics(config.topicPartitions(2));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        FraudScoringJob.buildKafkaJob(env, config);
+        ScoringJob.buildKafkaJob(env, config);
         JobClient job = env.executeAsync("broker loss");
 
         try (ExactlyOnceLedger ledger =

@@ -137,7 +137,7 @@ final class ExactlyOnceLedger implements AutoCloseable {
             for (Transaction t : transactions) {
                 producer.send(
                         new ProducerRecord<>(
-                                config.transactionsTopic(),
+                                config.inputTopic(),
                                 t.getCardId().getBytes(StandardCharsets.UTF_8),
                                 codec.encode(t)));
                 sent.incrementAndGet();

@@ -2,7 +2,7 @@ package dev.streamscore.test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.batching.BatchingOptions;
@@ -94,18 +94,18 @@ class FeedbackLoopITCase {
 
         SingleObjectCodec<Transaction> txnCodec = SingleObjectCodec.of(Transaction.class);
         send(
-                config.transactionsTopic(),
+                config.inputTopic(),
                 transactions.stream()
                         .map(
                                 t ->
                                         new ProducerRecord<>(
-                                                config.transactionsTopic(),
+                                                config.inputTopic(),
                                                 bytes(t.getCardId()),
                                                 txnCodec.encode(t)))
                         .toList());
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        FraudScoringJob.buildKafkaJob(env, config);
+        ScoringJob.buildKafkaJob(env, config);
         JobClient job = env.executeAsync("streamscore feedback loop");
         Output out = new Output();
         try (out) {
@@ -395,7 +395,7 @@ class FeedbackLoopITCase {
     private static ScoringConfig config() throws Exception {
         Configuration options = new Configuration();
         options.set(ScoringOptions.BOOTSTRAP_SERVERS, KAFKA.get().bootstrapServers());
-        options.set(ScoringOptions.TRANSACTIONS_TOPIC, "fb-transactions");
+        options.set(ScoringOptions.INPUT_TOPIC, "fb-transactions");
         options.set(ScoringOptions.SCORES_TOPIC, "fb-scores");
         options.set(ScoringOptions.DEAD_LETTER_TOPIC, "fb-dead-letters");
         options.set(ScoringOptions.CONTROL_TOPIC, "fb-control");

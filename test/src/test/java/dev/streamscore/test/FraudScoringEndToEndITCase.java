@@ -2,7 +2,7 @@ package dev.streamscore.test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.models.ModelArtifact;
@@ -88,7 +88,7 @@ class FraudScoringEndToEndITCase {
             GeneratedTransaction g = generator.next();
             valid.add(g.transaction());
         }
-        List<Malformed> malformed = produce(config.transactionsTopic(), valid, true);
+        List<Malformed> malformed = produce(config.inputTopic(), valid, true);
         Map<String, List<FraudScore>> scores = new LinkedHashMap<>();
         List<DeadLetter> deadLetters = new ArrayList<>();
         runJobUntil(config, scores, deadLetters, TRANSACTIONS, malformed.size());
@@ -133,7 +133,7 @@ class FraudScoringEndToEndITCase {
                     .hasSize(1);
             DeadLetter letter = matches.get(0);
             assertThat(letter.getStage()).isEqualTo(bad.stage());
-            assertThat(letter.getSourceTopic()).isEqualTo(config.transactionsTopic());
+            assertThat(letter.getSourceTopic()).isEqualTo(config.inputTopic());
             assertThat(bytes(letter.getPayload())).isEqualTo(bad.bytes());
             assertThat(letter.getErrorMessage()).isNotBlank();
         }
@@ -166,7 +166,7 @@ class FraudScoringEndToEndITCase {
             }
         }
         assertThat(resent).isGreaterThan(50);
-        produce(config.transactionsTopic(), sent, false);
+        produce(config.inputTopic(), sent, false);
         Map<String, List<FraudScore>> scores = new LinkedHashMap<>();
         runJobUntil(config, scores, new ArrayList<>(), sent.size(), 0);
 
@@ -202,7 +202,7 @@ class FraudScoringEndToEndITCase {
     private static ScoringConfig config(String run, DeliveryGuarantee delivery) throws Exception {
         Configuration options = new Configuration();
         options.set(ScoringOptions.BOOTSTRAP_SERVERS, KAFKA.get().bootstrapServers());
-        options.set(ScoringOptions.TRANSACTIONS_TOPIC, "transactions-" + run);
+        options.set(ScoringOptions.INPUT_TOPIC, "transactions-" + run);
         options.set(ScoringOptions.SCORES_TOPIC, "scores-" + run);
         options.set(ScoringOptions.DEAD_LETTER_TOPIC, "dead-letters-" + run);
         options.set(ScoringOptions.GROUP_ID, "streamscore-" + run);
@@ -228,8 +228,8 @@ class FraudScoringEndToEndITCase {
             int expectedDeadLetters)
             throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        FraudScoringJob.buildKafkaJob(env, config);
-        JobClient job = env.executeAsync("streamscore end-to-end " + config.transactionsTopic());
+        ScoringJob.buildKafkaJob(env, config);
+        JobClient job = env.executeAsync("streamscore end-to-end " + config.inputTopic());
         try {
             consume(
                     config,

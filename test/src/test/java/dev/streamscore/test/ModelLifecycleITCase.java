@@ -2,7 +2,7 @@ package dev.streamscore.test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.models.ModelArtifact;
@@ -74,7 +74,7 @@ class ModelLifecycleITCase {
         String run = Long.toString(System.nanoTime());
         Configuration options = new Configuration();
         options.set(ScoringOptions.BOOTSTRAP_SERVERS, KAFKA.get().bootstrapServers());
-        options.set(ScoringOptions.TRANSACTIONS_TOPIC, "lifecycle-transactions-" + run);
+        options.set(ScoringOptions.INPUT_TOPIC, "lifecycle-transactions-" + run);
         options.set(ScoringOptions.SCORES_TOPIC, "lifecycle-scores-" + run);
         options.set(ScoringOptions.DEAD_LETTER_TOPIC, "lifecycle-dead-letters-" + run);
         options.set(ScoringOptions.CONTROL_TOPIC, "lifecycle-control-" + run);
@@ -115,7 +115,7 @@ class ModelLifecycleITCase {
         ModelCommand shadow = ModelCommands.deploy(mlp, "bundled:mlp", ModelRole.CHALLENGER, "it");
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        FraudScoringJob.buildKafkaJob(env, config);
+        ScoringJob.buildKafkaJob(env, config);
         JobClient job = env.executeAsync("model lifecycle " + run);
 
         try (ExactlyOnceLedger ledger =

@@ -3,7 +3,7 @@ package dev.streamscore.test;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.batching.BatchingOptions;
@@ -66,7 +66,7 @@ class OverloadITCase {
         SlowModels.DELAY_MILLIS = 2_000;
         long baseline = liveHeap(); // before the job: the broker with its 200,000 records
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        FraudScoringJob.buildKafkaJob(env, config, SlowModels.STAGE);
+        ScoringJob.buildKafkaJob(env, config, SlowModels.STAGE);
         JobClient job = env.executeAsync("overload");
         FlinkRestClient rest = rest();
         String jobId = job.getJobID().toString();
@@ -125,7 +125,7 @@ class OverloadITCase {
                 Transaction t = generator.next().transaction();
                 producer.send(
                         new ProducerRecord<>(
-                                config.transactionsTopic(),
+                                config.inputTopic(),
                                 t.getCardId().getBytes(StandardCharsets.UTF_8),
                                 codec.encode(t)));
             }

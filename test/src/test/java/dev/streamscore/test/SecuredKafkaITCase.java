@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
-import dev.streamscore.jobs.FraudScoringJob;
 import dev.streamscore.jobs.JobArguments;
 import dev.streamscore.jobs.KafkaConnectionCheck;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.batching.BatchingOptions;
@@ -206,16 +206,14 @@ class SecuredKafkaITCase {
         wrong.setString("kafka.ssl.truststore.password", tls.storePassword());
         ScoringConfig config = createTopics(ScoringConfig.from(wrong));
         StreamExecutionEnvironment env =
-                StreamExecutionEnvironment.getExecutionEnvironment(
-                        FraudScoringJob.flinkSettings(wrong));
+                StreamExecutionEnvironment.getExecutionEnvironment(ScoringJob.flinkSettings(wrong));
 
         long start = System.nanoTime();
         // Preemptive: were the check to pass, run() would run the job until cancelled.
         assertThatThrownBy(
                         () ->
                                 assertTimeoutPreemptively(
-                                        Duration.ofSeconds(90),
-                                        () -> FraudScoringJob.run(env, config)))
+                                        Duration.ofSeconds(90), () -> ScoringJob.run(env, config)))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageStartingWith("authentication failed on Kafka at " + secureBootstrap)
                 .hasMessageContaining("SaslAuthenticationException")
@@ -257,7 +255,7 @@ class SecuredKafkaITCase {
     private static Configuration options(String run) {
         Configuration o = new Configuration();
         o.set(ScoringOptions.BOOTSTRAP_SERVERS, secureBootstrap);
-        o.set(ScoringOptions.TRANSACTIONS_TOPIC, "transactions-" + run);
+        o.set(ScoringOptions.INPUT_TOPIC, "transactions-" + run);
         o.set(ScoringOptions.SCORES_TOPIC, "scores-" + run);
         o.set(ScoringOptions.DEAD_LETTER_TOPIC, "dead-letters-" + run);
         o.set(ScoringOptions.GROUP_ID, "secured-" + run);
@@ -295,24 +293,24 @@ class SecuredKafkaITCase {
                 sent.add(txn.getTransactionId());
                 producer.send(
                         new ProducerRecord<>(
-                                config.transactionsTopic(),
+                                config.inputTopic(),
                                 txn.getCardId().getBytes(StandardCharsets.UTF_8),
                                 codec.encode(txn)));
             }
             producer.send(
                             new ProducerRecord<>(
-                                    config.transactionsTopic(),
+                                    config.inputTopic(),
                                     "garbage".getBytes(StandardCharsets.UTF_8)))
                     .get(30, TimeUnit.SECONDS);
         }
 
         int restPort = freePort();
-        Configuration flink = FraudScoringJob.flinkSettings(options);
+        Configuration flink = ScoringJob.flinkSettings(options);
         flink.set(RestOptions.PORT, restPort);
         flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flink);
-        FraudScoringJob.buildKafkaJob(env, config);
-        JobClient job = env.executeAsync("streamscore secured " + config.transactionsTopic());
+        ScoringJob.buildKafkaJob(env, config);
+        JobClient job = env.executeAsync("streamscore secured " + config.inputTopic());
         Map<String, Integer> scores = new HashMap<>();
         List<DeadLetter> deadLetters = new ArrayList<>();
         try {

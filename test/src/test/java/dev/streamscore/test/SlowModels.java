@@ -5,7 +5,7 @@ import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.operators.batching.BatchScorer;
 import dev.streamscore.operators.batching.OnnxBatchScorer;
 import dev.streamscore.operators.inference.BatchingInferenceOperator;
-import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.operators.inference.Score;
 import java.nio.FloatBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -39,7 +39,7 @@ final class SlowModels implements BatchScorer.Factory {
             (enriched, commands, config) ->
                     enriched.transform(
                                     "score: slow batched ONNX inference",
-                                    TypeInformation.of(FraudScore.class),
+                                    TypeInformation.of(Score.class),
                                     BatchingInferenceOperator.withScorers(
                                                     config.inference(),
                                                     new SlowModels(
@@ -47,6 +47,7 @@ final class SlowModels implements BatchScorer.Factory {
                                                                     config.inference()
                                                                             .modelLocation(),
                                                                     config.inference().onnx())))
+                                            .withFeatures(config.features())
                                             .withInputsOwned())
                             .uid("batching-inference");
 

@@ -2,7 +2,7 @@ package dev.streamscore.test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.batching.BatchingOptions;
@@ -48,7 +48,7 @@ class TaskManagerLossITCase {
         String run = Long.toString(System.nanoTime());
         Configuration options = new Configuration();
         options.set(ScoringOptions.BOOTSTRAP_SERVERS, KAFKA.get().bootstrapServers());
-        options.set(ScoringOptions.TRANSACTIONS_TOPIC, "tm-loss-transactions-" + run);
+        options.set(ScoringOptions.INPUT_TOPIC, "tm-loss-transactions-" + run);
         options.set(ScoringOptions.SCORES_TOPIC, "tm-loss-scores-" + run);
         options.set(ScoringOptions.DEAD_LETTER_TOPIC, "tm-loss-dead-letters-" + run);
         options.set(ScoringOptions.GROUP_ID, "tm-loss-" + run);
@@ -67,7 +67,7 @@ class TaskManagerLossITCase {
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         SlowModels.DELAY_MILLIS = 50;
-        FraudScoringJob.buildKafkaJob(env, config, SlowModels.STAGE);
+        ScoringJob.buildKafkaJob(env, config, SlowModels.STAGE);
         JobClient job = env.executeAsync("task manager loss " + run);
 
         try (ExactlyOnceLedger ledger =

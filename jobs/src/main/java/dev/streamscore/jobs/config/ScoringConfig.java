@@ -2,8 +2,12 @@ package dev.streamscore.jobs.config;
 
 import static dev.streamscore.jobs.config.ScoringOptions.*;
 
+import dev.streamscore.operators.inference.InferenceOptions;
 import dev.streamscore.operators.inference.InferenceSettings;
-import dev.streamscore.operators.serde.TransactionDecoder;
+import dev.streamscore.operators.serde.EventDecoder;
+import dev.streamscore.pipeline.Pipeline;
+import dev.streamscore.pipeline.PipelineDefinition;
+import dev.streamscore.pipeline.PipelineException;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,7 +26,9 @@ import org.apache.flink.connector.base.DeliveryGuarantee;
 public record ScoringConfig(
         String bootstrapServers,
         KafkaClientSettings kafka,
-        String transactionsTopic,
+        PipelineDefinition pipeline,
+        List<String> features,
+        String inputTopic,
         String scoresTopic,
         String deadLetterTopic,
         String controlTopic,
@@ -33,10 +39,11 @@ public record ScoringConfig(
         Duration maxClockSkew,
         InferenceSettings inference,
         String challengerModel,
-        Duration cardHistoryTtl,
+        Duration stateTtl,
+        int maxEventsPerKey,
         Duration dedupWindow,
-        int cardStateFront,
-        Duration cardStateWriteDelay,
+        int stateFront,
+        Duration stateWriteDelay,
         int parallelism,
         DeliveryGuarantee delivery,
         Duration checkpointInterval,
@@ -59,10 +66,10 @@ public record ScoringConfig(
             kafka = KafkaClientSettings.NONE;
         }
         kafka.check(delivery);
-        if (maxRecordBytes < 1 || maxRecordBytes > TransactionDecoder.MAX_RECORD_BYTES_LIMIT) {
+        if (maxRecordBytes < 1 || maxRecordBytes > EventDecoder.MAX_RECORD_BYTES_LIMIT) {
             throw new IllegalArgumentException(
                     "max-record-bytes must be 1.."
-                            + TransactionDecoder.MAX_RECORD_BYTES_LIMIT
+                            + EventDecoder.MAX_RECORD_BYTES_LIMIT
                             + ", got "
                             + maxRecordBytes);
         }
@@ -70,25 +77,31 @@ public record ScoringConfig(
             throw new IllegalArgumentException(
                     "max-clock-skew must be zero or positive, got " + maxClockSkew);
         }
-        if (dedupWindow != null
-                && cardHistoryTtl != null
-                && dedupWindow.compareTo(cardHistoryTtl) > 0) {
+        if (pipeline == null) {
+            throw new IllegalArgumentException("a pipeline must be given, found none");
+        }
+        features = List.copyOf(features);
+        if (dedupWindow != null && stateTtl != null && dedupWindow.compareTo(stateTtl) > 0) {
             throw new IllegalArgumentException(
-                    "dedup-window must not be longer than card-history-ttl (a card's remembered"
-                            + " transaction ids expire with its history), got "
+                    "dedup-window must not be longer than state-ttl (a key's remembered"
+                            + " event ids expire with its state), got "
                             + dedupWindow
                             + " and "
-                            + cardHistoryTtl);
+                            + stateTtl);
         }
-        if (cardStateFront < 0) {
+        if (maxEventsPerKey < 1) {
             throw new IllegalArgumentException(
-                    "card-state-front must be 0 (off) or more cards, got " + cardStateFront);
+                    "max-events-per-key must be at least 1, got " + maxEventsPerKey);
         }
-        if (cardStateWriteDelay.isNegative()) {
+        if (stateFront < 0) {
             throw new IllegalArgumentException(
-                    "card-state-write-delay must be zero (write every change at once) or"
+                    "state-front must be 0 (off) or more keys, got " + stateFront);
+        }
+        if (stateWriteDelay.isNegative()) {
+            throw new IllegalArgumentException(
+                    "state-write-delay must be zero (write every change at once) or"
                             + " positive, got "
-                            + cardStateWriteDelay);
+                            + stateWriteDelay);
         }
         if (parallelism < 1) {
             throw new IllegalArgumentException(
@@ -156,7 +169,7 @@ public record ScoringConfig(
         }
         for (String[] topic :
                 new String[][] {
-                    {"transactions-topic", transactionsTopic},
+                    {"input-topic", inputTopic},
                     {"scores-topic", scoresTopic},
                     {"dead-letter-topic", deadLetterTopic},
                     {"model-status-topic", modelStatusTopic},
@@ -201,7 +214,7 @@ public record ScoringConfig(
         List<String> topics =
                 new ArrayList<>(
                         List.of(
-                                transactionsTopic,
+                                inputTopic,
                                 scoresTopic,
                                 deadLetterTopic,
                                 modelStatusTopic,
@@ -219,33 +232,53 @@ public record ScoringConfig(
         return List.copyOf(topics);
     }
 
-    /** The options {@code conf} gives, each one not set there at its default. */
+    /**
+     * The options {@code conf} gives, each one not set there at its default; the pipeline file read
+     * and checked (with its model), its topics and model the defaults of the options that name
+     * them.
+     *
+     * @throws IllegalArgumentException when an option is wrong, or with every problem of the
+     *     pipeline file ({@link PipelineException}) as its cause
+     */
     public static ScoringConfig from(ReadableConfig conf) {
         KafkaClientSettings kafka = KafkaClientSettings.from(conf);
+        Pipeline pipeline = pipeline(conf);
+        Configuration withDefaults = new Configuration();
+        if (conf instanceof Configuration c) {
+            withDefaults.addAll(c);
+        } else {
+            conf.toMap().forEach(withDefaults::setString);
+        }
+        if (!conf.getOptional(InferenceOptions.MODEL).isPresent()) {
+            withDefaults.set(InferenceOptions.MODEL, pipeline.model());
+        }
         return new ScoringConfig(
                 bootstrapServers(conf, kafka),
                 kafka,
-                conf.get(TRANSACTIONS_TOPIC),
-                conf.get(SCORES_TOPIC),
-                conf.get(DEAD_LETTER_TOPIC),
+                pipeline.definition(),
+                pipeline.featureNames(),
+                conf.getOptional(INPUT_TOPIC).orElse(pipeline.inputTopic()),
+                conf.getOptional(SCORES_TOPIC).orElse(pipeline.outputTopic()),
+                conf.getOptional(DEAD_LETTER_TOPIC).orElse(pipeline.deadLetterTopic()),
                 conf.get(CONTROL_TOPIC).trim(),
                 conf.get(MODEL_STATUS_TOPIC),
                 conf.get(CHALLENGER_SCORES_TOPIC),
                 conf.get(GROUP_ID),
                 conf.get(MAX_RECORD_BYTES),
                 conf.get(MAX_CLOCK_SKEW),
-                InferenceSettings.from(conf),
+                InferenceSettings.from(withDefaults),
                 conf.getOptional(CHALLENGER_MODEL).filter(m -> !m.isBlank()).orElse(null),
-                conf.get(CARD_HISTORY_TTL),
+                conf.get(STATE_TTL),
+                conf.get(MAX_EVENTS_PER_KEY),
                 conf.get(DEDUP_WINDOW),
-                conf.get(CARD_STATE_FRONT),
-                conf.get(CARD_STATE_WRITE_DELAY),
+                conf.get(STATE_FRONT),
+                conf.get(STATE_WRITE_DELAY),
                 conf.get(PARALLELISM),
                 conf.get(DELIVERY),
                 conf.get(CHECKPOINT_INTERVAL),
                 conf.get(CHECKPOINT_TIMEOUT),
                 conf.getOptional(TRANSACTIONAL_ID_PREFIX)
-                        .orElseGet(() -> defaultTransactionalIdPrefix(conf, kafka)),
+                        .orElseGet(() -> defaultTransactionalIdPrefix(conf, kafka, pipeline)),
                 conf.get(TRANSACTION_TIMEOUT),
                 conf.get(MAX_FAILURES),
                 conf.get(FAILURE_INTERVAL),
@@ -256,6 +289,17 @@ public record ScoringConfig(
                 conf.get(LABEL_HORIZON),
                 conf.get(QUALITY_WINDOW),
                 conf.get(QUALITY_INTERVAL));
+    }
+
+    /** The pipeline file of {@code --pipeline}, read and checked against the model it will use. */
+    private static Pipeline pipeline(ReadableConfig conf) {
+        String location = conf.get(PIPELINE);
+        String model = conf.getOptional(InferenceOptions.MODEL).orElse(null);
+        try {
+            return Pipeline.load(location, model, true);
+        } catch (PipelineException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
     }
 
     /** An optional topic: unset or blank is none. */
@@ -290,14 +334,15 @@ public record ScoringConfig(
      * left open), different for jobs on other topics, groups or clusters (so that they never fence
      * each other's producers).
      */
-    static String defaultTransactionalIdPrefix(ReadableConfig conf, KafkaClientSettings kafka) {
+    static String defaultTransactionalIdPrefix(
+            ReadableConfig conf, KafkaClientSettings kafka, Pipeline pipeline) {
         String identity =
                 String.join(
                         "\n",
                         bootstrapServers(conf, kafka),
-                        conf.get(TRANSACTIONS_TOPIC),
-                        conf.get(SCORES_TOPIC),
-                        conf.get(DEAD_LETTER_TOPIC));
+                        conf.getOptional(INPUT_TOPIC).orElse(pipeline.inputTopic()),
+                        conf.getOptional(SCORES_TOPIC).orElse(pipeline.outputTopic()),
+                        conf.getOptional(DEAD_LETTER_TOPIC).orElse(pipeline.deadLetterTopic()));
         try {
             byte[] hash =
                     java.security.MessageDigest.getInstance("SHA-256")

@@ -1,10 +1,10 @@
 package dev.streamscore.jobs.config;
 
 import dev.streamscore.operators.batching.BatchingOptions;
-import dev.streamscore.operators.features.CardFeatureEnricher;
+import dev.streamscore.operators.features.PipelineFeatureEnricher;
 import dev.streamscore.operators.inference.InferenceOptions;
-import dev.streamscore.operators.serde.TransactionDecoder;
-import dev.streamscore.operators.serde.TransactionValidator;
+import dev.streamscore.operators.serde.EventDecoder;
+import dev.streamscore.pipeline.PipelineDefinition;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,26 +40,41 @@ public final class ScoringOptions {
                                 + " producer. prefixes for one client; kafka.<property> options win"
                                 + " over it.");
 
-    public static final ConfigOption<String> TRANSACTIONS_TOPIC =
-            ConfigOptions.key("transactions-topic")
+    public static final ConfigOption<String> PIPELINE =
+            ConfigOptions.key("pipeline")
                     .stringType()
-                    .defaultValue("transactions")
+                    .defaultValue(PipelineDefinition.DEFAULT)
                     .withDescription(
-                            "Input topic of Avro single-object encoded Transaction records.");
+                            "The pipeline file: the input topic and its event schema, the per-key"
+                                    + " aggregates and CEL features, the model and the output"
+                                    + " (docs/pipelines.md). By default the bundled card-fraud"
+                                    + " pipeline.");
+
+    public static final ConfigOption<String> INPUT_TOPIC =
+            ConfigOptions.key("input-topic")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDeprecatedKeys("transactions-topic")
+                    .withDescription(
+                            "Input topic; by default the pipeline's input.topic (transactions for"
+                                    + " the card-fraud pipeline).");
 
     public static final ConfigOption<String> SCORES_TOPIC =
             ConfigOptions.key("scores-topic")
                     .stringType()
-                    .defaultValue("fraud-scores")
-                    .withDescription("Output topic of FraudScore records, keyed by card id.");
+                    .noDefaultValue()
+                    .withDescription(
+                            "Output topic of the scores, keyed by the pipeline's key; by default"
+                                + " the pipeline's output.topic (fraud-scores for card-fraud).");
 
     public static final ConfigOption<String> DEAD_LETTER_TOPIC =
             ConfigOptions.key("dead-letter-topic")
                     .stringType()
-                    .defaultValue("transactions-dead-letter")
+                    .noDefaultValue()
                     .withDescription(
                             "Output topic of DeadLetter records for input that could not be"
-                                    + " scored.");
+                                    + " scored; by default the pipeline's dead_letters.topic, or"
+                                    + " <input topic>-dead-letter.");
 
     public static final ConfigOption<String> CONTROL_TOPIC =
             ConfigOptions.key("control-topic")
@@ -106,7 +121,7 @@ public final class ScoringOptions {
     public static final ConfigOption<Integer> MAX_RECORD_BYTES =
             ConfigOptions.key("max-record-bytes")
                     .intType()
-                    .defaultValue(TransactionDecoder.DEFAULT_MAX_RECORD_BYTES)
+                    .defaultValue(EventDecoder.DEFAULT_MAX_RECORD_BYTES)
                     .withDescription(
                             "An input record larger than this is a dead letter without being"
                                     + " decoded; at most 16 MiB (Avro's reader limits).");
@@ -114,50 +129,62 @@ public final class ScoringOptions {
     public static final ConfigOption<Duration> MAX_CLOCK_SKEW =
             ConfigOptions.key("max-clock-skew")
                     .durationType()
-                    .defaultValue(TransactionValidator.DEFAULT_MAX_CLOCK_SKEW)
+                    .defaultValue(EventDecoder.DEFAULT_MAX_CLOCK_SKEW)
                     .withDescription(
                             "A transaction whose event_time is later than the wall clock plus this"
                                     + " is a dead letter (stage VALIDATE).");
 
-    public static final ConfigOption<Duration> CARD_HISTORY_TTL =
-            ConfigOptions.key("card-history-ttl")
+    public static final ConfigOption<Duration> STATE_TTL =
+            ConfigOptions.key("state-ttl")
                     .durationType()
                     .defaultValue(Duration.ofDays(30))
+                    .withDeprecatedKeys("card-history-ttl")
                     .withDescription(
-                            "A card unseen for this long is forgotten by the feature state.");
+                            "A key unseen for this long is forgotten by the feature state.");
+
+    public static final ConfigOption<Integer> MAX_EVENTS_PER_KEY =
+            ConfigOptions.key("max-events-per-key")
+                    .intType()
+                    .defaultValue(PipelineFeatureEnricher.DEFAULT_MAX_EVENTS_PER_KEY)
+                    .withDescription(
+                            "Most recent events kept per key for the windowed aggregates; beyond it"
+                                    + " the oldest are dropped (metric eventsDroppedOverLimit), so"
+                                    + " windows are exact up to this many events inside the longest"
+                                    + " one.");
 
     public static final ConfigOption<Duration> DEDUP_WINDOW =
             ConfigOptions.key("dedup-window")
                     .durationType()
                     .defaultValue(Duration.ofHours(1))
                     .withDescription(
-                            "A transaction id seen again for the same card less than this long"
+                            "An event id seen again for the same key less than this long"
                                 + " (processing time) after it first arrived is a re-send: not"
-                                + " counted twice in its card's features, and scored as the first"
-                                + " time; 0 turns this off. At most card-history-ttl.");
+                                + " counted twice in its key's aggregates, and scored as the first"
+                                + " time; 0 turns this off. At most state-ttl.");
 
-    public static final ConfigOption<Integer> CARD_STATE_FRONT =
-            ConfigOptions.key("card-state-front")
+    public static final ConfigOption<Integer> STATE_FRONT =
+            ConfigOptions.key("state-front")
                     .intType()
-                    .defaultValue(CardFeatureEnricher.DEFAULT_FRONT_CARDS)
+                    .defaultValue(PipelineFeatureEnricher.DEFAULT_FRONT_KEYS)
+                    .withDeprecatedKeys("card-state-front")
                     .withDescription(
-                            "Cards per subtask whose feature history stays in memory in front of"
-                                + " RocksDB: no state read per transaction for them, and about one"
-                                + " write per card-state-write-delay however many transactions"
-                                + " change it. 0 reads and writes RocksDB for every transaction."
-                                + " (Off on the heap state backend.)");
+                            "Keys per subtask whose feature state stays in memory in front of"
+                                + " RocksDB: no state read per event for them, and about one write"
+                                + " per state-write-delay however many events change it. 0 reads"
+                                + " and writes RocksDB for every event.");
 
-    public static final ConfigOption<Duration> CARD_STATE_WRITE_DELAY =
-            ConfigOptions.key("card-state-write-delay")
+    public static final ConfigOption<Duration> STATE_WRITE_DELAY =
+            ConfigOptions.key("state-write-delay")
                     .durationType()
-                    .defaultValue(CardFeatureEnricher.DEFAULT_WRITE_DELAY)
+                    .defaultValue(PipelineFeatureEnricher.DEFAULT_WRITE_DELAY)
+                    .withDeprecatedKeys("card-state-write-delay")
                     .withDescription(
-                            "A card changed again within this time has its history written to"
-                                + " RocksDB no earlier than this after its first unwritten change,"
-                                + " so that its changes meanwhile cost nothing; any other card is"
-                                + " written at once. A checkpoint writes the cards left on the task"
-                                + " thread, so this bounds the pause it adds. 0 writes every change"
-                                + " at once. (Only with the card state front.)");
+                            "A key changed again within this time has its state written to RocksDB"
+                                + " no earlier than this after its first unwritten change, so that"
+                                + " its changes meanwhile cost nothing; any other key is written at"
+                                + " once. A checkpoint writes the keys left on the task thread, so"
+                                + " this bounds the pause it adds. 0 writes every change at once."
+                                + " (Only with the state front.)");
 
     public static final ConfigOption<Integer> PARALLELISM =
             ConfigOptions.key("parallelism")
@@ -289,7 +316,8 @@ public final class ScoringOptions {
         return List.of(
                 BOOTSTRAP_SERVERS,
                 KAFKA_CONFIG,
-                TRANSACTIONS_TOPIC,
+                PIPELINE,
+                INPUT_TOPIC,
                 SCORES_TOPIC,
                 DEAD_LETTER_TOPIC,
                 CONTROL_TOPIC,
@@ -299,10 +327,11 @@ public final class ScoringOptions {
                 CHALLENGER_MODEL,
                 MAX_RECORD_BYTES,
                 MAX_CLOCK_SKEW,
-                CARD_HISTORY_TTL,
+                STATE_TTL,
+                MAX_EVENTS_PER_KEY,
                 DEDUP_WINDOW,
-                CARD_STATE_FRONT,
-                CARD_STATE_WRITE_DELAY,
+                STATE_FRONT,
+                STATE_WRITE_DELAY,
                 PARALLELISM,
                 DELIVERY,
                 CHECKPOINT_INTERVAL,
@@ -327,11 +356,11 @@ public final class ScoringOptions {
      */
     public static List<ConfigOption<?>> all() {
         List<ConfigOption<?>> own = own();
-        List<ConfigOption<?>> options = new ArrayList<>(own.subList(0, 9));
+        List<ConfigOption<?>> options = new ArrayList<>(own.subList(0, 10));
         options.addAll(InferenceOptions.all());
         options.add(CHALLENGER_MODEL);
         options.addAll(BatchingOptions.all());
-        options.addAll(own.subList(10, own.size()));
+        options.addAll(own.subList(11, own.size()));
         return List.copyOf(options);
     }
 }

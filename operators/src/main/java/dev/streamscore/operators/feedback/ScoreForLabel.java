@@ -1,7 +1,7 @@
 package dev.streamscore.operators.feedback;
 
+import dev.streamscore.operators.inference.Score;
 import dev.streamscore.schemas.Decision;
-import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.ModelRole;
 
 /**
@@ -38,16 +38,16 @@ public class ScoreForLabel {
      * A champion's or challenger's score; null for a fallback score (not the model's) and for a
      * score that is not a probability (NaN), which no quality measure can rank.
      */
-    public static ScoreForLabel of(FraudScore score, ModelRole role) {
-        if (score.getFallback() || !(score.getScore() >= 0 && score.getScore() <= 1)) {
+    public static ScoreForLabel of(Score score, ModelRole role) {
+        if (score.fallback || !(score.score >= 0 && score.score <= 1)) {
             return null;
         }
         return new ScoreForLabel(
-                score.getTransactionId(),
+                score.id,
                 role,
-                score.getModelName(),
-                score.getModelVersion(),
-                score.getScore(),
-                score.getDecision());
+                score.modelName,
+                score.modelVersion,
+                score.score,
+                Decision.valueOf(score.decision));
     }
 }

@@ -6,14 +6,12 @@ import dev.streamscore.operators.batching.BatchScorer;
 import dev.streamscore.operators.batching.BatchingOperator;
 import dev.streamscore.operators.batching.OnnxBatchScorer;
 import dev.streamscore.operators.batching.Ticker;
-import dev.streamscore.operators.features.CardFeatures;
-import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.lifecycle.ModelCommands;
 import dev.streamscore.operators.lifecycle.ModelLoader;
 import dev.streamscore.operators.lifecycle.ModelRegistry;
 import dev.streamscore.operators.lifecycle.ModelStatuses;
+import dev.streamscore.operators.serde.PipelineEvent;
 import dev.streamscore.schemas.FeatureLogEntry;
-import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.ModelAction;
 import dev.streamscore.schemas.ModelCommand;
 import dev.streamscore.schemas.ModelRegistryState;
@@ -40,15 +38,15 @@ import org.apache.flink.util.OutputTag;
 import org.apache.flink.util.Preconditions;
 
 /**
- * Scores card transactions with a fraud model: the generic {@link BatchingOperator} (micro-batches
- * off the task thread, a per-card score cache in keyed state, coalescing, retries and bisection,
- * ordered or unordered output, checkpointed pending elements) with {@link FraudScoring} as its
- * function. A transaction's row is its card features; its output a {@link FraudScore} with the
- * model's decision ({@code cache_hit = true} when the score cost it no model row); a transaction
- * the model cannot score gets {@link InferenceSettings#fallbackScore()} or a dead letter on {@link
- * dev.streamscore.operators.deadletter.DeadLetters#TAG} with stage {@code INFERENCE}. The model's
- * descriptor must list exactly {@link dev.streamscore.operators.features.CardFeatures#NAMES}, or
- * {@code open} fails.
+ * Scores a pipeline's events with its model: the generic {@link BatchingOperator} (micro-batches
+ * off the task thread, a per-key score cache in keyed state, coalescing, retries and bisection,
+ * ordered or unordered output, checkpointed pending elements) with {@link PipelineScoring} as its
+ * function. An event's row is its feature row; its output a {@link Score} with the model's decision
+ * ({@code cacheHit} when the score cost it no model row); an event the model cannot score gets
+ * {@link InferenceSettings#fallbackScore()} or a dead letter on {@link
+ * dev.streamscore.operators.deadletter.DeadLetters#TAG} with stage {@code INFERENCE}. With the
+ * pipeline's features given ({@link #withFeatures}), a model's descriptor must list exactly those,
+ * in order, or it never serves.
  *
  * <p>Its models change while it runs, through {@link ModelCommand}s on its second input (the
  * control stream, broadcast to every subtask): a deploy is loaded and verified off the task thread
@@ -62,30 +60,31 @@ import org.apache.flink.util.Preconditions;
  * models only.
  *
  * <pre>{@code
- * SingleOutputStreamOperator<FraudScore> scores =
- *         DataStreamUtils.reinterpretAsKeyedStream(enriched, e -> e.transaction.getCardId())
+ * SingleOutputStreamOperator<Score> scores =
+ *         DataStreamUtils.reinterpretAsKeyedStream(enriched, e -> e.key, Types.STRING)
  *                 .transform(
  *                         "score: batched ONNX inference",
- *                         TypeInformation.of(FraudScore.class),
- *                         new BatchingInferenceOperator(InferenceSettings.defaults("bundled:gbdt")))
+ *                         TypeInformation.of(Score.class),
+ *                         new BatchingInferenceOperator(InferenceSettings.defaults("bundled:gbdt"))
+ *                                 .withFeatures(pipeline.featureNames()))
  *                 .uid("batching-inference");
  * DataStream<DeadLetter> deadLetters = scores.getSideOutput(DeadLetters.TAG);
  * }</pre>
  */
-public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransaction, FraudScore>
-        implements TwoInputStreamOperator<EnrichedTransaction, ModelCommand, FraudScore> {
+public class BatchingInferenceOperator extends BatchingOperator<PipelineEvent, Score>
+        implements TwoInputStreamOperator<PipelineEvent, ModelCommand, Score> {
 
     private static final long serialVersionUID = 4L;
 
     /** Transactions sent to the dead-letter output with stage INFERENCE. */
-    public static final String DEAD_LETTERS = FraudScoring.DEAD_LETTERS;
+    public static final String DEAD_LETTERS = PipelineScoring.DEAD_LETTERS;
 
     /** Transactions given the fallback score because the model failed on them. */
-    public static final String FALLBACKS = FraudScoring.FALLBACKS;
+    public static final String FALLBACKS = PipelineScoring.FALLBACKS;
 
     /** Side output of the challenger's scores: the same schema as the champion's. */
-    public static final OutputTag<FraudScore> CHALLENGER_SCORES =
-            new OutputTag<>("challenger-scores", TypeInformation.of(FraudScore.class));
+    public static final OutputTag<Score> CHALLENGER_SCORES =
+            new OutputTag<>("challenger-scores", TypeInformation.of(Score.class));
 
     /** Side output of the feature log, when on ({@link #withFeatureLog}). */
     public static final OutputTag<FeatureLogEntry> FEATURE_LOG =
@@ -98,7 +97,7 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
 
     private static final String REGISTRY_KEY = "registry";
 
-    private final FraudScoring scoring;
+    private final PipelineScoring scoring;
     private final String championLocation;
     private final ModelLoader.Opener opener;
     private String challengerLocation;
@@ -135,19 +134,19 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
     /** With another model or clock: the seams the tests use. */
     BatchingInferenceOperator(
             InferenceSettings settings, BatchScorer.Factory scorers, Ticker ticker) {
-        this(settings, new FraudScoring(required(settings)), scorers, ticker);
+        this(settings, new PipelineScoring(required(settings)), scorers, ticker);
     }
 
     private BatchingInferenceOperator(
             InferenceSettings settings,
-            FraudScoring scoring,
+            PipelineScoring scoring,
             BatchScorer.Factory scorers,
             Ticker ticker) {
         super(
                 settings.batching(),
                 scoring,
                 scorers,
-                TypeInformation.of(EnrichedTransaction.class),
+                TypeInformation.of(PipelineEvent.class),
                 ticker);
         this.scoring = scoring;
         this.championLocation = settings.modelLocation();
@@ -159,6 +158,15 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
     private static InferenceSettings required(InferenceSettings settings) {
         Preconditions.checkArgument(settings != null, "inference settings must be set, found none");
         return settings;
+    }
+
+    /**
+     * Scores only with models whose descriptor lists exactly {@code features}, in this order: the
+     * pipeline's. Without it any model serves whose feature count the rows have.
+     */
+    public BatchingInferenceOperator withFeatures(java.util.List<String> features) {
+        scoring.features(features);
+        return this;
     }
 
     /**
@@ -204,16 +212,8 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
         loader =
                 new ModelLoader(
                         opener,
-                        d -> {
-                            scoring.checkModel(d);
-                            Preconditions.checkArgument(
-                                    d.featureCount() == CardFeatures.COUNT,
-                                    "model %s takes %s features, expected %s",
-                                    d.id(),
-                                    d.featureCount(),
-                                    CardFeatures.COUNT);
-                        },
-                        CardFeatures.PROBE_ROWS,
+                        scoring::checkModel,
+                        ModelLoader::probeRowsOf,
                         getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks());
         super.open(); // opens the champion and challenger below
         List<ModelStatus> atOpen = statusesAtOpen;
@@ -384,7 +384,7 @@ public class BatchingInferenceOperator extends BatchingOperator<EnrichedTransact
     // ---- the two inputs: transactions to score, and model commands ----
 
     @Override
-    public void processElement1(StreamRecord<EnrichedTransaction> record) throws Exception {
+    public void processElement1(StreamRecord<PipelineEvent> record) throws Exception {
         processElement(record);
     }
 

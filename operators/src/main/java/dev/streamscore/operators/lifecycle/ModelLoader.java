@@ -59,7 +59,7 @@ public final class ModelLoader implements AutoCloseable {
 
     private final Opener opener;
     private final Consumer<ModelDescriptor> modelCheck;
-    private final float[][] probeRows;
+    private final java.util.function.Function<ModelDescriptor, float[][]> probeRows;
     private final ExecutorService thread;
 
     /** Models loaded and handed over, not yet {@link #claim}ed: closed by {@link #close}. */
@@ -68,12 +68,13 @@ public final class ModelLoader implements AutoCloseable {
     /**
      * @param modelCheck throws {@link IllegalArgumentException} when the model does not take the
      *     rows the job makes
-     * @param probeRows rows every model must score to finite values in [0, 1]
+     * @param probeRows the rows a model must score to finite values in [0, 1] (see {@link
+     *     #probeRowsOf})
      */
     public ModelLoader(
             Opener opener,
             Consumer<ModelDescriptor> modelCheck,
-            float[][] probeRows,
+            java.util.function.Function<ModelDescriptor, float[][]> probeRows,
             String taskName) {
         this.opener = opener;
         this.modelCheck = modelCheck;
@@ -210,8 +211,27 @@ public final class ModelLoader implements AutoCloseable {
         return scorer;
     }
 
+    /**
+     * The rows any model is probed with by default: all zeros, all ones, and the descriptor's
+     * baseline (its mean training row) when it gives one.
+     */
+    public static float[][] probeRowsOf(ModelDescriptor d) {
+        int n = d.featureCount();
+        float[] ones = new float[n];
+        Arrays.fill(ones, 1f);
+        if (d.baseline() == null) {
+            return new float[][] {new float[n], ones};
+        }
+        float[] baseline = new float[n];
+        for (int i = 0; i < n; i++) {
+            baseline[i] = d.baseline().get(i).floatValue();
+        }
+        return new float[][] {new float[n], ones, baseline};
+    }
+
     private void probe(BatchScorer scorer) throws Refused {
         int columns = scorer.descriptor().featureCount();
+        float[][] probeRows = this.probeRows.apply(scorer.descriptor());
         FloatBuffer rows = scorer.newInputBuffer(probeRows.length);
         for (float[] row : probeRows) {
             if (row.length != columns) {

@@ -20,7 +20,7 @@ class CachedScoreTest {
         assertThat(entry.matches("gbdt:4", VECTOR)).isFalse();
         assertThat(entry.matches("gbdt:3", new float[] {0.5f, -1f, 1e-7f})).isFalse();
         assertThat(entry.matches("gbdt:3", new float[] {0.5f, -1f})).isFalse();
-        // Bit-for-bit, as EnrichedTransaction.featureHash() hashes: -0.0 is another vector.
+        // Bit-for-bit, as PipelineEvent.featureHash() hashes: -0.0 is another vector.
         assertThat(entry.matches("gbdt:3", new float[] {0.5f, -1f, -0f})).isFalse();
     }
 

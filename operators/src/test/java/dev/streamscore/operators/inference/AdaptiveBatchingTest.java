@@ -8,8 +8,7 @@ import static dev.streamscore.operators.inference.InferenceFixtures.settings;
 import static dev.streamscore.operators.inference.InferenceFixtures.txn;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.streamscore.operators.features.EnrichedTransaction;
-import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.operators.serde.PipelineEvent;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
@@ -75,12 +74,12 @@ class AdaptiveBatchingTest {
     }
 
     private static int chosenBatchSize(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h) {
+            KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h) {
         return operator(h).metrics().chosenBatchSize.getValue();
     }
 
     private static long chosenWaitMicros(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h) {
+            KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h) {
         return operator(h).metrics().chosenMaxWaitMicros.getValue();
     }
 
@@ -99,7 +98,7 @@ class AdaptiveBatchingTest {
                             .withBatching(b -> b.latencyTarget(target));
         }
 
-        KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness()
+        KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> harness()
                 throws Exception {
             var h =
                     InferenceFixtures.harness(
@@ -116,7 +115,7 @@ class AdaptiveBatchingTest {
          * only ever moves the clock while no arrival reads it.
          */
         void arrive(
-                KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h,
+                KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h,
                 int count,
                 long gapNanos)
                 throws Exception {
@@ -134,8 +133,7 @@ class AdaptiveBatchingTest {
             clock.set(at);
         }
 
-        private void settle(
-                KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h)
+        private void settle(KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h)
                 throws Exception {
             runMailboxUntil(h, () -> operator(h).callsAwaited() == 0);
         }

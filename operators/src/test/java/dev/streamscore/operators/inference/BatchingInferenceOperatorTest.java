@@ -29,18 +29,13 @@ import dev.streamscore.operators.batching.OutputMode;
 import dev.streamscore.operators.cache.CachedScore;
 import dev.streamscore.operators.cache.ScoreCache;
 import dev.streamscore.operators.deadletter.DeadLetters;
-import dev.streamscore.operators.features.EnrichedTransaction;
+import dev.streamscore.operators.serde.PipelineEvent;
 import dev.streamscore.schemas.DeadLetter;
-import dev.streamscore.schemas.Decision;
-import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Stage;
-import dev.streamscore.schemas.Transaction;
-import dev.streamscore.schemas.serde.SingleObjectCodec;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -158,7 +153,7 @@ class BatchingInferenceOperatorTest {
             }
             h.endInput();
 
-            List<FraudScore> out = h.extractOutputValues();
+            List<Score> out = h.extractOutputValues();
             assertThat(ids(out))
                     .containsExactlyElementsOf(
                             IntStream.range(0, n)
@@ -176,16 +171,16 @@ class BatchingInferenceOperatorTest {
     @Test
     void keepsItsOwnCopyOfEachTransactionWhenObjectReuseIsOn() throws Exception {
         try (var h = harness(settings(LINEAR_V1, 4), null, null, 1, 1, 0, true)) {
-            EnrichedTransaction reused = txn(0, 4);
+            PipelineEvent reused = txn(0, 4);
             h.processElement(reused, 100);
             // An upstream operator with object reuse may refill the same objects in place.
-            reused.transaction.setTransactionId("t1");
-            reused.transaction.setCardId("card-1");
+            reused.id = "t1";
+            reused.key = "card-1";
             System.arraycopy(row(1), 0, reused.features, 0, reused.features.length);
             h.processElement(reused, 101);
             h.endInput();
 
-            List<FraudScore> out = h.extractOutputValues();
+            List<Score> out = h.extractOutputValues();
             assertThat(ids(out)).containsExactly("t0", "t1");
             assertThat(out.get(0).getScore()).isCloseTo(expectedV1Score(row(0)), within(1e-6));
             assertThat(out.get(1).getScore()).isCloseTo(expectedV1Score(row(1)), within(1e-6));
@@ -196,7 +191,7 @@ class BatchingInferenceOperatorTest {
 
     @Test
     void emitsTheModelsScoresWithDecisionsFromItsThresholds() throws Exception {
-        List<EnrichedTransaction> input = new ArrayList<>();
+        List<PipelineEvent> input = new ArrayList<>();
         input.add(txn("approve", "card-a", scoringLogit(-2), 1)); // 0.119
         input.add(txn("review", "card-b", scoringLogit(1), 2)); // 0.731
         input.add(txn("decline", "card-c", scoringLogit(3), 3)); // 0.953
@@ -216,26 +211,26 @@ class BatchingInferenceOperatorTest {
             }
             runMailboxUntil(h, () -> h.extractOutputValues().size() == input.size());
 
-            List<StreamRecord<? extends FraudScore>> out = h.extractOutputStreamRecords();
+            List<StreamRecord<? extends Score>> out = h.extractOutputStreamRecords();
             assertThat(out).hasSize(input.size());
             for (int i = 0; i < input.size(); i++) {
-                FraudScore score = out.get(i).getValue();
-                Transaction txn = input.get(i).transaction;
+                Score score = out.get(i).getValue();
+                PipelineEvent txn = input.get(i);
                 assertThat(out.get(i).getTimestamp()).isEqualTo(500 + i);
-                assertThat(score.getTransactionId()).isEqualTo(txn.getTransactionId());
-                assertThat(score.getCardId()).isEqualTo(txn.getCardId());
+                assertThat(score.getId()).isEqualTo(txn.id);
+                assertThat(score.getKey()).isEqualTo(txn.key);
                 assertThat(score.getScore()).isEqualTo((double) modelScores[i]);
                 assertThat(score.getScore()).isCloseTo(expectedV1Score(rows[i]), within(1e-6));
                 assertThat(score.getDecision()).isEqualTo(decision(score.getScore()));
                 assertThat(score.getModelName()).isEqualTo("fixture-linear");
                 assertThat(score.getModelVersion()).isEqualTo("1");
                 assertThat(score.getCacheHit()).isFalse();
-                assertThat(score.getEventTime()).isEqualTo(txn.getEventTime());
-                assertThat(score.getScoredAt()).isEqualTo(Instant.ofEpochMilli(42_000));
+                assertThat(score.getEventTime()).isEqualTo(txn.time);
+                assertThat(score.getScoredAt()).isEqualTo(42_000L);
             }
-            assertThat(out.get(0).getValue().getDecision()).isEqualTo(Decision.APPROVE);
-            assertThat(out.get(1).getValue().getDecision()).isEqualTo(Decision.REVIEW);
-            assertThat(out.get(2).getValue().getDecision()).isEqualTo(Decision.DECLINE);
+            assertThat(out.get(0).getValue().getDecision()).isEqualTo(Scores.APPROVE);
+            assertThat(out.get(1).getValue().getDecision()).isEqualTo(Scores.REVIEW);
+            assertThat(out.get(2).getValue().getDecision()).isEqualTo(Scores.DECLINE);
             assertThat(operator(h).metrics().rowsScored.getCount()).isEqualTo(input.size());
         }
     }
@@ -254,8 +249,8 @@ class BatchingInferenceOperatorTest {
             h.processElement(txn("repeat", "card-a", row(1), 2), 11);
 
             assertThat(h.extractOutputValues()).hasSize(2);
-            FraudScore hit = h.extractOutputValues().get(1);
-            assertThat(hit.getTransactionId()).isEqualTo("repeat");
+            Score hit = h.extractOutputValues().get(1);
+            assertThat(hit.getId()).isEqualTo("repeat");
             assertThat(hit.getCacheHit()).isTrue();
             assertThat(hit.getScore()).isEqualTo(scored);
             assertThat(hit.getModelVersion()).isEqualTo("1");
@@ -317,14 +312,14 @@ class BatchingInferenceOperatorTest {
                 harness(settings(LINEAR_V2, 1), new EmbeddedRocksDBStateBackend(), withV1Entry)) {
             h.processElement(txn("t2", "card-a", row(1), 2), 11);
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 1);
-            FraudScore upgraded = h.extractOutputValues().get(0);
+            Score upgraded = h.extractOutputValues().get(0);
             assertThat(upgraded.getCacheHit()).isFalse();
             assertThat(upgraded.getModelVersion()).isEqualTo("2");
             assertThat(upgraded.getScore()).isEqualTo((double) v2Score);
 
             // The entry now holds version 2's score, which is served from then on.
             h.processElement(txn("t3", "card-a", row(1), 3), 12);
-            FraudScore hit = h.extractOutputValues().get(1);
+            Score hit = h.extractOutputValues().get(1);
             assertThat(hit.getCacheHit()).isTrue();
             assertThat(hit.getScore()).isEqualTo((double) v2Score);
         }
@@ -355,7 +350,7 @@ class BatchingInferenceOperatorTest {
         try (var h = harness(sameVersion, new EmbeddedRocksDBStateBackend(), withV1Entry)) {
             h.processElement(txn("t2", "card-a", row(1), 2), 11);
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 1);
-            FraudScore score = h.extractOutputValues().get(0);
+            Score score = h.extractOutputValues().get(0);
             assertThat(score.getModelVersion()).isEqualTo("1");
             assertThat(score.getCacheHit()).isFalse();
             assertThat(score.getScore()).isCloseTo(expectedV1Score(negated(row(1))), within(1e-6));
@@ -374,7 +369,7 @@ class BatchingInferenceOperatorTest {
     @Test
     void aHashCollisionIsNeverServedAsAHit() throws Exception {
         InferenceSettings settings = settings(LINEAR_V1, 1);
-        EnrichedTransaction e = txn("t1", "card-a", row(1), 1);
+        PipelineEvent e = txn("t1", "card-a", row(1), 1);
         try (var h = harness(settings)) {
             // Another vector stored under e's hash, as a colliding vector would be.
             BatchingInferenceOperator op = operator(h);
@@ -387,7 +382,7 @@ class BatchingInferenceOperatorTest {
             h.processElement(e, 10);
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 1);
 
-            FraudScore score = h.extractOutputValues().get(0);
+            Score score = h.extractOutputValues().get(0);
             assertThat(score.getCacheHit()).isFalse();
             assertThat(score.getScore()).isCloseTo(expectedV1Score(row(1)), within(1e-6));
         }
@@ -401,7 +396,7 @@ class BatchingInferenceOperatorTest {
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 2);
 
             assertThat(h.extractOutputValues())
-                    .extracting(FraudScore::getCacheHit)
+                    .extracting(Score::getCacheHit)
                     .containsExactly(false, false);
             assertThat(modelCalls(h)).isEqualTo(2);
         }
@@ -437,20 +432,20 @@ class BatchingInferenceOperatorTest {
             after.processElement(txn("t0-again", "card-0", row(0), 2000), 200);
             after.endInput();
 
-            List<StreamRecord<? extends FraudScore>> out = after.extractOutputStreamRecords();
+            List<StreamRecord<? extends Score>> out = after.extractOutputStreamRecords();
             assertThat(out)
-                    .extracting(r -> r.getValue().getTransactionId())
+                    .extracting(r -> r.getValue().getId())
                     .containsExactlyInAnyOrder("t4", "t5", "t6", "t7", "t8", "t9", "t0-again");
-            for (StreamRecord<? extends FraudScore> record : out) {
-                FraudScore score = record.getValue();
-                if (score.getTransactionId().equals("t0-again")) {
+            for (StreamRecord<? extends Score> record : out) {
+                Score score = record.getValue();
+                if (score.getId().equals("t0-again")) {
                     assertThat(score.getCacheHit()).isTrue();
                     assertThat(score.getScore()).isCloseTo(expectedV1Score(row(0)), within(1e-6));
                     assertThat(record.getTimestamp()).isEqualTo(200);
                 } else {
-                    int i = Integer.parseInt(score.getTransactionId().substring(1));
+                    int i = Integer.parseInt(score.getId().substring(1));
                     assertThat(score.getCacheHit()).isFalse();
-                    assertThat(score.getCardId()).isEqualTo("card-" + (i % 3));
+                    assertThat(score.getKey()).isEqualTo("card-" + (i % 3));
                     assertThat(score.getScore()).isCloseTo(expectedV1Score(row(i)), within(1e-6));
                     assertThat(record.getTimestamp()).isEqualTo(100 + i);
                 }
@@ -473,14 +468,14 @@ class BatchingInferenceOperatorTest {
             checkpoint = before.snapshot(1, 1);
         }
 
-        List<FraudScore> all = new ArrayList<>();
+        List<Score> all = new ArrayList<>();
         for (int subtask = 0; subtask < 2; subtask++) {
             OperatorSubtaskState share =
                     AbstractStreamOperatorTestHarness.repartitionOperatorState(
                             checkpoint, maxParallelism, 1, 2, subtask);
             try (var after = harness(settings, null, share, maxParallelism, 2, subtask, false)) {
                 after.endInput();
-                List<FraudScore> out = after.extractOutputValues();
+                List<Score> out = after.extractOutputValues();
                 int owner = subtask;
                 assertThat(out)
                         .isNotEmpty()
@@ -489,7 +484,7 @@ class BatchingInferenceOperatorTest {
                                         assertThat(
                                                         KeyGroupRangeAssignment
                                                                 .assignKeyToParallelOperator(
-                                                                        score.getCardId(),
+                                                                        score.getKey(),
                                                                         maxParallelism,
                                                                         2))
                                                 .isEqualTo(owner));
@@ -521,11 +516,9 @@ class BatchingInferenceOperatorTest {
             List<Object> out = new ArrayList<>(h.getOutput());
             assertThat(out).hasSize(4);
             assertThat(out.get(0)).isEqualTo(new Watermark(5));
-            assertThat(((FraudScore) ((StreamRecord<?>) out.get(1)).getValue()).getTransactionId())
-                    .isEqualTo("t0");
+            assertThat(((Score) ((StreamRecord<?>) out.get(1)).getValue()).getId()).isEqualTo("t0");
             assertThat(out.get(2)).isEqualTo(new Watermark(20));
-            assertThat(((FraudScore) ((StreamRecord<?>) out.get(3)).getValue()).getTransactionId())
-                    .isEqualTo("t1");
+            assertThat(((Score) ((StreamRecord<?>) out.get(3)).getValue()).getId()).isEqualTo("t1");
         }
     }
 
@@ -535,7 +528,7 @@ class BatchingInferenceOperatorTest {
     void sendsEveryTransactionOfAFailedBatchToDeadLettersAndKeepsScoring() throws Exception {
         // No retries: the batch of 3 fails, then its halves [t0] and [t1, t2], then [t1] and [t2].
         try (var h = harness(settings(FAILS_UNLESS_8_ROWS, 8).withBatching(b -> b.maxRetries(0)))) {
-            List<EnrichedTransaction> failing = List.of(txn(0, 4), txn(1, 4), txn(2, 4));
+            List<PipelineEvent> failing = List.of(txn(0, 4), txn(1, 4), txn(2, 4));
             for (int i = 0; i < failing.size(); i++) {
                 h.processElement(failing.get(i), 100 + i);
             }
@@ -543,20 +536,19 @@ class BatchingInferenceOperatorTest {
             runMailboxUntil(h, () -> deadLetters(h).size() == 3);
 
             assertThat(h.extractOutputValues()).isEmpty();
-            SingleObjectCodec<Transaction> codec = SingleObjectCodec.of(Transaction.class);
             List<StreamRecord<DeadLetter>> letters = new ArrayList<>(deadLetters(h));
             for (int i = 0; i < failing.size(); i++) {
-                EnrichedTransaction e = failing.get(i);
+                PipelineEvent e = failing.get(i);
                 DeadLetter letter = letters.get(i).getValue();
                 assertThat(letters.get(i).getTimestamp()).isEqualTo(100 + i);
                 assertThat(letter.getStage()).isEqualTo(Stage.INFERENCE);
-                assertThat(codec.decode(bytes(letter.getPayload()))).isEqualTo(e.transaction);
+                assertThat(bytes(letter.getPayload())).isEqualTo(e.raw);
                 assertThat(letter.getSourceTopic()).isEqualTo(TOPIC);
                 assertThat(letter.getSourcePartition()).isEqualTo(e.sourcePartition);
                 assertThat(letter.getSourceOffset()).isEqualTo(e.sourceOffset);
                 assertThat(letter.getErrorClass()).isEqualTo("ai.onnxruntime.OrtException");
                 assertThat(letter.getErrorMessage()).isNotBlank();
-                assertThat(letter.getTransactionId()).isEqualTo(e.transaction.getTransactionId());
+                assertThat(letter.getTransactionId()).isEqualTo(e.id);
             }
             assertThat(operator(h).deadLetters().getCount()).isEqualTo(3);
             assertThat(modelCalls(h)).isEqualTo(5);
@@ -640,32 +632,29 @@ class BatchingInferenceOperatorTest {
         SerializerConfigImpl noKryo = new SerializerConfigImpl();
         noKryo.setGenericTypes(false);
 
-        EnrichedTransaction element = txn("t1", "card-a", row(1), 7);
-        FraudScore score =
-                FraudScore.newBuilder()
-                        .setTransactionId("t1")
-                        .setCardId("card-a")
-                        .setScore(0.25)
-                        .setDecision(Decision.APPROVE)
-                        .setModelName("fixture-linear")
-                        .setModelVersion("1")
-                        .setCacheHit(false)
-                        .setEventTime(EVENT_TIME)
-                        .setScoredAt(EVENT_TIME.plusMillis(3))
-                        .build();
+        PipelineEvent element = txn("t1", "card-a", row(1), 7);
+        Score score = new Score();
+        score.id = "t1";
+        score.key = "card-a";
+        score.score = 0.25;
+        score.decision = Scores.APPROVE;
+        score.modelName = "fixture-linear";
+        score.modelVersion = "1";
+        score.eventTime = EVENT_TIME.toEpochMilli();
+        score.scoredAt = EVENT_TIME.plusMillis(3).toEpochMilli();
+        score.body = new byte[] {1};
         DeadLetter letter =
                 DeadLetters.of(new byte[] {1, 2}, TOPIC, 3, 7, Stage.INFERENCE, "E", "m", "t1");
         CachedScore cached = new CachedScore(V1_ID, 0.25f, row(1));
 
-        assertThat(serializer(FraudScore.class, noKryo)).isInstanceOf(AvroSerializer.class);
+        assertThat(serializer(Score.class, noKryo)).isInstanceOf(PojoSerializer.class);
         assertThat(serializer(DeadLetter.class, noKryo)).isInstanceOf(AvroSerializer.class);
-        assertThat(serializer(EnrichedTransaction.class, noKryo))
-                .isInstanceOf(PojoSerializer.class);
+        assertThat(serializer(PipelineEvent.class, noKryo)).isInstanceOf(PojoSerializer.class);
         assertThat(serializer(CachedScore.class, noKryo)).isInstanceOf(PojoSerializer.class);
 
-        assertThat(roundTrip(score, FraudScore.class, noKryo)).isEqualTo(score);
+        assertThat(roundTrip(score, Score.class, noKryo)).isEqualTo(score);
         assertThat(roundTrip(letter, DeadLetter.class, noKryo)).isEqualTo(letter);
-        assertThat(roundTrip(element, EnrichedTransaction.class, noKryo)).isEqualTo(element);
+        assertThat(roundTrip(element, PipelineEvent.class, noKryo)).isEqualTo(element);
         assertThat(roundTrip(cached, CachedScore.class, noKryo))
                 .usingRecursiveComparison()
                 .isEqualTo(cached);
@@ -687,18 +676,16 @@ class BatchingInferenceOperatorTest {
 
     // ---- helpers --------------------------------------------------------------------------
 
-    private static List<String> ids(List<FraudScore> scores) {
-        return scores.stream().map(FraudScore::getTransactionId).collect(Collectors.toList());
+    private static List<String> ids(List<Score> scores) {
+        return scores.stream().map(Score::getId).collect(Collectors.toList());
     }
 
-    private static Decision decision(double score) {
-        return score >= DECLINE
-                ? Decision.DECLINE
-                : score >= REVIEW ? Decision.REVIEW : Decision.APPROVE;
+    private static String decision(double score) {
+        return score >= DECLINE ? Scores.DECLINE : score >= REVIEW ? Scores.REVIEW : Scores.APPROVE;
     }
 
     private static Queue<StreamRecord<DeadLetter>> deadLetters(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h) {
+            KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h) {
         Queue<StreamRecord<DeadLetter>> letters = h.getSideOutput(DeadLetters.TAG);
         return letters == null ? new ArrayDeque<>() : letters;
     }

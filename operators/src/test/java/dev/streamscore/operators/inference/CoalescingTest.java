@@ -14,7 +14,6 @@ import static org.assertj.core.api.Assertions.within;
 
 import dev.streamscore.operators.batching.BatchingMetrics;
 import dev.streamscore.operators.inference.ScriptedScorer.Step;
-import dev.streamscore.schemas.FraudScore;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -48,7 +47,7 @@ class CoalescingTest {
             model.release();
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 6);
 
-            Map<String, FraudScore> out = byId(h.extractOutputValues());
+            Map<String, Score> out = byId(h.extractOutputValues());
             double a1 = expectedV1Score(row(1));
             assertThat(out.get("a1").getScore()).isCloseTo(a1, within(1e-6));
             assertThat(out.get("a1").getCacheHit()).isFalse();
@@ -97,14 +96,14 @@ class CoalescingTest {
         try (var after = harness(settings, new EmbeddedRocksDBStateBackend(), checkpoint)) {
             after.endInput();
 
-            List<FraudScore> out = after.extractOutputValues();
+            List<Score> out = after.extractOutputValues();
             assertThat(out)
-                    .extracting(FraudScore::getTransactionId)
+                    .extracting(Score::getId)
                     .containsExactlyInAnyOrder("a0", "b0", "a1", "c0", "d0", "a2", "e0", "e1");
-            Map<String, FraudScore> byId = byId(out);
+            Map<String, Score> byId = byId(out);
             Map<String, Integer> rowOf = Map.of("a", 1, "b", 2, "c", 3, "d", 4, "e", 5);
-            for (FraudScore score : out) {
-                String id = score.getTransactionId();
+            for (Score score : out) {
+                String id = score.getId();
                 assertThat(score.getScore())
                         .as(id)
                         .isCloseTo(
@@ -130,15 +129,14 @@ class CoalescingTest {
             h.endInput();
 
             assertThat(h.extractOutputValues())
-                    .extracting(FraudScore::getCacheHit)
+                    .extracting(Score::getCacheHit)
                     .containsExactly(false, false);
             assertThat(operator(h).metrics().rowsScored.getCount()).isEqualTo(2);
             assertThat(operator(h).metrics().coalesced.getCount()).isZero();
         }
     }
 
-    private static Map<String, FraudScore> byId(List<FraudScore> scores) {
-        return scores.stream()
-                .collect(Collectors.toMap(FraudScore::getTransactionId, Function.identity()));
+    private static Map<String, Score> byId(List<Score> scores) {
+        return scores.stream().collect(Collectors.toMap(Score::getId, Function.identity()));
     }
 }

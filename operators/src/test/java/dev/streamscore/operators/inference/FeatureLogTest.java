@@ -11,9 +11,8 @@ import static dev.streamscore.operators.inference.InferenceFixtures.txn;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamscore.models.ModelArtifact;
-import dev.streamscore.operators.features.EnrichedTransaction;
+import dev.streamscore.operators.serde.PipelineEvent;
 import dev.streamscore.schemas.FeatureLogEntry;
-import dev.streamscore.schemas.FraudScore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -29,7 +28,7 @@ class FeatureLogTest {
             throws Exception {
         InferenceSettings settings =
                 settings(InferenceFixtures.FAILS_ON_NAN, 4).withFallbackScore(0.5);
-        List<EnrichedTransaction> input = new ArrayList<>();
+        List<PipelineEvent> input = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
             input.add(txn(i, 3));
         }
@@ -43,7 +42,7 @@ class FeatureLogTest {
             }
             runUntil(h, () -> h.extractOutputValues().size() == input.size());
 
-            List<FraudScore> scores = h.extractOutputValues();
+            List<Score> scores = h.extractOutputValues();
             var logged = h.getSideOutput(BatchingInferenceOperator.FEATURE_LOG);
             Map<String, StreamRecord<FeatureLogEntry>> byId =
                     logged.stream()
@@ -51,31 +50,24 @@ class FeatureLogTest {
                                     Collectors.toMap(r -> r.getValue().getTransactionId(), r -> r));
             assertThat(logged).hasSize(input.size() - 1);
             assertThat(byId).doesNotContainKey("poison");
-            for (FraudScore score : scores) {
+            for (Score score : scores) {
                 if (score.getFallback()) {
                     continue;
                 }
-                StreamRecord<FeatureLogEntry> record = byId.get(score.getTransactionId());
+                StreamRecord<FeatureLogEntry> record = byId.get(score.getId());
                 FeatureLogEntry entry = record.getValue();
-                EnrichedTransaction in =
-                        input.stream()
-                                .filter(
-                                        e ->
-                                                e.transaction
-                                                        .getTransactionId()
-                                                        .equals(score.getTransactionId()))
-                                .findFirst()
-                                .get();
+                PipelineEvent in =
+                        input.stream().filter(e -> e.id.equals(score.getId())).findFirst().get();
                 assertThat(record.getTimestamp()).isEqualTo(100 + input.indexOf(in));
-                assertThat(entry.getCardId()).isEqualTo(score.getCardId());
+                assertThat(entry.getCardId()).isEqualTo(score.getKey());
                 assertThat(entry.getScore()).isEqualTo(score.getScore());
-                assertThat(entry.getDecision()).isEqualTo(score.getDecision());
+                assertThat(entry.getDecision().name()).isEqualTo(score.getDecision());
                 assertThat(entry.getModelName()).isEqualTo(score.getModelName());
                 assertThat(entry.getModelVersion()).isEqualTo(score.getModelVersion());
                 assertThat(entry.getModelSha256()).isEqualTo(sha);
                 assertThat(entry.getCacheHit()).isEqualTo(score.getCacheHit());
-                assertThat(entry.getEventTime()).isEqualTo(score.getEventTime());
-                assertThat(entry.getScoredAt()).isEqualTo(score.getScoredAt());
+                assertThat(entry.getEventTime().toEpochMilli()).isEqualTo(score.getEventTime());
+                assertThat(entry.getScoredAt().toEpochMilli()).isEqualTo(score.getScoredAt());
                 assertThat(entry.getFeatures()).hasSize(18);
                 for (int f = 0; f < 18; f++) {
                     assertThat(entry.getFeatures().get(f)).isEqualTo(in.features[f]);

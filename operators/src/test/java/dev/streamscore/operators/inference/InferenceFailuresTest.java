@@ -19,11 +19,9 @@ import static org.assertj.core.api.Assertions.within;
 import dev.streamscore.models.OnnxOptions;
 import dev.streamscore.operators.batching.BatchingMetrics;
 import dev.streamscore.operators.deadletter.DeadLetters;
-import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.inference.ScriptedScorer.Step;
+import dev.streamscore.operators.serde.PipelineEvent;
 import dev.streamscore.schemas.DeadLetter;
-import dev.streamscore.schemas.Decision;
-import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Stage;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -71,9 +69,9 @@ class InferenceFailuresTest {
             h.setProcessingTime(30);
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 4);
 
-            List<FraudScore> out = h.extractOutputValues();
+            List<Score> out = h.extractOutputValues();
             for (int i = 0; i < 4; i++) {
-                assertThat(out.get(i).getTransactionId()).isEqualTo("t" + i);
+                assertThat(out.get(i).getId()).isEqualTo("t" + i);
                 assertThat(out.get(i).getScore()).isCloseTo(expectedV1Score(row(i)), within(1e-6));
             }
             BatchingMetrics metrics = operator(h).metrics();
@@ -106,7 +104,7 @@ class InferenceFailuresTest {
             h.endInput(); // processing time never moves
 
             assertThat(h.extractOutputValues())
-                    .extracting(FraudScore::getTransactionId)
+                    .extracting(Score::getId)
                     .containsExactly("t0", "t1", "t2", "t3");
             assertThat(operator(h).metrics().retries.getCount()).isEqualTo(1);
         }
@@ -132,10 +130,8 @@ class InferenceFailuresTest {
         try (var after = harness(settings, new EmbeddedRocksDBStateBackend(), checkpoint)) {
             after.endInput();
 
-            List<FraudScore> out = after.extractOutputValues();
-            assertThat(out)
-                    .extracting(FraudScore::getTransactionId)
-                    .containsExactly("t0", "t1", "t2", "t3");
+            List<Score> out = after.extractOutputValues();
+            assertThat(out).extracting(Score::getId).containsExactly("t0", "t1", "t2", "t3");
             for (int i = 0; i < 4; i++) {
                 assertThat(out.get(i).getScore()).isCloseTo(expectedV1Score(row(i)), within(1e-6));
             }
@@ -181,9 +177,9 @@ class InferenceFailuresTest {
             model.release();
             runMailboxUntil(h, () -> modelCalls(h) == 3); // its late result is dropped
 
-            List<FraudScore> out = h.extractOutputValues();
+            List<Score> out = h.extractOutputValues();
             assertThat(out)
-                    .extracting(FraudScore::getTransactionId)
+                    .extracting(Score::getId)
                     .containsExactly("t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7");
             for (int i = 0; i < 8; i++) {
                 assertThat(out.get(i).getScore()).isCloseTo(expectedV1Score(row(i)), within(1e-6));
@@ -242,7 +238,7 @@ class InferenceFailuresTest {
                 settings(FAILS_ON_NAN, 64)
                         .withBatching(b -> b.maxRetries(0))
                         .withOnnx(OnnxOptions.DEFAULT.withPadToSizes(8, 64));
-        List<EnrichedTransaction> input = batchWithPoisonRow();
+        List<PipelineEvent> input = batchWithPoisonRow();
         try (var h = harness(settings)) {
             for (int i = 0; i < 5; i++) {
                 h.processElement(txn("p" + i, "card-" + (i % 8), row(i), i), 10 + i);
@@ -255,7 +251,7 @@ class InferenceFailuresTest {
                 h.processElement(input.get(i), 100 + i);
             }
             runUntil(h, () -> h.extractOutputValues().size() + deadLetters(h).size() == 5 + 64);
-            Map<String, FraudScore> scores = byId(h.extractOutputValues());
+            Map<String, Score> scores = byId(h.extractOutputValues());
             for (int i = 0; i < 64; i++) {
                 if (i != POISON) {
                     assertThat(scores.get("t" + i).getScore())
@@ -275,18 +271,18 @@ class InferenceFailuresTest {
     @Test
     void isolatesOnePoisonRowOfABatchOf64ByBisectionAndScoresTheOther63() throws Exception {
         InferenceSettings settings = settings(FAILS_ON_NAN, 64); // 2 retries from 10 ms
-        List<EnrichedTransaction> input = batchWithPoisonRow();
+        List<PipelineEvent> input = batchWithPoisonRow();
         try (var h = harness(settings)) {
             for (int i = 0; i < input.size(); i++) {
                 h.processElement(input.get(i), 100 + i);
             }
             runUntil(h, () -> h.extractOutputValues().size() + deadLetters(h).size() == 64);
 
-            Map<String, FraudScore> scores = byId(h.extractOutputValues());
+            Map<String, Score> scores = byId(h.extractOutputValues());
             assertThat(scores).hasSize(63).doesNotContainKey("t" + POISON);
             for (int i = 0; i < 64; i++) {
                 if (i != POISON) {
-                    FraudScore score = scores.get("t" + i);
+                    Score score = scores.get("t" + i);
                     assertThat(score.getScore()).isCloseTo(expectedV1Score(row(i)), within(1e-6));
                     assertThat(score.getFallback()).isFalse();
                 }
@@ -318,21 +314,21 @@ class InferenceFailuresTest {
                 settings(FAILS_ON_NAN, 64)
                         .withBatching(b -> b.maxRetries(0))
                         .withFallbackScore(0.9);
-        List<EnrichedTransaction> input = batchWithPoisonRow();
+        List<PipelineEvent> input = batchWithPoisonRow();
         try (var h = harness(settings)) {
             for (int i = 0; i < input.size(); i++) {
                 h.processElement(input.get(i), 100 + i);
             }
             runMailboxUntil(h, () -> h.extractOutputValues().size() == 64);
 
-            Map<String, FraudScore> scores = byId(h.extractOutputValues());
-            FraudScore fallback = scores.get("t" + POISON);
+            Map<String, Score> scores = byId(h.extractOutputValues());
+            Score fallback = scores.get("t" + POISON);
             assertThat(fallback.getScore()).isEqualTo(0.9);
-            assertThat(fallback.getDecision()).isEqualTo(Decision.DECLINE); // 0.9 >= 0.8
+            assertThat(fallback.getDecision()).isEqualTo(Scores.DECLINE); // 0.9 >= 0.8
             assertThat(fallback.getFallback()).isTrue();
             assertThat(fallback.getCacheHit()).isFalse();
             assertThat(fallback.getModelVersion()).isEqualTo("fails-on-nan");
-            assertThat(scores.values().stream().filter(FraudScore::getFallback)).hasSize(1);
+            assertThat(scores.values().stream().filter(Score::getFallback)).hasSize(1);
             assertThat(deadLetters(h)).isEmpty();
             assertThat(operator(h).fallbacks().getCount()).isEqualTo(1);
             assertThat(operator(h).deadLetters().getCount()).isZero();
@@ -353,7 +349,7 @@ class InferenceFailuresTest {
     }
 
     /** t0..t63 of 8 cards; t37's vector holds a NaN. */
-    private static List<EnrichedTransaction> batchWithPoisonRow() {
+    private static List<PipelineEvent> batchWithPoisonRow() {
         return IntStream.range(0, 64)
                 .mapToObj(
                         i ->
@@ -374,13 +370,12 @@ class InferenceFailuresTest {
         return all;
     }
 
-    private static Map<String, FraudScore> byId(List<FraudScore> scores) {
-        return scores.stream()
-                .collect(Collectors.toMap(FraudScore::getTransactionId, Function.identity()));
+    private static Map<String, Score> byId(List<Score> scores) {
+        return scores.stream().collect(Collectors.toMap(Score::getId, Function.identity()));
     }
 
     private static Queue<StreamRecord<DeadLetter>> deadLetters(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h) {
+            KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h) {
         Queue<StreamRecord<DeadLetter>> letters = h.getSideOutput(DeadLetters.TAG);
         return letters == null ? new ArrayDeque<>() : letters;
     }

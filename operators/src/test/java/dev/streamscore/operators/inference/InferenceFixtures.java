@@ -1,11 +1,7 @@
 package dev.streamscore.operators.inference;
 
 import dev.streamscore.operators.batching.HarnessMailbox;
-import dev.streamscore.operators.features.CardFeatures;
-import dev.streamscore.operators.features.EnrichedTransaction;
-import dev.streamscore.schemas.Channel;
-import dev.streamscore.schemas.FraudScore;
-import dev.streamscore.schemas.Transaction;
+import dev.streamscore.operators.serde.PipelineEvent;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.file.Path;
@@ -53,6 +49,30 @@ final class InferenceFixtures {
     /** v1 with a descriptor whose first two feature names are swapped. */
     static final String WRONG_FEATURES = "wrong-features";
 
+    /** The fixture models' features: the bundled card-fraud pipeline's, in order. */
+    static final java.util.List<String> FEATURES =
+            java.util.List.of(
+                    "amount_log",
+                    "card_present",
+                    "channel_ecom",
+                    "channel_atm",
+                    "high_risk_mcc",
+                    "hour_sin",
+                    "hour_cos",
+                    "txn_count_1h",
+                    "txn_count_24h",
+                    "amount_sum_1h_log",
+                    "amount_sum_24h_log",
+                    "secs_since_prev_log",
+                    "country_changed",
+                    "foreign",
+                    "amount_to_avg_log",
+                    "small_ecom_count_1h",
+                    "distinct_countries_24h",
+                    "history_count_log");
+
+    static final int FEATURE_COUNT = FEATURES.size();
+
     static final double REVIEW = 0.5;
     static final double DECLINE = 0.8;
 
@@ -97,14 +117,14 @@ final class InferenceFixtures {
 
     /** A vector whose v1 score is sigmoid(z): only {@code amount_log} is set. */
     static float[] scoringLogit(double z) {
-        float[] features = new float[CardFeatures.COUNT];
+        float[] features = new float[InferenceFixtures.FEATURE_COUNT];
         features[0] = (float) (z - BIAS);
         return features;
     }
 
     /** A distinct, non-trivial feature vector for each {@code i}. */
     static float[] row(int i) {
-        float[] features = new float[CardFeatures.COUNT];
+        float[] features = new float[InferenceFixtures.FEATURE_COUNT];
         for (int c = 0; c < features.length; c++) {
             features[c] = ((i * 7 + c * 3) % 11 - 5) / 4f;
         }
@@ -120,26 +140,23 @@ final class InferenceFixtures {
         return features;
     }
 
-    static EnrichedTransaction txn(String id, String card, float[] features, long offset) {
-        Transaction transaction =
-                Transaction.newBuilder()
-                        .setTransactionId(id)
-                        .setCardId(card)
-                        .setMerchantId("merchant-1")
-                        .setMerchantCategory("5411")
-                        .setAmountMinor(12_34)
-                        .setCurrency("EUR")
-                        .setCountry("DE")
-                        .setChannel(Channel.POS)
-                        .setCardPresent(true)
-                        .setEventTime(EVENT_TIME.plusSeconds(offset))
-                        .setDeviceId(null)
-                        .build();
-        return new EnrichedTransaction(transaction, features, TOPIC, 3, offset);
+    static PipelineEvent txn(String id, String card, float[] features, long offset) {
+        PipelineEvent event =
+                new PipelineEvent(
+                        card,
+                        id,
+                        EVENT_TIME.plusSeconds(offset).toEpochMilli(),
+                        new byte[0],
+                        ("raw " + id).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                        TOPIC,
+                        3,
+                        offset);
+        event.features = features;
+        return event;
     }
 
     /** Transaction {@code t<i>} of card {@code card-<i % cards>} with features {@link #row}. */
-    static EnrichedTransaction txn(int i, int cards) {
+    static PipelineEvent txn(int i, int cards) {
         return txn("t" + i, "card-" + (i % cards), row(i), 1000 + i);
     }
 
@@ -147,14 +164,14 @@ final class InferenceFixtures {
      * A harness keyed by card id like the job, with generic types (Kryo) disabled, opened (and
      * restored from {@code state} when not null), on {@code backend} when not null.
      */
-    static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness(
+    static KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> harness(
             InferenceSettings settings, StateBackend backend, OperatorSubtaskState state)
             throws Exception {
         return harness(settings, backend, state, 1, 1, 0, false);
     }
 
     /** As above, as subtask {@code subtask} of {@code parallelism}, maybe with object reuse. */
-    static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness(
+    static KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> harness(
             InferenceSettings settings,
             StateBackend backend,
             OperatorSubtaskState state,
@@ -164,7 +181,7 @@ final class InferenceFixtures {
             boolean objectReuse)
             throws Exception {
         return harness(
-                new BatchingInferenceOperator(settings),
+                new BatchingInferenceOperator(settings).withFeatures(FEATURES),
                 backend,
                 state,
                 maxParallelism,
@@ -174,29 +191,23 @@ final class InferenceFixtures {
     }
 
     /** A harness around {@code operator} (built with a test seam), on {@code backend} if set. */
-    static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness(
+    static KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> harness(
             BatchingInferenceOperator operator, StateBackend backend) throws Exception {
         return harness(operator, backend, null, 1, 1, 0, false);
     }
 
-    private static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore>
-            harness(
-                    BatchingInferenceOperator operator,
-                    StateBackend backend,
-                    OperatorSubtaskState state,
-                    int maxParallelism,
-                    int parallelism,
-                    int subtask,
-                    boolean objectReuse)
-                    throws Exception {
-        KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness =
+    private static KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> harness(
+            BatchingInferenceOperator operator,
+            StateBackend backend,
+            OperatorSubtaskState state,
+            int maxParallelism,
+            int parallelism,
+            int subtask,
+            boolean objectReuse)
+            throws Exception {
+        KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> harness =
                 new KeyedOneInputStreamOperatorTestHarness<>(
-                        operator,
-                        e -> e.transaction.getCardId(),
-                        Types.STRING,
-                        maxParallelism,
-                        parallelism,
-                        subtask);
+                        operator, e -> e.key, Types.STRING, maxParallelism, parallelism, subtask);
         try {
             harness.getExecutionConfig()
                     .configure(
@@ -209,7 +220,7 @@ final class InferenceFixtures {
                 harness.setStateBackend(backend);
             }
             harness.setup(
-                    TypeInformation.of(FraudScore.class)
+                    TypeInformation.of(Score.class)
                             .createSerializer(harness.getExecutionConfig().getSerializerConfig()));
             if (state != null) {
                 harness.initializeState(state);
@@ -222,19 +233,18 @@ final class InferenceFixtures {
         }
     }
 
-    static KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness(
+    static KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> harness(
             InferenceSettings settings) throws Exception {
         return harness(settings, null, null);
     }
 
     static BatchingInferenceOperator operator(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h) {
+            KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h) {
         return (BatchingInferenceOperator) h.getOperator();
     }
 
     /** Model calls the operator has completed (one inference-time sample per call). */
-    static long modelCalls(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h) {
+    static long modelCalls(KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h) {
         return operator(h).metrics().inferenceTimeMicros.getCount();
     }
 
@@ -247,7 +257,7 @@ final class InferenceFixtures {
 
     /** Runs the mailbox and moves time on when idle (see {@link HarnessMailbox#runUntil}). */
     static void runUntil(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> harness,
+            KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> harness,
             BooleanSupplier done)
             throws Exception {
         HarnessMailbox.runUntil(harness, done);

@@ -15,10 +15,9 @@ import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.operators.batching.HarnessMailbox;
-import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.lifecycle.ModelCommands;
 import dev.streamscore.operators.lifecycle.ModelStatuses;
-import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.operators.serde.PipelineEvent;
 import dev.streamscore.schemas.ModelCommand;
 import dev.streamscore.schemas.ModelRole;
 import dev.streamscore.schemas.ModelState;
@@ -89,7 +88,7 @@ class ModelLifecycleTest {
                 + " 0000000000000000000000000000000000000000000000000000000000000000, has SHA-256",
         "wrong input shape, wrong-shape, , cannot open fixture-linear:wrong-shape",
         "scores outside [0 1], unbounded, , expected a probability in [0, 1]",
-        "other features, wrong-features, , must take the features this job computes",
+        "other features, wrong-features, , must take the features the pipeline computes",
         "no such folder, no-such-model,"
             + " 1111111111111111111111111111111111111111111111111111111111111111, cannot load the"
             + " model"
@@ -157,11 +156,11 @@ class ModelLifecycleTest {
 
             assertThat(versions(h)).containsExactly(V1, V1, V1, V1, V1);
             assertThat(challengerScores(h))
-                    .extracting(s -> s.getTransactionId() + " " + s.getModelVersion())
+                    .extracting(s -> s.getId() + " " + s.getModelVersion())
                     .containsExactly("t0 2", "t1 2", "t2 2");
             // v2 = sigmoid(-(x . W) + B), v1's weights negated.
-            for (FraudScore c : challengerScores(h)) {
-                int i = Integer.parseInt(c.getTransactionId().substring(1));
+            for (Score c : challengerScores(h)) {
+                int i = Integer.parseInt(c.getId().substring(1));
                 double dot = logit(InferenceFixtures.expectedV1Score(row(i))) - BIAS;
                 assertThat(c.getScore()).isCloseTo(sigmoid(-dot + BIAS), within(1e-5));
             }
@@ -319,14 +318,14 @@ class ModelLifecycleTest {
             runUntil(h, () -> !operator(h).loading());
             runUntil(h, () -> challengerScores(h).size() == 2);
             assertThat(challengerScores(h))
-                    .extracting(FraudScore::getModelVersion)
+                    .extracting(Score::getModelVersion)
                     .containsExactly("1", "1");
 
             hung.release(); // its late outcome is ignored, and the hung model closed
             runUntil(h, () -> hung.hanging() == 0);
             score(h, 1);
             runUntil(h, () -> challengerScores(h).size() == 3);
-            assertThat(challengerScores(h)).extracting(FraudScore::getModelVersion).hasSize(3);
+            assertThat(challengerScores(h)).extracting(Score::getModelVersion).hasSize(3);
         }
     }
 
@@ -346,9 +345,7 @@ class ModelLifecycleTest {
     }
 
     private void score(
-            KeyedTwoInputStreamOperatorTestHarness<
-                            String, EnrichedTransaction, ModelCommand, FraudScore>
-                    h,
+            KeyedTwoInputStreamOperatorTestHarness<String, PipelineEvent, ModelCommand, Score> h,
             int n)
             throws Exception {
         int before = h.extractOutputValues().size();
@@ -366,25 +363,25 @@ class ModelLifecycleTest {
     }
 
     private static KeyedTwoInputStreamOperatorTestHarness<
-                    String, EnrichedTransaction, ModelCommand, FraudScore>
+                    String, PipelineEvent, ModelCommand, Score>
             harness(OperatorSubtaskState state) throws Exception {
         return harness(state, settings(LINEAR_V1, 1));
     }
 
     private static KeyedTwoInputStreamOperatorTestHarness<
-                    String, EnrichedTransaction, ModelCommand, FraudScore>
+                    String, PipelineEvent, ModelCommand, Score>
             harness(OperatorSubtaskState state, InferenceSettings settings) throws Exception {
         return harness(state, new BatchingInferenceOperator(settings));
     }
 
     private static KeyedTwoInputStreamOperatorTestHarness<
-                    String, EnrichedTransaction, ModelCommand, FraudScore>
+                    String, PipelineEvent, ModelCommand, Score>
             harness(OperatorSubtaskState state, BatchingInferenceOperator operator)
                     throws Exception {
         var h =
                 new KeyedTwoInputStreamOperatorTestHarness<
-                        String, EnrichedTransaction, ModelCommand, FraudScore>(
-                        operator, e -> e.transaction.getCardId(), c -> "", Types.STRING);
+                        String, PipelineEvent, ModelCommand, Score>(
+                        operator, e -> e.key, c -> "", Types.STRING);
         try {
             h.getExecutionConfig()
                     .configure(
@@ -396,7 +393,7 @@ class ModelLifecycleTest {
                     new MailboxExecutorImpl(
                             h.getTaskMailbox(), 0, StreamTaskActionExecutor.IMMEDIATE));
             h.setup(
-                    TypeInformation.of(FraudScore.class)
+                    TypeInformation.of(Score.class)
                             .createSerializer(h.getExecutionConfig().getSerializerConfig()));
             if (state != null) {
                 h.initializeState(state);
@@ -415,9 +412,7 @@ class ModelLifecycleTest {
     }
 
     private static List<String> versions(
-            KeyedTwoInputStreamOperatorTestHarness<
-                            String, EnrichedTransaction, ModelCommand, FraudScore>
-                    h) {
+            KeyedTwoInputStreamOperatorTestHarness<String, PipelineEvent, ModelCommand, Score> h) {
         return h.extractOutputValues().stream()
                 .map(s -> s.getModelName() + ":" + s.getModelVersion())
                 .collect(Collectors.toList());
@@ -465,9 +460,9 @@ class ModelLifecycleTest {
                                                 + states(h)));
     }
 
-    private static List<FraudScore> challengerScores(
+    private static List<Score> challengerScores(
             KeyedTwoInputStreamOperatorTestHarness<?, ?, ?, ?> h) {
-        List<FraudScore> out = new ArrayList<>();
+        List<Score> out = new ArrayList<>();
         var queue = h.getSideOutput(BatchingInferenceOperator.CHALLENGER_SCORES);
         if (queue != null) {
             queue.forEach(r -> out.add(r.getValue()));

@@ -10,9 +10,8 @@ import static dev.streamscore.operators.inference.InferenceFixtures.txn;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamscore.operators.batching.OutputMode;
-import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.inference.ScriptedScorer.Step;
-import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.operators.serde.PipelineEvent;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
@@ -163,7 +162,7 @@ class OutputModeTest {
      * batch B's call would otherwise race A's to the script and could take it instead.
      */
     private static void awaitBatchAHanging(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h,
+            KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h,
             ScriptedScorer model)
             throws Exception {
         runMailboxUntil(h, () -> model.hanging() == 1);
@@ -171,31 +170,29 @@ class OutputModeTest {
 
     /** Scores the vector {@link #hit()} repeats, with a flush by max wait; emitted at once. */
     private static void primeCache(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h)
+            KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h)
             throws Exception {
         h.processElement(txn("prime", HIT_CARD, row(HIT_ROW), 1), 1);
         h.setProcessingTime(h.getProcessingTime() + 10);
         runMailboxUntil(h, () -> h.extractOutputValues().size() == 1);
     }
 
-    private static EnrichedTransaction hit() {
+    private static PipelineEvent hit() {
         return hit("hit");
     }
 
-    private static EnrichedTransaction hit(String id) {
+    private static PipelineEvent hit(String id) {
         return txn(id, HIT_CARD, row(HIT_ROW), 2);
     }
 
     private static List<String> ids(
-            KeyedOneInputStreamOperatorTestHarness<String, EnrichedTransaction, FraudScore> h) {
-        return h.extractOutputValues().stream()
-                .map(FraudScore::getTransactionId)
-                .collect(Collectors.toList());
+            KeyedOneInputStreamOperatorTestHarness<String, PipelineEvent, Score> h) {
+        return h.extractOutputValues().stream().map(Score::getId).collect(Collectors.toList());
     }
 
     private static String describe(Object element) {
         return element instanceof Watermark w
                 ? "watermark " + w.getTimestamp()
-                : ((FraudScore) ((StreamRecord<?>) element).getValue()).getTransactionId();
+                : ((Score) ((StreamRecord<?>) element).getValue()).getId();
     }
 }

@@ -25,11 +25,8 @@ import dev.streamscore.models.onnx.TreeEnsemble;
 import dev.streamscore.models.onnx.TreeShap;
 import dev.streamscore.operators.batching.BatchScorer;
 import dev.streamscore.operators.batching.OnnxBatchScorer;
-import dev.streamscore.operators.features.CardFeatures;
-import dev.streamscore.operators.features.EnrichedTransaction;
-import dev.streamscore.schemas.Decision;
-import dev.streamscore.schemas.FraudScore;
-import dev.streamscore.schemas.Reason;
+import dev.streamscore.operators.inference.Score.Reason;
+import dev.streamscore.operators.serde.PipelineEvent;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,8 +64,8 @@ class ReasonCodesTest {
         return dir.toString();
     }
 
-    private static List<EnrichedTransaction> mixed() {
-        List<EnrichedTransaction> input = new ArrayList<>();
+    private static List<PipelineEvent> mixed() {
+        List<PipelineEvent> input = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             input.add(txn(i, 7));
         }
@@ -77,7 +74,7 @@ class ReasonCodesTest {
         return input;
     }
 
-    private static List<FraudScore> score(InferenceSettings settings, List<EnrichedTransaction> in)
+    private static List<Score> score(InferenceSettings settings, List<PipelineEvent> in)
             throws Exception {
         try (var h = harness(settings)) {
             for (int i = 0; i < in.size(); i++) {
@@ -94,19 +91,19 @@ class ReasonCodesTest {
         InferenceSettings settings =
                 InferenceSettings.defaults(linearWithBaseline(dir))
                         .withBatching(settings(LINEAR_V1, 8).batching());
-        List<EnrichedTransaction> input = mixed();
-        List<FraudScore> out = score(settings, input);
+        List<PipelineEvent> input = mixed();
+        List<Score> out = score(settings, input);
         int flagged = 0;
         for (int i = 0; i < input.size(); i++) {
-            FraudScore score = out.get(i);
+            Score score = out.get(i);
             float[] x = input.get(i).features;
             double[] exact = new double[18];
             for (int f = 0; f < 18; f++) {
                 // log-odds of sigmoid(w.x + b) minus those with x_f at the baseline
                 exact[f] = (double) WEIGHTS[f] * (x[f] - baseline(f));
             }
-            if (score.getDecision() == Decision.APPROVE) {
-                assertThat(score.getReasons()).as("%s", score.getTransactionId()).isEmpty();
+            if (score.getDecision() == Scores.APPROVE) {
+                assertThat(score.getReasons()).as("%s", score.getId()).isEmpty();
                 continue;
             }
             flagged++;
@@ -121,7 +118,7 @@ class ReasonCodesTest {
         List<String> lines =
                 Files.readAllLines(
                         Path.of("..", "models", "artifacts", "gbdt", "parity-sample.csv"));
-        List<EnrichedTransaction> input = new ArrayList<>();
+        List<PipelineEvent> input = new ArrayList<>();
         for (int r = 1; r < lines.size(); r++) {
             String[] cells = lines.get(r).split(",");
             float[] row = new float[18];
@@ -141,7 +138,7 @@ class ReasonCodesTest {
         InferenceSettings settings =
                 InferenceSettings.defaults("bundled:gbdt")
                         .withBatching(settings(LINEAR_V1, 64).batching());
-        List<FraudScore> out;
+        List<Score> out;
         long explained;
         try (var h = harness(settings)) {
             for (int i = 0; i < input.size(); i++) {
@@ -154,8 +151,8 @@ class ReasonCodesTest {
         int flagged = 0;
         double[] phi = new double[18];
         for (int i = 0; i < input.size(); i++) {
-            FraudScore score = out.get(i);
-            if (score.getDecision() == Decision.APPROVE) {
+            Score score = out.get(i);
+            if (score.getDecision() == Scores.APPROVE) {
                 assertThat(score.getReasons()).isEmpty();
                 continue;
             }
@@ -184,7 +181,7 @@ class ReasonCodesTest {
             h.processElement(txn("approve-2", "card-a", scoringLogit(-3), 4), 4);
             assertThat(h.extractOutputValues()).hasSize(4);
 
-            List<FraudScore> out = h.extractOutputValues();
+            List<Score> out = h.extractOutputValues();
             assertThat(out.get(1).getCacheHit()).isFalse();
             assertThat(out.get(1).getReasons()).isEqualTo(out.get(0).getReasons()).isNotEmpty();
             assertThat(out.get(3).getCacheHit()).isTrue();
@@ -201,8 +198,8 @@ class ReasonCodesTest {
                 InferenceSettings.defaults(linearWithBaseline(dir))
                         .withBatching(settings(LINEAR_V1, 8).batching())
                         .withReasons(0);
-        List<FraudScore> out = score(settings, mixed());
-        assertThat(out).anyMatch(s -> s.getDecision() != Decision.APPROVE);
+        List<Score> out = score(settings, mixed());
+        assertThat(out).anyMatch(s -> s.getDecision() != Scores.APPROVE);
         assertThat(out).allMatch(s -> s.getReasons().isEmpty());
     }
 
@@ -212,15 +209,15 @@ class ReasonCodesTest {
                 InferenceSettings.defaults(linearWithBaseline(dir))
                         .withBatching(settings(LINEAR_V1, 8).batching())
                         .withReasons(1);
-        List<FraudScore> out = score(settings, mixed());
+        List<Score> out = score(settings, mixed());
         assertThat(out).anyMatch(s -> s.getReasons().size() == 1);
         assertThat(out).allMatch(s -> s.getReasons().size() <= 1);
     }
 
     @Test
     void aModelWithoutAnExplanationScoresAsBeforeWithoutReasons() throws Exception {
-        List<FraudScore> out = score(settings(LINEAR_V1, 8), mixed());
-        assertThat(out).anyMatch(s -> s.getDecision() != Decision.APPROVE);
+        List<Score> out = score(settings(LINEAR_V1, 8), mixed());
+        assertThat(out).anyMatch(s -> s.getDecision() != Scores.APPROVE);
         assertThat(out).allMatch(s -> s.getReasons().isEmpty());
     }
 
@@ -237,15 +234,15 @@ class ReasonCodesTest {
                 () ->
                         new FailingExplanations(
                                 OnnxBatchScorer.open(location, settings.onnx()), error);
-        List<EnrichedTransaction> input = mixed();
-        List<FraudScore> expected = score(settings.withReasons(0), input);
+        List<PipelineEvent> input = mixed();
+        List<Score> expected = score(settings.withReasons(0), input);
         try (var h = harness(BatchingInferenceOperator.withScorers(settings, failing), null)) {
             for (int i = 0; i < input.size(); i++) {
                 h.processElement(input.get(i), i);
             }
             runUntil(h, () -> h.extractOutputValues().size() == input.size());
-            List<FraudScore> out = h.extractOutputValues();
-            long flagged = out.stream().filter(s -> s.getDecision() != Decision.APPROVE).count();
+            List<Score> out = h.extractOutputValues();
+            long flagged = out.stream().filter(s -> s.getDecision() != Scores.APPROVE).count();
             assertThat(flagged).isPositive();
             for (int i = 0; i < input.size(); i++) {
                 assertThat(out.get(i).getScore()).isEqualTo(expected.get(i).getScore());
@@ -261,10 +258,10 @@ class ReasonCodesTest {
      * and no feature left out whose contribution beats the smallest one given.
      */
     private static void assertReasonsAreTheTopPositive(
-            FraudScore score, float[] x, double[] exact, double tolerance) {
-        List<String> names = CardFeatures.NAMES;
+            Score score, float[] x, double[] exact, double tolerance) {
+        List<String> names = InferenceFixtures.FEATURES;
         List<Reason> reasons = score.getReasons();
-        String id = score.getTransactionId();
+        String id = score.getId();
         assertThat(reasons).as(id).hasSizeLessThanOrEqualTo(3);
         long positive = java.util.Arrays.stream(exact).filter(c -> c > tolerance).count();
         assertThat(reasons.size()).as(id).isGreaterThanOrEqualTo((int) Math.min(3, positive));
@@ -307,7 +304,7 @@ class ReasonCodesTest {
         SlowExplanations.RELEASE = release;
         BatchScorer.Factory slow =
                 () -> new SlowExplanations(OnnxBatchScorer.open(location, settings.onnx()));
-        List<EnrichedTransaction> input =
+        List<PipelineEvent> input =
                 List.of(
                         txn("decline-1", "card-a", scoringLogit(3), 1),
                         txn("decline-2", "card-b", scoringLogit(2), 2),

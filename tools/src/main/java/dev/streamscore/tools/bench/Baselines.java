@@ -6,9 +6,9 @@ import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.OnnxOptions;
 import dev.streamscore.operators.batching.BatchingMetrics;
-import dev.streamscore.operators.features.EnrichedTransaction;
-import dev.streamscore.operators.inference.FraudScores;
-import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.operators.inference.Score;
+import dev.streamscore.operators.inference.Scores;
+import dev.streamscore.operators.serde.PipelineEvent;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -43,7 +43,7 @@ public final class Baselines {
     public static ScoringStage ceiling() {
         return (enriched, commands, config) ->
                 enriched.map(new ConstantScore(config.inference().modelLocation()))
-                        .returns(TypeInformation.of(FraudScore.class))
+                        .returns(TypeInformation.of(Score.class))
                         .name("score: constant (ceiling)")
                         .uid("constant-score");
     }
@@ -55,7 +55,7 @@ public final class Baselines {
                                 new PerRecordScorer(
                                         config.inference().modelLocation(),
                                         config.inference().onnx()))
-                        .returns(TypeInformation.of(FraudScore.class))
+                        .returns(TypeInformation.of(Score.class))
                         .name("score: one ONNX call per event (map)")
                         .uid("per-record-map");
     }
@@ -76,23 +76,21 @@ public final class Baselines {
                                 config.inference().batching().modelCallTimeout().toMillis(),
                                 TimeUnit.MILLISECONDS,
                                 ASYNC_CAPACITY)
-                        .returns(TypeInformation.of(FraudScore.class))
+                        .returns(TypeInformation.of(Score.class))
                         .name("score: one ONNX call per event (async I/O)")
                         .uid("per-record-async");
     }
 
     /** One ONNX Runtime call for one transaction, timed into {@code modelTimeNanos}. */
-    private static FraudScore scoreOne(
-            OnnxModel model, Counter modelTimeNanos, EnrichedTransaction e) throws Exception {
+    private static Score scoreOne(OnnxModel model, Counter modelTimeNanos, PipelineEvent e)
+            throws Exception {
         long start = System.nanoTime();
         float score = model.score(new float[][] {e.features})[0];
         modelTimeNanos.inc(System.nanoTime() - start);
-        return FraudScores.of(
-                e.transaction, model.descriptor(), score, false, false, System.currentTimeMillis());
+        return Scores.of(e, model.descriptor(), score, false, false, System.currentTimeMillis());
     }
 
-    private static final class ConstantScore
-            extends RichMapFunction<EnrichedTransaction, FraudScore> {
+    private static final class ConstantScore extends RichMapFunction<PipelineEvent, Score> {
         private static final long serialVersionUID = 1L;
         private final String modelLocation;
         private transient ModelDescriptor descriptor;
@@ -107,14 +105,12 @@ public final class Baselines {
         }
 
         @Override
-        public FraudScore map(EnrichedTransaction e) {
-            return FraudScores.of(
-                    e.transaction, descriptor, 0.0, false, false, System.currentTimeMillis());
+        public Score map(PipelineEvent e) {
+            return Scores.of(e, descriptor, 0.0, false, false, System.currentTimeMillis());
         }
     }
 
-    private static final class PerRecordScorer
-            extends RichMapFunction<EnrichedTransaction, FraudScore> {
+    private static final class PerRecordScorer extends RichMapFunction<PipelineEvent, Score> {
         private static final long serialVersionUID = 1L;
         private final String modelLocation;
         private final OnnxOptions options;
@@ -133,7 +129,7 @@ public final class Baselines {
         }
 
         @Override
-        public FraudScore map(EnrichedTransaction e) throws Exception {
+        public Score map(PipelineEvent e) throws Exception {
             return scoreOne(model, modelTimeNanos, e);
         }
 
@@ -146,7 +142,7 @@ public final class Baselines {
     }
 
     private static final class AsyncPerRecordScorer
-            extends RichAsyncFunction<EnrichedTransaction, FraudScore> {
+            extends RichAsyncFunction<PipelineEvent, Score> {
         private static final long serialVersionUID = 1L;
         private final String modelLocation;
         private final OnnxOptions options;
@@ -172,7 +168,7 @@ public final class Baselines {
         }
 
         @Override
-        public void asyncInvoke(EnrichedTransaction e, ResultFuture<FraudScore> result) {
+        public void asyncInvoke(PipelineEvent e, ResultFuture<Score> result) {
             executor.execute(
                     () -> {
                         try {

@@ -136,7 +136,7 @@ record BenchSpec(
     Configuration jobOptions(String bootstrap, String run, Duration checkpointInterval) {
         Configuration o = new Configuration();
         o.set(ScoringOptions.BOOTSTRAP_SERVERS, bootstrap);
-        o.set(ScoringOptions.TRANSACTIONS_TOPIC, run + "-transactions");
+        o.set(ScoringOptions.INPUT_TOPIC, run + "-transactions");
         o.set(ScoringOptions.SCORES_TOPIC, run + "-scores");
         o.set(ScoringOptions.DEAD_LETTER_TOPIC, run + "-dead-letters");
         o.set(ScoringOptions.CONTROL_TOPIC, run + "-control");

@@ -1,6 +1,6 @@
 package dev.streamscore.tools.bench;
 
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.operators.batching.BatchingMetrics;
 import dev.streamscore.operators.features.CardFeatureEnricher;
@@ -112,7 +112,7 @@ final class EndToEndRunner {
         createTopics(config);
         SendErrors errors = new SendErrors();
         try (KafkaProducer<byte[], byte[]> producer = producer(config)) {
-            String topic = config.transactionsTopic();
+            String topic = config.inputTopic();
             for (int i = 0; i < events; i++) {
                 producer.send(
                         new ProducerRecord<>(topic, workload.key(i), workload.value(i)), errors);
@@ -330,7 +330,7 @@ final class EndToEndRunner {
             AtomicBoolean stop,
             SendErrors errors,
             LatencyTrace trace) {
-        String topic = config.transactionsTopic();
+        String topic = config.inputTopic();
         try (KafkaProducer<byte[], byte[]> producer = producer(config)) {
             for (int i = 0; i < total && !stop.get() && errors.first == null; i++) {
                 long due = start + (long) (i * nanosPerEvent);
@@ -422,9 +422,8 @@ final class EndToEndRunner {
         // A restart would replay input and reset counters: a run fails instead of mismeasuring.
         flink.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
         flink.addAll(extraJobOptions);
-        StreamExecutionEnvironment env =
-                LocalFlink.environment(FraudScoringJob.flinkSettings(flink));
-        FraudScoringJob.buildKafkaJob(env, config, spec.scoringStage());
+        StreamExecutionEnvironment env = LocalFlink.environment(ScoringJob.flinkSettings(flink));
+        ScoringJob.buildKafkaJob(env, config, spec.scoringStage());
         return env.executeAsync("streamscore bench: " + spec.label());
     }
 

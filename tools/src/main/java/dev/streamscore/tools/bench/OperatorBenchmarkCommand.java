@@ -1,10 +1,10 @@
 package dev.streamscore.tools.bench;
 
 import dev.streamscore.operators.batching.BatchingOptions;
-import dev.streamscore.operators.features.EnrichedTransaction;
 import dev.streamscore.operators.inference.BatchingInferenceOperator;
 import dev.streamscore.operators.inference.InferenceSettings;
-import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.operators.inference.Score;
+import dev.streamscore.operators.serde.PipelineEvent;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.testkit.FeatureRows;
 import dev.streamscore.testkit.generator.TransactionGenerator;
@@ -94,7 +94,7 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
     String stateBackend;
 
     /** The workload, shared with the sources in this JVM (the MiniCluster runs here). */
-    static EnrichedTransaction[] workload;
+    static PipelineEvent[] workload;
 
     static final AtomicLong FIRST = new AtomicLong();
     static final AtomicLong LAST = new AtomicLong();
@@ -185,13 +185,13 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
                                 i -> workload[(int) (long) i],
                                 workload.length,
                                 RateLimiterStrategy.noOp(),
-                                TypeInformation.of(EnrichedTransaction.class)),
+                                TypeInformation.of(PipelineEvent.class)),
                         WatermarkStrategy.noWatermarks(),
                         "workload")
-                .keyBy(e -> e.transaction.getCardId(), Types.STRING)
+                .keyBy(e -> e.key, Types.STRING)
                 .transform(
                         "inference",
-                        TypeInformation.of(FraudScore.class),
+                        TypeInformation.of(Score.class),
                         new BatchingInferenceOperator(settings))
                 .map(new Clock())
                 .sinkTo(new DiscardingSink<>());
@@ -201,9 +201,9 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
     }
 
     /** Notes when the first and the last score pass; costs one nanoTime per event. */
-    private static final class Clock implements MapFunction<FraudScore, FraudScore> {
+    private static final class Clock implements MapFunction<Score, Score> {
         @Override
-        public FraudScore map(FraudScore score) {
+        public Score map(Score score) {
             long now = System.nanoTime();
             FIRST.compareAndSet(0, now);
             LAST.accumulateAndGet(now, Math::max);
@@ -211,15 +211,25 @@ public final class OperatorBenchmarkCommand implements Callable<Integer> {
         }
     }
 
-    private static EnrichedTransaction[] buildWorkload(int n) {
+    private static PipelineEvent[] buildWorkload(int n) {
         TransactionGenerator generator =
                 new TransactionGenerator(TransactionGenerator.Settings.defaults(99));
         FeatureRows rows = new FeatureRows();
-        EnrichedTransaction[] out = new EnrichedTransaction[n];
+        PipelineEvent[] out = new PipelineEvent[n];
         for (int i = 0; i < n; i++) {
             Transaction txn = generator.next().transaction();
             float[] f = rows.next(txn);
-            out[i] = new EnrichedTransaction(txn, f, "bench", 0, i);
+            PipelineEvent e =
+                    new PipelineEvent(
+                            txn.getCardId().toString(),
+                            txn.getTransactionId().toString(),
+                            txn.getEventTime().toEpochMilli(),
+                            new byte[0],
+                            new byte[0],
+                            "bench",
+                            0,
+                            i);
+            out[i] = e.withFeatures(f);
         }
         return out;
     }

@@ -1,6 +1,6 @@
 package dev.streamscore.tools.demo;
 
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.schemas.FraudScore;
@@ -132,8 +132,8 @@ public final class DemoCommand implements Callable<Integer> {
             printBanner(kafka, config);
 
             StreamExecutionEnvironment env =
-                    LocalFlink.environment(FraudScoringJob.flinkSettings(jobOptions));
-            FraudScoringJob.buildKafkaJob(env, config);
+                    LocalFlink.environment(ScoringJob.flinkSettings(jobOptions));
+            ScoringJob.buildKafkaJob(env, config);
             JobClient job = env.executeAsync("streamscore: fraud scoring (demo)");
             FailureWatcher failures =
                     new FailureWatcher(
@@ -153,7 +153,7 @@ public final class DemoCommand implements Callable<Integer> {
                         new DemoTraffic(
                                 kafka.bootstrapServers(),
                                 config.kafka().producer(),
-                                config.transactionsTopic(),
+                                config.inputTopic(),
                                 TransactionGenerator.Settings.defaults(seed)
                                         .withDuplicateRate(duplicateRate),
                                 events,
@@ -317,7 +317,7 @@ public final class DemoCommand implements Callable<Integer> {
         out.println("  Kafka bootstrap : " + kafka.bootstrapServers());
         out.println(
                 "  input topic     : "
-                        + config.transactionsTopic()
+                        + config.inputTopic()
                         + "  (Avro single-object Transaction)");
         out.println(
                 "  scores topic    : "

@@ -62,7 +62,7 @@ public final class ProbeCommand implements Callable<Integer> {
             List.of(
                     ScoringOptions.BOOTSTRAP_SERVERS,
                     ScoringOptions.KAFKA_CONFIG,
-                    ScoringOptions.TRANSACTIONS_TOPIC,
+                    ScoringOptions.INPUT_TOPIC,
                     ScoringOptions.SCORES_TOPIC);
 
     /** Exit code when some transaction's score never came. */
@@ -217,7 +217,7 @@ public final class ProbeCommand implements Callable<Integer> {
                                 try {
                                     produce(
                                             producerProps,
-                                            config.transactionsTopic(),
+                                            config.inputTopic(),
                                             total,
                                             start,
                                             nanosPerEvent,
@@ -244,7 +244,7 @@ public final class ProbeCommand implements Callable<Integer> {
                 if (sendError.get() != null) {
                     throw new IllegalStateException(
                             "the probe could not send to "
-                                    + config.transactionsTopic()
+                                    + config.inputTopic()
                                     + ": "
                                     + sendError.get().getMessage(),
                             sendError.get());

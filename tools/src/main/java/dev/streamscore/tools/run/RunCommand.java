@@ -1,7 +1,7 @@
 package dev.streamscore.tools.run;
 
-import dev.streamscore.jobs.FraudScoringJob;
 import dev.streamscore.jobs.KafkaConnectionCheck;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.testkit.LocalFlink;
 import dev.streamscore.tools.cli.JobOptions;
@@ -35,15 +35,14 @@ public final class RunCommand implements Callable<Integer> {
         ScoringConfig config = ScoringConfig.from(options);
         System.out.printf(
                 "streamscore: reading %s, writing %s and %s on %s, model %s%n",
-                config.transactionsTopic(),
+                config.inputTopic(),
                 config.scoresTopic(),
                 config.deadLetterTopic(),
                 config.bootstrapServers(),
                 config.inference().modelLocation());
         KafkaConnectionCheck.check(config, KafkaConnectionCheck.DEFAULT_TIMEOUT);
-        StreamExecutionEnvironment env =
-                LocalFlink.environment(FraudScoringJob.flinkSettings(options));
-        FraudScoringJob.buildKafkaJob(env, config);
+        StreamExecutionEnvironment env = LocalFlink.environment(ScoringJob.flinkSettings(options));
+        ScoringJob.buildKafkaJob(env, config);
         JobClient job = env.executeAsync("streamscore: fraud scoring");
         PrintWriter out = spec.commandLine().getOut();
         FailureWatcher failures =

@@ -1,7 +1,7 @@
 package dev.streamscore.tools.soak;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.testkit.EmbeddedKafka;
@@ -89,7 +89,7 @@ public final class SoakCommand implements Callable<Integer> {
             try (MiniCluster cluster = startCluster()) {
                 StreamExecutionEnvironment env =
                         StreamExecutionEnvironment.getExecutionEnvironment();
-                FraudScoringJob.buildKafkaJob(env, config);
+                ScoringJob.buildKafkaJob(env, config);
                 JobGraph graph = env.getStreamGraph().getJobGraph();
                 JobID job = cluster.submitJob(graph).get().getJobID();
                 FlinkRestClient rest = new FlinkRestClient(cluster.getRestAddress().get());
@@ -209,7 +209,7 @@ public final class SoakCommand implements Callable<Integer> {
                 new DemoTraffic(
                         kafka.bootstrapServers(),
                         new Properties(),
-                        config.transactionsTopic(),
+                        config.inputTopic(),
                         TransactionGenerator.Settings.defaults(seed),
                         0,
                         rate,

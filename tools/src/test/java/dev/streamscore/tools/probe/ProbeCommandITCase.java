@@ -2,7 +2,7 @@ package dev.streamscore.tools.probe;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.streamscore.jobs.FraudScoringJob;
+import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.testkit.EmbeddedKafka;
@@ -33,8 +33,8 @@ class ProbeCommandITCase {
             ScoringConfig config = ScoringConfig.from(options);
             kafka.createTopics(config.topicPartitions(config.parallelism()));
             StreamExecutionEnvironment env =
-                    LocalFlink.environment(FraudScoringJob.flinkSettings(options));
-            FraudScoringJob.buildKafkaJob(env, config);
+                    LocalFlink.environment(ScoringJob.flinkSettings(options));
+            ScoringJob.buildKafkaJob(env, config);
             JobClient job = env.executeAsync("probe test");
 
             Run running = probe(kafka, "--rate", "400", "--warmup", "3s", "--duration", "2s");

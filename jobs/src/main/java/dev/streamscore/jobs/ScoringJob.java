@@ -5,25 +5,26 @@ import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.deadletter.DeadLetterSerializationSchema;
 import dev.streamscore.operators.deadletter.DeadLetters;
-import dev.streamscore.operators.features.CardFeatureEnricher;
-import dev.streamscore.operators.features.EnrichedTransaction;
+import dev.streamscore.operators.features.PipelineFeatureEnricher;
 import dev.streamscore.operators.feedback.LabelDecoder;
 import dev.streamscore.operators.feedback.LabelJoin;
 import dev.streamscore.operators.feedback.LabelledScore;
 import dev.streamscore.operators.feedback.ModelQualityFunction;
 import dev.streamscore.operators.feedback.ScoreForLabel;
 import dev.streamscore.operators.inference.BatchingInferenceOperator;
+import dev.streamscore.operators.inference.Score;
 import dev.streamscore.operators.lifecycle.ModelCommandDecoder;
 import dev.streamscore.operators.lifecycle.ModelStatuses;
+import dev.streamscore.operators.serde.EventDecoder;
 import dev.streamscore.operators.serde.KafkaRecord;
 import dev.streamscore.operators.serde.KafkaRecordDeserializer;
+import dev.streamscore.operators.serde.PipelineEvent;
+import dev.streamscore.operators.serde.ScoreSerializationSchema;
 import dev.streamscore.operators.serde.SingleObjectSerializationSchema;
-import dev.streamscore.operators.serde.SourcedTransaction;
-import dev.streamscore.operators.serde.TransactionDecoder;
+import dev.streamscore.pipeline.Pipeline;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.FeatureLogEntry;
 import dev.streamscore.schemas.FraudLabel;
-import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.ModelCommand;
 import dev.streamscore.schemas.ModelQuality;
 import dev.streamscore.schemas.ModelRole;
@@ -53,24 +54,29 @@ import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 
 /**
- * The fraud-scoring job: Kafka transactions → decode and validate → per-card features → cached,
- * micro-batched ONNX inference → Kafka scores, with every rejected record on a dead-letter topic.
+ * The scoring job, built from a pipeline file: Kafka events → decode and validate → per-key
+ * features (the file's aggregates and CEL features) → cached, micro-batched ONNX inference → Kafka
+ * scores, with every rejected record on a dead-letter topic. The bundled card-fraud pipeline is the
+ * default; {@code --pipeline F} runs any other.
  *
  * <pre>
- *  transactions ─► decode + validate ─► enrich: card features ─► score: batched ONNX inference ─► fraud-scores
- *                        │                                          ▲     │  │  └──► fraud-scores-challenger
- *  streamscore-control ─► decode model commands ── (broadcast) ─────┘     │  └─────► streamscore-model-status
- *                        │                                                │
- *                        └──────────────── dead letters ◄─────────────────┘──► transactions-dead-letter
+ *  input topic ─► decode + validate ─► enrich: features ─► score: batched ONNX inference ─► scores
+ *                        │                                   ▲     │  │  └──► challenger scores
+ *  streamscore-control ─► decode model commands ── (broadcast) ┘     │  └─────► model status
+ *                        │                                         │
+ *                        └──────────────── dead letters ◄──────────┘──► dead-letter topic
  * </pre>
  *
- * <p>Submit to a cluster with {@code flink run streamscore-jobs-*-job.jar --bootstrap-servers
- * kafka:9092}; every option of {@link ScoringOptions} is accepted as {@code --<key> value}. Tests
- * build the same topology with {@link #buildTopology} and bounded sources and collecting sinks.
+ * <p>Submit to a cluster with {@code flink run streamscore-jobs-*-job.jar --pipeline
+ * /path/to/file.yaml --bootstrap-servers kafka:9092}; every option of {@link ScoringOptions} is
+ * accepted as {@code --<key> value}. The file and its schemas are read where the job is submitted
+ * and travel with the job graph; the model folder must be readable at the same path on every
+ * TaskManager (or be bundled). Tests build the same topology with {@link #buildTopology} and
+ * bounded sources and collecting sinks.
  */
-public final class FraudScoringJob {
+public final class ScoringJob {
 
-    private FraudScoringJob() {}
+    private ScoringJob() {}
 
     public static void main(String[] args) throws Exception {
         Configuration conf = JobArguments.parse(args);
@@ -85,7 +91,7 @@ public final class FraudScoringJob {
     public static void run(StreamExecutionEnvironment env, ScoringConfig config) throws Exception {
         KafkaConnectionCheck.check(config, KafkaConnectionCheck.DEFAULT_TIMEOUT);
         buildKafkaJob(env, config);
-        env.execute("streamscore: fraud scoring");
+        env.execute("streamscore: " + Pipeline.of(config.pipeline()).name());
     }
 
     /**
@@ -115,7 +121,7 @@ public final class FraudScoringJob {
             StreamExecutionEnvironment env, ScoringConfig config, ScoringStage scoring) {
         configure(env, config);
         boolean control = config.modelControl() && scoring.takesModelCommands();
-        SingleOutputStreamOperator<FraudScore> operator =
+        SingleOutputStreamOperator<Score> operator =
                 buildTopology(
                         env,
                         config,
@@ -172,8 +178,8 @@ public final class FraudScoringJob {
      */
     public static SingleOutputStreamOperator<ModelQuality> buildLabelQuality(
             ScoringConfig config,
-            DataStream<FraudScore> scores,
-            DataStream<FraudScore> challengerScores,
+            DataStream<Score> scores,
+            DataStream<Score> challengerScores,
             DataStream<KafkaRecord> labelRecords,
             Sink<DeadLetter> deadLetterSink) {
         DataStream<ScoreForLabel> scored =
@@ -213,8 +219,7 @@ public final class FraudScoringJob {
     }
 
     /** A champion's or challenger's scores as the label join keeps them; no fallback scores. */
-    private static final class ScoresForLabels
-            implements FlatMapFunction<FraudScore, ScoreForLabel> {
+    private static final class ScoresForLabels implements FlatMapFunction<Score, ScoreForLabel> {
         private static final long serialVersionUID = 1L;
         private final ModelRole role;
 
@@ -223,7 +228,7 @@ public final class FraudScoringJob {
         }
 
         @Override
-        public void flatMap(FraudScore score, Collector<ScoreForLabel> out) {
+        public void flatMap(Score score, Collector<ScoreForLabel> out) {
             ScoreForLabel s = ScoreForLabel.of(score, role);
             if (s != null) {
                 out.collect(s);
@@ -250,7 +255,7 @@ public final class FraudScoringJob {
                 .build();
     }
 
-    /** Feature log entries, keyed by transaction id. */
+    /** Feature log entries, keyed by event id. */
     public static KafkaSink<FeatureLogEntry> featureLogSink(ScoringConfig config) {
         return kafkaSink(
                 config,
@@ -324,22 +329,22 @@ public final class FraudScoringJob {
      *
      * @return the score stream (before its sink), for tests that inspect it
      */
-    public static DataStream<FraudScore> buildTopology(
+    public static DataStream<Score> buildTopology(
             StreamExecutionEnvironment env,
             ScoringConfig config,
             Source<KafkaRecord, ?, ?> source,
-            Sink<FraudScore> scoreSink,
+            Sink<Score> scoreSink,
             Sink<DeadLetter> deadLetterSink) {
         return buildTopology(
                 env, config, source, scoreSink, deadLetterSink, ScoringStage.BATCHED_ONNX);
     }
 
     /** The topology with another scoring stage and no control stream. */
-    public static DataStream<FraudScore> buildTopology(
+    public static DataStream<Score> buildTopology(
             StreamExecutionEnvironment env,
             ScoringConfig config,
             Source<KafkaRecord, ?, ?> source,
-            Sink<FraudScore> scoreSink,
+            Sink<Score> scoreSink,
             Sink<DeadLetter> deadLetterSink,
             ScoringStage scoring) {
         return buildTopology(env, config, source, null, scoreSink, deadLetterSink, scoring);
@@ -352,34 +357,40 @@ public final class FraudScoringJob {
      * @return the score stream (before its sink); its side outputs hold the status records and
      *     challenger scores
      */
-    public static SingleOutputStreamOperator<FraudScore> buildTopology(
+    public static SingleOutputStreamOperator<Score> buildTopology(
             StreamExecutionEnvironment env,
             ScoringConfig config,
             Source<KafkaRecord, ?, ?> source,
             Source<KafkaRecord, ?, ?> controlSource,
-            Sink<FraudScore> scoreSink,
+            Sink<Score> scoreSink,
             Sink<DeadLetter> deadLetterSink,
             ScoringStage scoring) {
         DataStream<KafkaRecord> raw =
-                env.fromSource(source, WatermarkStrategy.noWatermarks(), "kafka: transactions")
-                        .uid("transactions-source");
+                env.fromSource(source, WatermarkStrategy.noWatermarks(), "kafka: input")
+                        .uid("input-source");
 
-        SingleOutputStreamOperator<SourcedTransaction> valid =
-                raw.process(new TransactionDecoder(config.maxRecordBytes(), config.maxClockSkew()))
+        SingleOutputStreamOperator<PipelineEvent> valid =
+                raw.process(
+                                new EventDecoder(
+                                        config.pipeline(),
+                                        config.maxRecordBytes(),
+                                        config.maxClockSkew()))
                         .uid("decode-validate")
                         .name("decode + validate");
 
-        SingleOutputStreamOperator<EnrichedTransaction> enriched =
-                valid.keyBy(t -> t.transaction.getCardId(), Types.STRING)
+        SingleOutputStreamOperator<PipelineEvent> enriched =
+                valid.keyBy(e -> e.key, Types.STRING)
                         .transform(
-                                "enrich: card features",
-                                TypeInformation.of(EnrichedTransaction.class),
-                                new CardFeatureEnricher(
-                                        config.cardHistoryTtl(),
+                                "enrich: features",
+                                TypeInformation.of(PipelineEvent.class),
+                                new PipelineFeatureEnricher(
+                                        config.pipeline(),
+                                        config.stateTtl(),
                                         config.dedupWindow(),
-                                        config.cardStateFront(),
-                                        config.cardStateWriteDelay()))
-                        .uid("card-features");
+                                        config.stateFront(),
+                                        config.stateWriteDelay(),
+                                        config.maxEventsPerKey()))
+                        .uid("features");
 
         SingleOutputStreamOperator<ModelCommand> commands = null;
         if (controlSource != null) {
@@ -396,17 +407,19 @@ public final class FraudScoringJob {
                             .setParallelism(1);
         }
 
-        // Features and inference share the card-id partitioning: no shuffle between them.
-        SingleOutputStreamOperator<FraudScore> scores =
+        // Features and inference share the key's partitioning: no shuffle between them.
+        SingleOutputStreamOperator<Score> scores =
                 scoring.score(
                         DataStreamUtils.reinterpretAsKeyedStream(
-                                enriched, e -> e.transaction.getCardId(), Types.STRING),
+                                enriched, e -> e.key, Types.STRING),
                         commands,
                         config);
 
-        scores.sinkTo(scoreSink).uid("scores-sink").name("kafka: fraud scores");
+        scores.sinkTo(scoreSink).uid("scores-sink").name("kafka: scores");
         DataStream<DeadLetter> deadLetters =
-                valid.getSideOutput(DeadLetters.TAG).union(scores.getSideOutput(DeadLetters.TAG));
+                valid.getSideOutput(DeadLetters.TAG)
+                        .union(enriched.getSideOutput(DeadLetters.TAG))
+                        .union(scores.getSideOutput(DeadLetters.TAG));
         if (commands != null) {
             deadLetters = deadLetters.union(commands.getSideOutput(DeadLetters.TAG));
         }
@@ -415,7 +428,7 @@ public final class FraudScoringJob {
     }
 
     /**
-     * The transactions source: the user's consumer settings over the job's defaults for partition
+     * The input source: the user's consumer settings over the job's defaults for partition
      * discovery and offset commits, under what the job owns (servers, topic, group, read_committed;
      * {@link KafkaClientSettings#check} refuses other values for those).
      */
@@ -425,12 +438,12 @@ public final class FraudScoringJob {
                 .setProperty("partition.discovery.interval.ms", "60000")
                 .setProperties(config.kafka().consumer())
                 .setBootstrapServers(config.bootstrapServers())
-                .setTopics(config.transactionsTopic())
+                .setTopics(config.inputTopic())
                 .setGroupId(config.groupId())
                 .setStartingOffsets(
                         OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
                 .setDeserializer(new KafkaRecordDeserializer())
-                // Never read a transaction an upstream exactly-once producer may still abort.
+                // Never read an event an upstream exactly-once producer may still abort.
                 .setProperty("isolation.level", "read_committed")
                 .build();
     }
@@ -456,12 +469,12 @@ public final class FraudScoringJob {
                 .build();
     }
 
-    public static KafkaSink<FraudScore> scoreSink(ScoringConfig config) {
+    public static KafkaSink<Score> scoreSink(ScoringConfig config) {
         return scoreSink(config, config.scoresTopic(), "scores");
     }
 
     /** The challenger's scores, with the same schema and key as the champion's. */
-    public static KafkaSink<FraudScore> challengerScoreSink(ScoringConfig config) {
+    public static KafkaSink<Score> challengerScoreSink(ScoringConfig config) {
         return scoreSink(config, config.challengerScoresTopic(), "challenger-scores");
     }
 
@@ -479,17 +492,16 @@ public final class FraudScoringJob {
                         .build());
     }
 
-    private static KafkaSink<FraudScore> scoreSink(
-            ScoringConfig config, String topic, String name) {
+    /** Scores in the pipeline's output format, keyed by the pipeline's key. */
+    private static KafkaSink<Score> scoreSink(ScoringConfig config, String topic, String name) {
         return kafkaSink(
                 config,
                 name,
-                KafkaRecordSerializationSchema.<FraudScore>builder()
+                KafkaRecordSerializationSchema.<Score>builder()
                         .setTopic(topic)
-                        .setKeySerializationSchema(
-                                s -> s.getCardId().getBytes(StandardCharsets.UTF_8))
+                        .setKeySerializationSchema(s -> s.key.getBytes(StandardCharsets.UTF_8))
                         .setValueSerializationSchema(
-                                SingleObjectSerializationSchema.of(FraudScore.class))
+                                new ScoreSerializationSchema(config.pipeline()))
                         .build());
     }
 

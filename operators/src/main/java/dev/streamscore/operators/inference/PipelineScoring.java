@@ -4,39 +4,33 @@ import dev.streamscore.models.ModelDescriptor;
 import dev.streamscore.operators.batching.BatchFunction;
 import dev.streamscore.operators.batching.Outcome;
 import dev.streamscore.operators.deadletter.DeadLetters;
-import dev.streamscore.operators.features.CardFeatures;
-import dev.streamscore.operators.features.EnrichedTransaction;
+import dev.streamscore.operators.serde.PipelineEvent;
 import dev.streamscore.schemas.DeadLetter;
-import dev.streamscore.schemas.Decision;
 import dev.streamscore.schemas.FeatureLogEntry;
-import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.Stage;
-import dev.streamscore.schemas.Transaction;
-import dev.streamscore.schemas.serde.SingleObjectCodec;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.metrics.Counter;
 
 /**
- * The fraud side of {@link BatchingInferenceOperator}: a transaction's row is its card features; a
- * score becomes a {@link FraudScore} with the model's decision; a transaction the model cannot
- * score gets the configured fallback score or goes to the dead letters with stage {@code
- * INFERENCE}; one without a valid feature row always goes to the dead letters. A model must take
- * exactly {@link CardFeatures#NAMES}, in that order.
+ * The pipeline side of {@link BatchingInferenceOperator}: an event's row is its feature row; a
+ * score becomes a {@link Score} with the model's decision; an event the model cannot score gets the
+ * configured fallback score or goes to the dead letters with stage {@code INFERENCE}; one without a
+ * valid feature row always goes to the dead letters. A model must take exactly the pipeline's
+ * features, in order.
  */
-final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScore> {
+final class PipelineScoring implements BatchFunction<PipelineEvent, Score> {
 
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
 
-    /** Transactions sent to the dead-letter output with stage INFERENCE. */
+    /** Events sent to the dead-letter output with stage INFERENCE. */
     static final String DEAD_LETTERS = "deadLetters";
 
-    /** Transactions given the configured fallback score because the model failed on them. */
+    /** Events given the configured fallback score because the model failed on them. */
     static final String FALLBACKS = "fallbacks";
 
-    private static final SingleObjectCodec<Transaction> TRANSACTIONS =
-            SingleObjectCodec.of(Transaction.class);
-
+    private List<String> features;
     private final Double fallbackScore;
     private final int reasons;
 
@@ -44,9 +38,14 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
     transient Counter deadLetters;
     transient Counter fallbacks;
 
-    FraudScoring(InferenceSettings settings) {
+    PipelineScoring(InferenceSettings settings) {
         this.fallbackScore = settings.fallbackScore();
         this.reasons = settings.reasons();
+    }
+
+    /** The features a model must take, in order; {@code null}: any. */
+    void features(List<String> features) {
+        this.features = features == null ? null : List.copyOf(features);
     }
 
     @Override
@@ -58,27 +57,25 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
 
     @Override
     public void checkModel(ModelDescriptor d) {
-        if (d.features().equals(CardFeatures.NAMES)) {
+        if (features == null || d.features().equals(features)) {
             return;
         }
         int i = 0;
-        while (i < Math.min(d.features().size(), CardFeatures.COUNT)
-                && d.features().get(i).equals(CardFeatures.NAMES.get(i))) {
+        while (i < Math.min(d.features().size(), features.size())
+                && d.features().get(i).equals(features.get(i))) {
             i++;
         }
         throw new IllegalArgumentException(
                 "model "
                         + d.id()
-                        + " must take the features this job computes, in order: expected "
-                        + CardFeatures.NAMES
+                        + " must take the features the pipeline computes, in order: expected "
+                        + features
                         + ", found "
                         + d.features()
                         + " (first difference at index "
                         + i
                         + ": expected "
-                        + (i < CardFeatures.COUNT
-                                ? "'" + CardFeatures.NAMES.get(i) + "'"
-                                : "no more")
+                        + (i < features.size() ? "'" + features.get(i) + "'" : "no more")
                         + ", found "
                         + (i < d.features().size() ? "'" + d.features().get(i) + "'" : "no more")
                         + ")");
@@ -91,78 +88,78 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
             float championScore,
             ModelDescriptor challenger,
             float challengerScore) {
-        return FraudScores.decide(champion, championScore)
-                == FraudScores.decide(challenger, challengerScore);
+        return Scores.decide(champion, championScore)
+                .equals(Scores.decide(challenger, challengerScore));
     }
 
     @Override
-    public float[] row(EnrichedTransaction element) {
+    public float[] row(PipelineEvent element) {
         return element.features;
     }
 
     /** REVIEW and DECLINE scores, unless reasons are off. Thread-safe: it reads no state. */
     @Override
     public boolean explains(ModelDescriptor model, float score) {
-        return reasons > 0 && FraudScores.decide(model, score) != Decision.APPROVE;
+        return reasons > 0 && !Scores.decide(model, score).equals(Scores.APPROVE);
     }
 
     @Override
-    public FraudScore scored(
-            EnrichedTransaction element, ModelDescriptor model, float score, boolean reused) {
+    public Score scored(PipelineEvent element, ModelDescriptor model, float score, boolean reused) {
         return scored(element, model, score, reused, null);
     }
 
     @Override
-    public FraudScore scored(
-            EnrichedTransaction element,
+    public Score scored(
+            PipelineEvent element,
             ModelDescriptor model,
             float score,
             boolean reused,
             float[] contributions) {
-        return FraudScores.of(
-                element.transaction,
+        return Scores.of(
+                element,
                 model,
                 score,
                 reused,
                 false,
                 context.currentProcessingTime(),
-                FraudScores.reasons(model, element.features, contributions, reasons));
+                element.features,
+                contributions,
+                reasons);
     }
 
     /** The feature log's entry of a score: the row the model saw, its score and decision. */
     @Override
-    public Object logged(
-            EnrichedTransaction element, ModelDescriptor model, float[] row, FraudScore score) {
-        if (score.getFallback()) {
+    public Object logged(PipelineEvent element, ModelDescriptor model, float[] row, Score score) {
+        if (score.fallback) {
             return null; // not what a model made of the row
         }
-        List<Float> features = new ArrayList<>(row.length);
+        List<Float> values = new ArrayList<>(row.length);
         for (float v : row) {
-            features.add(v);
+            values.add(v);
         }
         return FeatureLogEntry.newBuilder()
-                .setTransactionId(score.getTransactionId())
-                .setCardId(score.getCardId())
-                .setEventTime(score.getEventTime())
-                .setScoredAt(score.getScoredAt())
-                .setModelName(score.getModelName())
-                .setModelVersion(score.getModelVersion())
+                .setTransactionId(score.id)
+                .setCardId(score.key)
+                .setEventTime(Instant.ofEpochMilli(score.eventTime))
+                .setScoredAt(Instant.ofEpochMilli(score.scoredAt))
+                .setModelName(score.modelName)
+                .setModelVersion(score.modelVersion)
                 .setModelSha256(model.sha256())
-                .setFeatures(features)
-                .setScore(score.getScore())
-                .setDecision(score.getDecision())
-                .setCacheHit(score.getCacheHit())
+                .setFeatures(values)
+                .setScore(score.score)
+                .setDecision(dev.streamscore.schemas.Decision.valueOf(score.decision))
+                .setCacheHit(score.cacheHit)
                 .build();
     }
 
     @Override
-    public Outcome<FraudScore> failed(
-            EnrichedTransaction element, ModelDescriptor model, Throwable cause, boolean reused) {
+    public Outcome<Score> failed(
+            PipelineEvent element, ModelDescriptor model, Throwable cause, boolean reused) {
         if (fallbackScore != null) {
             fallbacks.inc();
             return Outcome.output(
-                    FraudScores.of(
-                            element.transaction,
+                    Scores.of(
+                            element,
                             model,
                             fallbackScore,
                             reused,
@@ -173,24 +170,23 @@ final class FraudScoring implements BatchFunction<EnrichedTransaction, FraudScor
         return Outcome.sideOutput(DeadLetters.TAG, deadLetterOf(element, cause));
     }
 
-    /** A transaction without a valid feature row is always a dead letter, fallback or not. */
+    /** An event without a valid feature row is always a dead letter, fallback or not. */
     @Override
-    public Outcome<FraudScore> rejected(
-            EnrichedTransaction element, ModelDescriptor model, IllegalArgumentException cause) {
+    public Outcome<Score> rejected(
+            PipelineEvent element, ModelDescriptor model, IllegalArgumentException cause) {
         deadLetters.inc();
         return Outcome.sideOutput(DeadLetters.TAG, deadLetterOf(element, cause));
     }
 
-    private static DeadLetter deadLetterOf(EnrichedTransaction element, Throwable cause) {
-        Transaction txn = element.transaction;
+    private static DeadLetter deadLetterOf(PipelineEvent element, Throwable cause) {
         return DeadLetters.of(
-                TRANSACTIONS.encode(txn),
+                element.raw == null ? new byte[0] : element.raw,
                 element.sourceTopic,
                 element.sourcePartition,
                 element.sourceOffset,
                 Stage.INFERENCE,
                 cause.getClass().getName(),
                 String.valueOf(cause.getMessage()),
-                txn.getTransactionId());
+                element.id);
     }
 }
