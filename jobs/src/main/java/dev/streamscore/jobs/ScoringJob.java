@@ -5,7 +5,6 @@ import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.deadletter.DeadLetterSerializationSchema;
 import dev.streamscore.operators.deadletter.DeadLetters;
-import dev.streamscore.operators.features.PipelineFeatureEnricher;
 import dev.streamscore.operators.feedback.LabelDecoder;
 import dev.streamscore.operators.feedback.LabelJoin;
 import dev.streamscore.operators.feedback.LabelledScore;
@@ -15,10 +14,8 @@ import dev.streamscore.operators.inference.BatchingInferenceOperator;
 import dev.streamscore.operators.inference.Score;
 import dev.streamscore.operators.lifecycle.ModelCommandDecoder;
 import dev.streamscore.operators.lifecycle.ModelStatuses;
-import dev.streamscore.operators.serde.EventDecoder;
 import dev.streamscore.operators.serde.KafkaRecord;
 import dev.streamscore.operators.serde.KafkaRecordDeserializer;
-import dev.streamscore.operators.serde.PipelineEvent;
 import dev.streamscore.operators.serde.ScoreSerializationSchema;
 import dev.streamscore.operators.serde.SingleObjectSerializationSchema;
 import dev.streamscore.pipeline.Pipeline;
@@ -119,6 +116,18 @@ public final class ScoringJob {
     /** The Kafka-to-Kafka job with another scoring stage, as the benchmark's baselines use. */
     public static void buildKafkaJob(
             StreamExecutionEnvironment env, ScoringConfig config, ScoringStage scoring) {
+        buildKafkaJob(env, config, FeatureStage.PIPELINE, scoring);
+    }
+
+    /**
+     * The Kafka-to-Kafka job with other feature and scoring stages, as the benchmark's baselines
+     * use.
+     */
+    public static void buildKafkaJob(
+            StreamExecutionEnvironment env,
+            ScoringConfig config,
+            FeatureStage features,
+            ScoringStage scoring) {
         configure(env, config);
         boolean control = config.modelControl() && scoring.takesModelCommands();
         SingleOutputStreamOperator<Score> operator =
@@ -129,6 +138,7 @@ public final class ScoringJob {
                         control ? controlSource(config) : null,
                         scoreSink(config),
                         deadLetterSink(config),
+                        features,
                         scoring);
         if (scoring.takesModelCommands()) {
             operator.getSideOutput(ModelStatuses.TAG)
@@ -347,7 +357,15 @@ public final class ScoringJob {
             Sink<Score> scoreSink,
             Sink<DeadLetter> deadLetterSink,
             ScoringStage scoring) {
-        return buildTopology(env, config, source, null, scoreSink, deadLetterSink, scoring);
+        return buildTopology(
+                env,
+                config,
+                source,
+                null,
+                scoreSink,
+                deadLetterSink,
+                FeatureStage.PIPELINE,
+                scoring);
     }
 
     /**
@@ -364,33 +382,13 @@ public final class ScoringJob {
             Source<KafkaRecord, ?, ?> controlSource,
             Sink<Score> scoreSink,
             Sink<DeadLetter> deadLetterSink,
+            FeatureStage features,
             ScoringStage scoring) {
         DataStream<KafkaRecord> raw =
                 env.fromSource(source, WatermarkStrategy.noWatermarks(), "kafka: input")
                         .uid("input-source");
 
-        SingleOutputStreamOperator<PipelineEvent> valid =
-                raw.process(
-                                new EventDecoder(
-                                        config.pipeline(),
-                                        config.maxRecordBytes(),
-                                        config.maxClockSkew()))
-                        .uid("decode-validate")
-                        .name("decode + validate");
-
-        SingleOutputStreamOperator<PipelineEvent> enriched =
-                valid.keyBy(e -> e.key, Types.STRING)
-                        .transform(
-                                "enrich: features",
-                                TypeInformation.of(PipelineEvent.class),
-                                new PipelineFeatureEnricher(
-                                        config.pipeline(),
-                                        config.stateTtl(),
-                                        config.dedupWindow(),
-                                        config.stateFront(),
-                                        config.stateWriteDelay(),
-                                        config.maxEventsPerKey()))
-                        .uid("features");
+        FeatureStage.Enriched enriched = features.enrich(raw, config);
 
         SingleOutputStreamOperator<ModelCommand> commands = null;
         if (controlSource != null) {
@@ -411,15 +409,13 @@ public final class ScoringJob {
         SingleOutputStreamOperator<Score> scores =
                 scoring.score(
                         DataStreamUtils.reinterpretAsKeyedStream(
-                                enriched, e -> e.key, Types.STRING),
+                                enriched.events(), e -> e.key, Types.STRING),
                         commands,
                         config);
 
         scores.sinkTo(scoreSink).uid("scores-sink").name("kafka: scores");
         DataStream<DeadLetter> deadLetters =
-                valid.getSideOutput(DeadLetters.TAG)
-                        .union(enriched.getSideOutput(DeadLetters.TAG))
-                        .union(scores.getSideOutput(DeadLetters.TAG));
+                enriched.deadLetters().union(scores.getSideOutput(DeadLetters.TAG));
         if (commands != null) {
             deadLetters = deadLetters.union(commands.getSideOutput(DeadLetters.TAG));
         }

@@ -8,10 +8,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.operators.batching.BatchingMetrics;
-import dev.streamscore.operators.features.CardFeatureEnricher;
+import dev.streamscore.operators.features.PipelineFeatureEnricher;
 import dev.streamscore.operators.inference.BatchingInferenceOperator;
+import dev.streamscore.operators.serde.EventDecoder;
 import dev.streamscore.operators.serde.SingleObjectSerializationSchema;
-import dev.streamscore.operators.serde.TransactionDecoder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.reflect.Field;
@@ -122,9 +122,9 @@ class DeploymentManifestsTest {
                     BatchingMetrics.RETRIES,
                     BatchingInferenceOperator.FALLBACKS,
                     BatchingMetrics.BATCHES_IN_FLIGHT,
-                    TransactionDecoder.DEAD_LETTERS_DECODE,
-                    TransactionDecoder.DEAD_LETTERS_VALIDATE,
-                    CardFeatureEnricher.DUPLICATES_RESENT);
+                    EventDecoder.DEAD_LETTERS_DECODE,
+                    EventDecoder.DEAD_LETTERS_VALIDATE,
+                    PipelineFeatureEnricher.DUPLICATES_RESENT);
 
     // ---------------------------------------------------------------------------------------
     // The checks, each on the real files.
@@ -662,11 +662,11 @@ class DeploymentManifestsTest {
                 List.of(
                         BatchingInferenceOperator.DEAD_LETTERS,
                         BatchingInferenceOperator.FALLBACKS,
-                        TransactionDecoder.DEAD_LETTERS_DECODE,
-                        TransactionDecoder.DEAD_LETTERS_VALIDATE,
-                        TransactionDecoder.DECODE_TIME_NANOS,
-                        CardFeatureEnricher.DUPLICATES_RESENT,
-                        CardFeatureEnricher.ENRICH_TIME_NANOS,
+                        EventDecoder.DEAD_LETTERS_DECODE,
+                        EventDecoder.DEAD_LETTERS_VALIDATE,
+                        EventDecoder.DECODE_TIME_NANOS,
+                        PipelineFeatureEnricher.DUPLICATES_RESENT,
+                        PipelineFeatureEnricher.ENRICH_TIME_NANOS,
                         SingleObjectSerializationSchema.ENCODE_TIME_NANOS)) {
             metrics.put(counter, MetricKind.COUNTER);
         }

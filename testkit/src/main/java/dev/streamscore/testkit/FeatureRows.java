@@ -1,8 +1,8 @@
 package dev.streamscore.testkit;
 
-import dev.streamscore.operators.features.CardFeatures;
-import dev.streamscore.operators.features.CardHistory;
 import dev.streamscore.schemas.Transaction;
+import dev.streamscore.testkit.cardfraud.CardFeatures;
+import dev.streamscore.testkit.cardfraud.CardHistory;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

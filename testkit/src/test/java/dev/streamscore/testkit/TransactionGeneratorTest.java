@@ -3,8 +3,7 @@ package dev.streamscore.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.streamscore.operators.features.CardFeatures;
-import dev.streamscore.operators.serde.TransactionValidator;
+import dev.streamscore.testkit.cardfraud.CardFeatures;
 import dev.streamscore.testkit.generator.Difficulty;
 import dev.streamscore.testkit.generator.FraudPattern;
 import dev.streamscore.testkit.generator.GeneratedTransaction;
@@ -40,7 +39,7 @@ class TransactionGeneratorTest {
     void everyTransactionIsValidAndInEventTimeOrder() {
         long previous = Long.MIN_VALUE;
         for (GeneratedTransaction g : take(TransactionGenerator.Settings.defaults(5), 20_000)) {
-            assertThat(TransactionValidator.problemWith(g.transaction())).isNull();
+            assertThat(problemWith(g.transaction())).isNull();
             long t = g.transaction().getEventTime().toEpochMilli();
             if (!g.duplicate()) {
                 assertThat(t).isGreaterThanOrEqualTo(previous);
@@ -80,7 +79,7 @@ class TransactionGeneratorTest {
         assertThat(take(settings, 2_000)).isEqualTo(all.subList(0, 2_000));
         int fraud = 0, unreported = 0, genuine = 0, disputed = 0;
         for (GeneratedTransaction g : all) {
-            assertThat(TransactionValidator.problemWith(g.transaction())).isNull();
+            assertThat(problemWith(g.transaction())).isNull();
             if (g.pattern().isFraud()) {
                 fraud++;
                 unreported += g.labelledFraud() ? 0 : 1;
@@ -151,5 +150,44 @@ class TransactionGeneratorTest {
         assertThatThrownBy(() -> TransactionGenerator.Settings.defaults(1).withFraudRate(0.7))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("fraud rate must be in [0, 0.5], got 0.7");
+    }
+
+    private static final dev.streamscore.schemas.serde.SingleObjectCodec<
+                    dev.streamscore.schemas.Transaction>
+            CODEC =
+                    dev.streamscore.schemas.serde.SingleObjectCodec.of(
+                            dev.streamscore.schemas.Transaction.class);
+
+    private static dev.streamscore.pipeline.Pipeline.Compiled cardFraud;
+    private static dev.streamscore.pipeline.events.AvroEvents events;
+
+    /**
+     * What the bundled card-fraud pipeline's checks say of {@code txn} (null: it passes them), and
+     * whether its id, card and time are what the job accepts.
+     */
+    private static String problemWith(dev.streamscore.schemas.Transaction txn) {
+        try {
+            if (cardFraud == null) {
+                var p =
+                        dev.streamscore.pipeline.Pipeline.of(
+                                dev.streamscore.pipeline.PipelineDefinition.read(
+                                        dev.streamscore.pipeline.PipelineDefinition.DEFAULT));
+                cardFraud = p.newEngine(1);
+                events = new dev.streamscore.pipeline.events.AvroEvents(p.inputSchema());
+            }
+            cardFraud.fields().load(events.decodeMessage(CODEC.encode(txn)), cardFraud.vars());
+            cardFraud.engine().check();
+        } catch (Exception e) {
+            return e.getMessage();
+        }
+        long t = txn.getEventTime().toEpochMilli();
+        if (t < dev.streamscore.operators.serde.EventDecoder.EARLIEST.toEpochMilli()
+                || t > System.currentTimeMillis()) {
+            return "event_time " + txn.getEventTime();
+        }
+        if (txn.getTransactionId().isBlank() || txn.getCardId().isBlank()) {
+            return "an empty id or card";
+        }
+        return null;
     }
 }

@@ -18,7 +18,8 @@ import picocli.CommandLine.Command;
  *
  * <pre>
  * ./streamscore demo --events 100000        # embedded Kafka + local Flink + generator + job
- * ./streamscore run --bootstrap-servers host:9092
+ * ./streamscore run --bootstrap-servers host:9092 --pipeline my-events.yaml
+ * ./streamscore pipeline check my-events.yaml
  * ./streamscore model deploy --bootstrap-servers host:9092 models/artifacts/gbdt
  * ./streamscore probe --bootstrap-servers host:9092   # end-to-end latency from outside
  * ./streamscore export-training-data --out models/training/data/train.csv
@@ -28,7 +29,8 @@ import picocli.CommandLine.Command;
         name = "streamscore",
         mixinStandardHelpOptions = true,
         version = "streamscore 0.1.0",
-        description = "Real-time fraud scoring on Apache Flink and Kafka with ONNX Runtime.",
+        description =
+                "Real-time scoring of your events on Apache Flink and Kafka with ONNX Runtime.",
         subcommands = {
             DemoCommand.class,
             RunCommand.class,
@@ -37,6 +39,7 @@ import picocli.CommandLine.Command;
             BenchCommand.class,
             dev.streamscore.tools.soak.SoakCommand.class,
             ModelCommandLine.class,
+            dev.streamscore.tools.pipeline.PipelineCommand.class,
             OperatorBenchmarkCommand.class,
             ProbeCommand.class
         })

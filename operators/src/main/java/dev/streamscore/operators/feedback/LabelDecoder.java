@@ -1,9 +1,9 @@
 package dev.streamscore.operators.feedback;
 
 import dev.streamscore.operators.deadletter.DeadLetters;
+import dev.streamscore.operators.serde.EventDecoder;
 import dev.streamscore.operators.serde.KafkaRecord;
 import dev.streamscore.operators.serde.SmallRecordDecoding;
-import dev.streamscore.operators.serde.TransactionValidator;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.FraudLabel;
 import dev.streamscore.schemas.Stage;
@@ -87,18 +87,18 @@ public class LabelDecoder extends ProcessFunction<KafkaRecord, FraudLabel> {
     /** What is wrong with a decoded label, or null. */
     static String problemWith(FraudLabel label, long latestMillis) {
         String id = label.getTransactionId();
-        if (id.isEmpty() || id.length() > TransactionValidator.MAX_ID_CHARS) {
+        if (id.isEmpty() || id.length() > EventDecoder.MAX_ID_CHARS) {
             return "transaction_id must have 1 to "
-                    + TransactionValidator.MAX_ID_CHARS
+                    + EventDecoder.MAX_ID_CHARS
                     + " characters, found "
                     + id.length();
         }
         Instant at = label.getLabelledAt();
-        if (at.isBefore(TransactionValidator.EARLIEST) || at.toEpochMilli() > latestMillis) {
+        if (at.isBefore(EventDecoder.EARLIEST) || at.toEpochMilli() > latestMillis) {
             return "labelled_at "
                     + at
                     + " is before "
-                    + TransactionValidator.EARLIEST
+                    + EventDecoder.EARLIEST
                     + " or later than the wall clock allows ("
                     + Instant.ofEpochMilli(latestMillis)
                     + ")";

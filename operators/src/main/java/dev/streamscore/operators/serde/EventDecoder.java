@@ -254,7 +254,32 @@ public class EventDecoder extends ProcessFunction<KafkaRecord, PipelineEvent> {
                     + " starting "
                     + quote(value);
         }
+        int unpaired = unpairedSurrogate(value);
+        if (unpaired >= 0) {
+            // Only a JSON escape of a lone surrogate makes one. The body would hold '?' in its place
+            // (it has no UTF-8), so the event's key or id would not be the one its body says.
+            return field
+                    + " (the "
+                    + what
+                    + "): expected text, found an unpaired UTF-16 surrogate at character "
+                    + unpaired;
+        }
         return null;
+    }
+
+    /** Index of the first surrogate that is not half of a pair, or -1. */
+    private static int unpairedSurrogate(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (Character.isHighSurrogate(c)
+                    && i + 1 < value.length()
+                    && Character.isLowSurrogate(value.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private String time(Object time, long latestMillis) {

@@ -1,10 +1,12 @@
 package dev.streamscore.tools.bench;
 
+import dev.streamscore.jobs.FeatureStage;
 import dev.streamscore.jobs.ScoringStage;
 import dev.streamscore.jobs.config.ScoringOptions;
 import dev.streamscore.models.ModelArtifact;
 import dev.streamscore.operators.batching.BatchingOptions;
 import dev.streamscore.operators.inference.InferenceOptions;
+import dev.streamscore.tools.bench.handwritten.HandwrittenFeatures;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -17,8 +19,9 @@ import org.apache.flink.connector.base.DeliveryGuarantee;
  *
  * @param configuration {@code ceiling}, {@code per-record-map}, {@code per-record-async}, {@code
  *     streamscore}, {@code streamscore+cache}, {@code streamscore+challenger} (the other bundled
- *     model scoring in shadow), {@code streamscore-static} (no control topic) or {@code
- *     streamscore-noreasons} (no reason codes on flagged scores)
+ *     model scoring in shadow), {@code streamscore-static} (no control topic), {@code
+ *     streamscore-noreasons} (no reason codes on flagged scores) or {@code streamscore-handwritten}
+ *     (the card features hand-written in Java instead of the pipeline file)
  * @param cache whether the score cache is on (only {@code streamscore+cache} turns it on)
  * @param duplicateRate share of transactions the workload re-sends (0 but for the cache workload)
  */
@@ -47,6 +50,12 @@ record BenchSpec(
     /** streamscore without reason codes: what they cost, in the same run. */
     static final String STREAMSCORE_NO_REASONS = "streamscore-noreasons";
 
+    /**
+     * streamscore with the card features hand-written in Java that the card-fraud pipeline file
+     * replaced: what the file costs, in the same run.
+     */
+    static final String STREAMSCORE_HANDWRITTEN = "streamscore-handwritten";
+
     BenchSpec {
         switch (configuration) {
             case CEILING,
@@ -56,14 +65,16 @@ record BenchSpec(
                     STREAMSCORE_CACHE,
                     STREAMSCORE_CHALLENGER,
                     STREAMSCORE_STATIC,
-                    STREAMSCORE_NO_REASONS -> {}
+                    STREAMSCORE_NO_REASONS,
+                    STREAMSCORE_HANDWRITTEN -> {}
             default ->
                     throw new IllegalArgumentException(
                             "unknown configuration '"
                                     + configuration
                                     + "': expected ceiling, per-record-map, per-record-async,"
                                     + " streamscore, streamscore+cache, streamscore+challenger,"
-                                    + " streamscore-static or streamscore-noreasons");
+                                    + " streamscore-static, streamscore-noreasons or"
+                                    + " streamscore-handwritten");
         }
     }
 
@@ -118,6 +129,13 @@ record BenchSpec(
                 + intraOpThreads
                 + (cache ? " cache" : "")
                 + (duplicateRate > 0 ? " resend" + duplicateRate : "");
+    }
+
+    /** The pipeline file's features, or the hand-written ones they replaced. */
+    FeatureStage featureStage() {
+        return configuration.equals(STREAMSCORE_HANDWRITTEN)
+                ? HandwrittenFeatures.STAGE
+                : FeatureStage.PIPELINE;
     }
 
     ScoringStage scoringStage() {

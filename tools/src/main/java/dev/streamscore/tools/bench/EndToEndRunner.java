@@ -3,9 +3,9 @@ package dev.streamscore.tools.bench;
 import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.operators.batching.BatchingMetrics;
-import dev.streamscore.operators.features.CardFeatureEnricher;
+import dev.streamscore.operators.features.PipelineFeatureEnricher;
+import dev.streamscore.operators.serde.EventDecoder;
 import dev.streamscore.operators.serde.SingleObjectSerializationSchema;
-import dev.streamscore.operators.serde.TransactionDecoder;
 import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.testkit.EmbeddedKafka;
@@ -290,7 +290,7 @@ final class EndToEndRunner {
                                         loadPercent,
                                         round)),
                         startEpochMillis);
-                double flushes = StageMetrics.counterSum(CardFeatureEnricher.FLUSHES);
+                double flushes = StageMetrics.counterSum(PipelineFeatureEnricher.FLUSHES);
                 LOG.info(
                         "{} at {}%: {} card-state flushes at checkpoints, {} ms each on average",
                         spec.label(),
@@ -298,7 +298,7 @@ final class EndToEndRunner {
                         (long) flushes,
                         flushes == 0
                                 ? 0
-                                : StageMetrics.counterSum(CardFeatureEnricher.FLUSH_NANOS)
+                                : StageMetrics.counterSum(PipelineFeatureEnricher.FLUSH_NANOS)
                                         / flushes
                                         / 1e6);
             }
@@ -393,8 +393,8 @@ final class EndToEndRunner {
     private BenchResults.Stages stages(long events) {
         double perEvent = 1000.0 * events;
         return new BenchResults.Stages(
-                StageMetrics.counterSum(TransactionDecoder.DECODE_TIME_NANOS) / perEvent,
-                StageMetrics.counterSum(CardFeatureEnricher.ENRICH_TIME_NANOS) / perEvent,
+                StageMetrics.counterSum(EventDecoder.DECODE_TIME_NANOS) / perEvent,
+                StageMetrics.counterSum(PipelineFeatureEnricher.ENRICH_TIME_NANOS) / perEvent,
                 StageMetrics.counterSum(BatchingMetrics.CACHE_TIME_NANOS) / perEvent,
                 StageMetrics.counterSum(BatchingMetrics.MODEL_TIME_NANOS) / perEvent,
                 StageMetrics.counterSum(SingleObjectSerializationSchema.ENCODE_TIME_NANOS)
@@ -423,7 +423,7 @@ final class EndToEndRunner {
         flink.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
         flink.addAll(extraJobOptions);
         StreamExecutionEnvironment env = LocalFlink.environment(ScoringJob.flinkSettings(flink));
-        ScoringJob.buildKafkaJob(env, config, spec.scoringStage());
+        ScoringJob.buildKafkaJob(env, config, spec.featureStage(), spec.scoringStage());
         return env.executeAsync("streamscore bench: " + spec.label());
     }
 

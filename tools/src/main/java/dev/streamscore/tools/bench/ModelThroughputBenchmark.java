@@ -2,9 +2,9 @@ package dev.streamscore.tools.bench;
 
 import dev.streamscore.models.OnnxModel;
 import dev.streamscore.models.OnnxOptions;
-import dev.streamscore.operators.features.CardFeatures;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.testkit.FeatureRows;
+import dev.streamscore.testkit.cardfraud.CardFeatures;
 import dev.streamscore.testkit.generator.TransactionGenerator;
 import java.nio.FloatBuffer;
 import java.util.concurrent.TimeUnit;

@@ -3,7 +3,7 @@ package dev.streamscore.tools.demo;
 import dev.streamscore.jobs.ScoringJob;
 import dev.streamscore.jobs.config.ScoringConfig;
 import dev.streamscore.jobs.config.ScoringOptions;
-import dev.streamscore.schemas.FraudScore;
+import dev.streamscore.pipeline.Pipeline;
 import dev.streamscore.schemas.ModelQuality;
 import dev.streamscore.testkit.EmbeddedKafka;
 import dev.streamscore.testkit.LocalFlink;
@@ -116,6 +116,19 @@ public final class DemoCommand implements Callable<Integer> {
                     "--events must be 0 (unbounded) or positive, got " + events);
         }
         Duration[] delays = labelDelays(labelDelay);
+        Pipeline pipeline = Pipeline.load(options.get(ScoringOptions.PIPELINE), null, false);
+        if (!noGenerator && !DemoTraffic.generates(pipeline)) {
+            out.println(
+                    "streamscore: the demo's generator writes card transactions only; pipeline "
+                            + pipeline.name()
+                            + " reads "
+                            + pipeline.inputSchema().getFullName()
+                            + ", so no generator runs: send your events to topic "
+                            + options.getOptional(ScoringOptions.INPUT_TOPIC)
+                                    .orElse(pipeline.inputTopic())
+                            + " (as --no-generator).");
+            noGenerator = true;
+        }
         boolean labels = !noLabels && !noGenerator;
         try (EmbeddedKafka kafka = EmbeddedKafka.start(kafkaPort)) {
             Configuration jobOptions = new Configuration(options);
@@ -134,7 +147,7 @@ public final class DemoCommand implements Callable<Integer> {
             StreamExecutionEnvironment env =
                     LocalFlink.environment(ScoringJob.flinkSettings(jobOptions));
             ScoringJob.buildKafkaJob(env, config);
-            JobClient job = env.executeAsync("streamscore: fraud scoring (demo)");
+            JobClient job = env.executeAsync("streamscore: " + pipeline.name() + " (demo)");
             FailureWatcher failures =
                     new FailureWatcher(
                             LocalFlink.restUrl(env),
@@ -166,6 +179,7 @@ public final class DemoCommand implements Callable<Integer> {
             }
             ScoreMonitor monitor =
                     new ScoreMonitor(
+                            new ScoreReader(Pipeline.of(config.pipeline())),
                             kafka.bootstrapServers(),
                             config.kafka().consumer(),
                             config.scoresTopic(),
@@ -229,6 +243,10 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    private static String describe(Pipeline.Format format) {
+        return format == Pipeline.Format.JSON ? "JSON" : "Avro single-object";
+    }
+
     /** {@code MIN..MAX} as two durations, such as {@code 20s..60s}. */
     static Duration[] labelDelays(String text) {
         String[] parts = text.split("\\.\\.", -1);
@@ -285,7 +303,7 @@ public final class DemoCommand implements Callable<Integer> {
             if (second % 5 == 0) {
                 // Every 5 s, the latest flagged score read, with the reasons it came with, and
                 // the live quality of each model version so far.
-                FraudScore explained = monitor.lastExplained.getAndSet(null);
+                ScoreReader.ReadScore explained = monitor.lastExplained.getAndSet(null);
                 if (explained != null) {
                     out.println("          flagged: " + ScoreMonitor.explained(explained));
                 }
@@ -312,17 +330,34 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private void printBanner(EmbeddedKafka kafka, ScoringConfig config) {
+    private void printBanner(EmbeddedKafka kafka, ScoringConfig config) throws Exception {
+        Pipeline pipeline = Pipeline.of(config.pipeline());
         out.println("streamscore demo");
+        out.println(
+                "  pipeline        : "
+                        + pipeline.name()
+                        + "  ("
+                        + config.pipeline().source()
+                        + ", "
+                        + pipeline.featureNames().size()
+                        + " features)");
         out.println("  Kafka bootstrap : " + kafka.bootstrapServers());
         out.println(
                 "  input topic     : "
                         + config.inputTopic()
-                        + "  (Avro single-object Transaction)");
+                        + "  ("
+                        + describe(pipeline.inputFormat())
+                        + " "
+                        + pipeline.inputSchema().getName()
+                        + ")");
         out.println(
                 "  scores topic    : "
                         + config.scoresTopic()
-                        + "  (Avro single-object FraudScore)");
+                        + "  ("
+                        + describe(pipeline.outputFormat())
+                        + " "
+                        + pipeline.outputSchema().getName()
+                        + ")");
         out.println(
                 "  dead letters    : "
                         + config.deadLetterTopic()

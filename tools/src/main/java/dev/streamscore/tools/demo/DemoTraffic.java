@@ -31,6 +31,14 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  */
 public final class DemoTraffic implements Runnable {
 
+    /** Whether the generator writes what {@code pipeline} reads: card transactions. */
+    public static boolean generates(dev.streamscore.pipeline.Pipeline pipeline) {
+        return pipeline.inputSchema()
+                        .getFullName()
+                        .equals(Transaction.getClassSchema().getFullName())
+                && pipeline.inputFormat() == dev.streamscore.pipeline.Pipeline.Format.AVRO;
+    }
+
     private final String bootstrapServers;
     private final Properties clientSettings;
     private final String topic;

@@ -1,10 +1,7 @@
 package dev.streamscore.tools.demo;
 
 import dev.streamscore.schemas.DeadLetter;
-import dev.streamscore.schemas.Decision;
-import dev.streamscore.schemas.FraudScore;
 import dev.streamscore.schemas.ModelQuality;
-import dev.streamscore.schemas.Reason;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.testkit.KafkaClients;
 import java.time.Duration;
@@ -32,7 +29,7 @@ public final class ScoreMonitor implements Runnable {
     private final String deadLetterTopic;
     private final String qualityTopic;
     private final AtomicBoolean stopped = new AtomicBoolean();
-    private final SingleObjectCodec<FraudScore> scores = SingleObjectCodec.of(FraudScore.class);
+    private final ScoreReader scores;
     private final SingleObjectCodec<DeadLetter> deadLetters =
             SingleObjectCodec.of(DeadLetter.class);
     private final SingleObjectCodec<ModelQuality> qualities =
@@ -58,7 +55,7 @@ public final class ScoreMonitor implements Runnable {
     public final AtomicLong flaggedWithReasons = new AtomicLong();
 
     /** The latest REVIEW or DECLINE score read that has reasons, or null. */
-    public final AtomicReference<FraudScore> lastExplained = new AtomicReference<>();
+    public final AtomicReference<ScoreReader.ReadScore> lastExplained = new AtomicReference<>();
 
     private final Map<String, Long> sentAt;
 
@@ -67,22 +64,25 @@ public final class ScoreMonitor implements Runnable {
      *     removed when its score is read. May be empty when others produce the input.
      */
     public ScoreMonitor(
+            ScoreReader scores,
             String bootstrapServers,
             Properties clientSettings,
             String scoresTopic,
             String deadLetterTopic,
             Map<String, Long> sentAt) {
-        this(bootstrapServers, clientSettings, scoresTopic, deadLetterTopic, null, sentAt);
+        this(scores, bootstrapServers, clientSettings, scoresTopic, deadLetterTopic, null, sentAt);
     }
 
     /** As above, also reading the quality topic ({@code null}: none). */
     public ScoreMonitor(
+            ScoreReader scores,
             String bootstrapServers,
             Properties clientSettings,
             String scoresTopic,
             String deadLetterTopic,
             String qualityTopic,
             Map<String, Long> sentAt) {
+        this.scores = scores;
         this.qualityTopic = qualityTopic;
         this.sentAt = sentAt;
         this.bootstrapServers = bootstrapServers;
@@ -124,7 +124,7 @@ public final class ScoreMonitor implements Runnable {
                     long now = System.currentTimeMillis();
                     try {
                         if (record.topic().equals(scoresTopic)) {
-                            count(scores.decode(record.value()), now);
+                            count(scores.read(record.value()), now);
                         } else if (record.topic().equals(qualityTopic)) {
                             ModelQuality q = qualities.decode(record.value());
                             quality.put(
@@ -138,7 +138,8 @@ public final class ScoreMonitor implements Runnable {
                             deadLetters.decode(record.value());
                             deadLettered.incrementAndGet();
                         }
-                    } catch (SingleObjectCodec.DecodeException e) {
+                    } catch (SingleObjectCodec.DecodeException
+                            | dev.streamscore.pipeline.events.DecodeException e) {
                         unreadable.incrementAndGet();
                     }
                 }
@@ -150,20 +151,20 @@ public final class ScoreMonitor implements Runnable {
      * One line for a flagged score and its reasons: {@code t-42 DECLINE 0.931 because
      * amount_to_avg_log=2.31 (+1.82), foreign=1 (+0.90)}.
      */
-    public static String explained(FraudScore score) {
+    public static String explained(ScoreReader.ReadScore score) {
         StringBuilder line =
                 new StringBuilder()
-                        .append(score.getTransactionId())
+                        .append(score.id())
                         .append(' ')
-                        .append(score.getDecision())
-                        .append(String.format(" %.3f because ", score.getScore()));
-        for (int i = 0; i < score.getReasons().size(); i++) {
-            Reason r = score.getReasons().get(i);
+                        .append(score.decision())
+                        .append(String.format(" %.3f because ", score.score()));
+        for (int i = 0; i < score.reasons().size(); i++) {
+            ScoreReader.ReadReason r = score.reasons().get(i);
             line.append(i == 0 ? "" : ", ")
-                    .append(r.getFeature())
+                    .append(r.feature())
                     .append('=')
-                    .append(String.format("%.4g", r.getValue()))
-                    .append(String.format(" (%+.2f)", r.getContribution()));
+                    .append(String.format("%.4g", r.value()))
+                    .append(String.format(" (%+.2f)", r.contribution()));
         }
         return line.toString();
     }
@@ -188,21 +189,21 @@ public final class ScoreMonitor implements Runnable {
                 q.getPrAuc());
     }
 
-    private void count(FraudScore score, long now) {
+    private void count(ScoreReader.ReadScore score, long now) {
         scored.incrementAndGet();
-        if (score.getDecision() == Decision.REVIEW) {
+        if ("REVIEW".equals(score.decision())) {
             reviewed.incrementAndGet();
-        } else if (score.getDecision() == Decision.DECLINE) {
+        } else if ("DECLINE".equals(score.decision())) {
             declined.incrementAndGet();
         }
-        if (score.getCacheHit()) {
+        if (score.cacheHit()) {
             cacheHits.incrementAndGet();
         }
-        if (score.getDecision() != Decision.APPROVE && !score.getReasons().isEmpty()) {
+        if (score.flagged() && !score.reasons().isEmpty()) {
             flaggedWithReasons.incrementAndGet();
             lastExplained.set(score);
         }
-        Long sent = sentAt.remove(score.getTransactionId());
+        Long sent = sentAt.remove(score.id());
         if (sent != null) {
             interval.recordValue(Math.max(0, now - sent));
         }

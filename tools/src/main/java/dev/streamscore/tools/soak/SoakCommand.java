@@ -96,6 +96,8 @@ public final class SoakCommand implements Callable<Integer> {
                 ConcurrentHashMap<String, Long> sentAt = new ConcurrentHashMap<>();
                 ScoreMonitor monitor =
                         new ScoreMonitor(
+                                new dev.streamscore.tools.demo.ScoreReader(
+                                        dev.streamscore.pipeline.Pipeline.of(config.pipeline())),
                                 kafka.bootstrapServers(),
                                 new Properties(),
                                 config.scoresTopic(),

@@ -1,12 +1,12 @@
 package dev.streamscore.tools.training;
 
 import dev.streamscore.jobs.config.ScoringConfig;
-import dev.streamscore.operators.features.CardFeatures;
 import dev.streamscore.schemas.FeatureLogEntry;
 import dev.streamscore.schemas.FraudLabel;
 import dev.streamscore.schemas.LabelValue;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import dev.streamscore.testkit.KafkaClients;
+import dev.streamscore.testkit.cardfraud.CardFeatures;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;

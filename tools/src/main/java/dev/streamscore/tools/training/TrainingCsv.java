@@ -1,6 +1,6 @@
 package dev.streamscore.tools.training;
 
-import dev.streamscore.operators.features.CardFeatures;
+import dev.streamscore.testkit.cardfraud.CardFeatures;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.streamscore.models.OnnxModel;
-import dev.streamscore.operators.features.CardFeatures;
+import dev.streamscore.testkit.cardfraud.CardFeatures;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

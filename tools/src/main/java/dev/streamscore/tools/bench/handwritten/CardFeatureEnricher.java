@@ -1,6 +1,8 @@
-package dev.streamscore.operators.features;
+package dev.streamscore.tools.bench.handwritten;
 
-import dev.streamscore.operators.serde.SourcedTransaction;
+import dev.streamscore.operators.serde.PipelineEvent;
+import dev.streamscore.testkit.cardfraud.CardFeatures;
+import dev.streamscore.testkit.cardfraud.CardHistory;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -20,10 +22,13 @@ import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 
 /**
- * Per-card feature enrichment on keyed state: keyed by card id, it keeps each card's {@link
- * CardHistory} and turns every transaction into an {@link EnrichedTransaction} with the features of
- * {@link CardFeatures}. A card unseen for {@code historyTtl} is forgotten (its state expires and
- * RocksDB compaction removes it), so state does not grow with every card ever seen.
+ * The hand-written card features the card-fraud pipeline file replaced, kept as {@code streamscore
+ * bench}'s {@code streamscore-handwritten} baseline: the same job with this in place of the file's
+ * features, to measure what the file costs. Per-card feature enrichment on keyed state: keyed by
+ * card id, it keeps each card's {@link CardHistory} and turns every transaction into a {@link
+ * PipelineEvent} with the features of {@link CardFeatures}. A card unseen for {@code historyTtl} is
+ * forgotten (its state expires and RocksDB compaction removes it), so state does not grow with
+ * every card ever seen.
  *
  * <p><b>State access.</b> The history is one value per card in {@link CardHistorySerializer}'s
  * compact format. In front of it each subtask keeps the histories of its {@code frontCards} most
@@ -54,15 +59,15 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
  * window turns this off.
  *
  * <pre>{@code
- * DataStream<EnrichedTransaction> enriched = valid
+ * DataStream<PipelineEvent> enriched = valid
  *         .keyBy(t -> t.transaction.getCardId(), Types.STRING)
- *         .transform("enrich: card features", TypeInformation.of(EnrichedTransaction.class),
+ *         .transform("enrich: card features", TypeInformation.of(PipelineEvent.class),
  *                 new CardFeatureEnricher(Duration.ofDays(30), Duration.ofHours(1), 20_000))
  *         .uid("card-features");
  * }</pre>
  */
-public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransaction>
-        implements OneInputStreamOperator<SourcedTransaction, EnrichedTransaction> {
+public class CardFeatureEnricher extends AbstractStreamOperator<PipelineEvent>
+        implements OneInputStreamOperator<SourcedTransaction, PipelineEvent> {
 
     private static final long serialVersionUID = 2L;
 
@@ -274,9 +279,21 @@ public class CardFeatureEnricher extends AbstractStreamOperator<EnrichedTransact
             }
             writeDueChanges(key, now);
         }
-        EnrichedTransaction enriched =
-                new EnrichedTransaction(
-                        in.transaction, features.clone(), in.topic, in.partition, in.offset);
+        // The event as the pipeline's operators take it: the body after the single-object
+        // header, as EventDecoder keeps it when the writer schema is the reader's.
+        byte[] raw = in.raw;
+        PipelineEvent enriched =
+                new PipelineEvent(
+                                in.transaction.getCardId(),
+                                in.transaction.getTransactionId(),
+                                in.transaction.getEventTime().toEpochMilli(),
+                                java.util.Arrays.copyOfRange(
+                                        raw, Math.min(10, raw.length), raw.length),
+                                raw,
+                                in.topic,
+                                in.partition,
+                                in.offset)
+                        .withFeatures(features.clone());
         enrichTimeNanos.inc(System.nanoTime() - start);
         output.collect(element.replace(enriched));
     }

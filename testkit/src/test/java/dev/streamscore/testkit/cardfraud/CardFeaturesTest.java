@@ -1,4 +1,4 @@
-package dev.streamscore.operators.features;
+package dev.streamscore.testkit.cardfraud;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,5 +1,6 @@
-package dev.streamscore.operators.features;
+package dev.streamscore.tools.bench.handwritten;
 
+import dev.streamscore.testkit.cardfraud.CardHistory;
 import java.io.IOException;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;

@@ -1,8 +1,9 @@
-package dev.streamscore.operators.serde;
+package dev.streamscore.tools.bench.handwritten;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamscore.operators.deadletter.DeadLetters;
+import dev.streamscore.operators.serde.KafkaRecord;
 import dev.streamscore.schemas.Channel;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.Stage;

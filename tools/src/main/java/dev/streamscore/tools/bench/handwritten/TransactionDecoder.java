@@ -1,6 +1,7 @@
-package dev.streamscore.operators.serde;
+package dev.streamscore.tools.bench.handwritten;
 
 import dev.streamscore.operators.deadletter.DeadLetters;
+import dev.streamscore.operators.serde.KafkaRecord;
 import dev.streamscore.schemas.DeadLetter;
 import dev.streamscore.schemas.Stage;
 import dev.streamscore.schemas.Transaction;
@@ -152,7 +153,7 @@ public class TransactionDecoder extends ProcessFunction<KafkaRecord, SourcedTran
                     context);
             return null;
         }
-        return new SourcedTransaction(txn, record.topic, record.partition, record.offset);
+        return new SourcedTransaction(txn, bytes, record.topic, record.partition, record.offset);
     }
 
     private static DeadLetter deadLetter(

@@ -1,4 +1,4 @@
-package dev.streamscore.operators.serde;
+package dev.streamscore.tools.bench.handwritten;
 
 import dev.streamscore.schemas.Transaction;
 import java.time.Duration;

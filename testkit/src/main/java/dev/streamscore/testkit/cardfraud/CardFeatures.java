@@ -1,4 +1,4 @@
-package dev.streamscore.operators.features;
+package dev.streamscore.testkit.cardfraud;
 
 import dev.streamscore.schemas.Channel;
 import dev.streamscore.schemas.Transaction;

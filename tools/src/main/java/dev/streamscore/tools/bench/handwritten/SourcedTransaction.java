@@ -1,4 +1,4 @@
-package dev.streamscore.operators.serde;
+package dev.streamscore.tools.bench.handwritten;
 
 import dev.streamscore.schemas.Transaction;
 
@@ -10,10 +10,15 @@ public class SourcedTransaction {
     public int partition;
     public long offset;
 
+    /** The record's value as read. */
+    public byte[] raw;
+
     public SourcedTransaction() {}
 
-    public SourcedTransaction(Transaction transaction, String topic, int partition, long offset) {
+    public SourcedTransaction(
+            Transaction transaction, byte[] raw, String topic, int partition, long offset) {
         this.transaction = transaction;
+        this.raw = raw;
         this.topic = topic;
         this.partition = partition;
         this.offset = offset;
