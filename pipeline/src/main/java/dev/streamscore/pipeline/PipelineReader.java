@@ -32,8 +32,8 @@ import org.yaml.snakeyaml.nodes.Tag;
 /**
  * Reads a pipeline file into a {@link Pipeline}: YAML through SnakeYAML's composer (each node keeps
  * its line), then every key checked, the schemas read, every expression type-checked by CEL, and
- * (if asked) the model's features compared with the file's. It goes on after a problem, so that
- * one run of {@code pipeline check} lists them all.
+ * (if asked) the model's features compared with the file's. It goes on after a problem, so that one
+ * run of {@code pipeline check} lists them all.
  */
 final class PipelineReader {
 
@@ -41,9 +41,27 @@ final class PipelineReader {
     private static final Pattern DURATION = Pattern.compile("([0-9]+)(ms|s|m|h|d)");
     private static final Set<String> RESERVED =
             Set.of(
-                    "in", "as", "break", "const", "continue", "else", "for", "function", "if",
-                    "import", "let", "loop", "package", "namespace", "return", "var", "void",
-                    "while", "true", "false", "null");
+                    "in",
+                    "as",
+                    "break",
+                    "const",
+                    "continue",
+                    "else",
+                    "for",
+                    "function",
+                    "if",
+                    "import",
+                    "let",
+                    "loop",
+                    "package",
+                    "namespace",
+                    "return",
+                    "var",
+                    "void",
+                    "while",
+                    "true",
+                    "false",
+                    "null");
 
     private static final Set<String> TOP =
             Set.of("name", "input", "dead_letters", "aggregates", "features", "model", "output");
@@ -53,21 +71,34 @@ final class PipelineReader {
     private static final Set<String> AGGREGATE_OPTIONS = Set.of("window", "where", "default");
     private static final List<String> AGGREGATE_KEYS =
             List.of(
-                    "count", "sum", "avg", "min", "max", "distinct", "first", "last", "window",
-                    "where", "default");
-    private static final Pattern UNDECLARED = Pattern.compile("(?s).*undeclared reference to '([^']*)'.*");
+                    "count",
+                    "sum",
+                    "avg",
+                    "min",
+                    "max",
+                    "distinct",
+                    "first",
+                    "last",
+                    "window",
+                    "where",
+                    "default");
+    private static final Pattern UNDECLARED =
+            Pattern.compile("(?s).*undeclared reference to '([^']*)'.*");
 
     private final PipelineDefinition def;
     private final boolean checkModel;
     private final List<Problem> problems = new ArrayList<>();
     private final Pipeline p = new Pipeline();
+
     /** The keys under input, read once (a key given twice is reported once). */
     private Map<String, NodeTuple> inputKeys;
+
     /** Aggregates with a problem whose type is unknown: not declared to the features. */
     private final Set<String> brokenAggregates = new HashSet<>();
+
     /**
-     * Every feature's name as the file lists them, those with a problem included (what the model
-     * is compared with); {@code null} if an item has no name.
+     * Every feature's name as the file lists them, those with a problem included (what the model is
+     * compared with); {@code null} if an item has no name.
      */
     private List<String> listedFeatures;
 
@@ -105,16 +136,37 @@ final class PipelineReader {
             return root;
         } catch (MarkedYAMLException e) {
             Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+            String problem = String.valueOf(e.getProblem());
             problem(
                     mark == null ? 0 : mark.getLine() + 1,
                     "not valid YAML: "
                             + (e.getContext() == null ? "" : e.getContext() + ", ")
-                            + e.getProblem(),
-                    "quote an expression that holds ': ' or starts with a special character"
-                            + " (\"...\")");
+                            + problem,
+                    problem.contains("(TAB)")
+                            ? "indent with spaces, not tabs"
+                            : "quote an expression that holds ': ' or starts with a special"
+                                    + " character (\"...\"), and check the indentation");
+            return null;
+        } catch (org.yaml.snakeyaml.reader.ReaderException e) {
+            // A character YAML does not allow (a control character, say): at its line.
+            String text = def.yaml();
+            int at =
+                    text.offsetByCodePoints(
+                            0,
+                            Math.max(
+                                    0,
+                                    Math.min(
+                                            e.getPosition(),
+                                            text.codePointCount(0, text.length()))));
+            problem(
+                    (int) text.substring(0, at).chars().filter(c -> c == '\n').count() + 1,
+                    String.format(
+                            "not valid YAML: the character U+%04X is not allowed",
+                            e.getCodePoint()),
+                    "remove the character, or write it as an escape in a \"...\" string");
             return null;
         } catch (RuntimeException e) {
-            problem(0, "not valid YAML: " + e.getMessage(), null);
+            problem(0, "not valid YAML: " + e.getMessage(), "check the file is YAML");
             return null;
         }
     }
@@ -135,7 +187,8 @@ final class PipelineReader {
         readInput(top, root);
         readDeadLetters(top);
         Variables eventVars = new Variables();
-        EventFields fields = p.inputSchema == null ? null : new EventFields(p.inputSchema, eventVars);
+        EventFields fields =
+                p.inputSchema == null ? null : new EventFields(p.inputSchema, eventVars);
         Variables all = new Variables();
         if (p.inputSchema != null) {
             new EventFields(p.inputSchema, all);
@@ -226,7 +279,12 @@ final class PipelineReader {
         if (s.getType() != Schema.Type.RECORD) {
             problem(
                     line,
-                    where + ": '" + name + "' is " + article(s.getType().getName()) + ", not a record",
+                    where
+                            + ": '"
+                            + name
+                            + "' is "
+                            + article(s.getType().getName())
+                            + ", not a record",
                     "events are Avro records");
             return null;
         }
@@ -470,7 +528,8 @@ final class PipelineReader {
                 String v = scalar(kindNode, "count");
                 if (v == null) {
                     ok = false;
-                } else if (!(kindNode instanceof ScalarNode s && s.getTag() == Tag.BOOL
+                } else if (!(kindNode instanceof ScalarNode s
+                        && s.getTag() == Tag.BOOL
                         && v.equalsIgnoreCase("true"))) {
                     problem(
                             line(kindNode),
@@ -579,7 +638,10 @@ final class PipelineReader {
 
     private Object defaultValue(Node d, ValueType type, String name) {
         if (!(d instanceof ScalarNode s)) {
-            problem(line(d), "aggregate " + name + ": default must be a value", null);
+            problem(
+                    line(d),
+                    "aggregate " + name + ": default must be a value",
+                    "write " + article(type.celName()) + ", e.g. default: " + zero(type));
             return null;
         }
         String v = s.getValue();
@@ -708,7 +770,10 @@ final class PipelineReader {
                 continue;
             }
             if (!names.add(name)) {
-                problem(line, "feature " + name + " is listed twice", "give each feature its own name");
+                problem(
+                        line,
+                        "feature " + name + " is listed twice",
+                        "give each feature its own name");
                 continue;
             }
             if (expressions != null) {
@@ -824,7 +889,9 @@ final class PipelineReader {
                             + " (first difference at position "
                             + (i + 1)
                             + ": the model has "
-                            + (i < d.features().size() ? "'" + d.features().get(i) + "'" : "no more")
+                            + (i < d.features().size()
+                                    ? "'" + d.features().get(i) + "'"
+                                    : "no more")
                             + ", the file "
                             + (i < mine.size() ? "'" + mine.get(i) + "'" : "no more")
                             + ")",
@@ -852,7 +919,10 @@ final class PipelineReader {
                     "use avro (single-object encoding) or json");
         }
         String schema = optionalScalar(out, "schema");
-        if (p.inputSchema == null || p.idField == null || p.keyField == null || p.timeField == null) {
+        if (p.inputSchema == null
+                || p.idField == null
+                || p.keyField == null
+                || p.timeField == null) {
             return;
         }
         if (p.inputSchema.getField(p.idField) == null
@@ -874,7 +944,9 @@ final class PipelineReader {
                         line(output),
                         "output: cannot make an output schema: " + e.getMessage(),
                         "give output.schema, or rename the input's id, key or time field (the"
-                                + " scoring's fields are " + OutputFields.SCORING + ")");
+                                + " scoring's fields are "
+                                + OutputFields.SCORING
+                                + ")");
                 return;
             }
             p.outputSchemaGenerated = true;
@@ -886,7 +958,11 @@ final class PipelineReader {
             return;
         }
         for (String unfilled : OutputFields.unfilled(s, p.inputSchema)) {
-            problem(line, "output field " + unfilled, "give the field a default, or name an input field or one of the scoring's: " + OutputFields.SCORING);
+            problem(
+                    line,
+                    "output field " + unfilled,
+                    "give the field a default, or name an input field or one of the scoring's: "
+                            + OutputFields.SCORING);
         }
         p.outputSchema = s;
     }
@@ -904,7 +980,10 @@ final class PipelineReader {
         Map<String, NodeTuple> map = new LinkedHashMap<>();
         for (NodeTuple t : m.getValue()) {
             if (!(t.getKeyNode() instanceof ScalarNode k)) {
-                problem(line(t.getKeyNode()), "a key in " + what + " is not a name", null);
+                problem(
+                        line(t.getKeyNode()),
+                        "a key in " + what + " is not a name",
+                        "keys are plain names, such as topic or window");
                 continue;
             }
             if (map.put(k.getValue(), t) != null) {
@@ -951,7 +1030,8 @@ final class PipelineReader {
         return t.getValueNode();
     }
 
-    private String requiredScalar(Map<String, NodeTuple> map, String key, Node parent, String where) {
+    private String requiredScalar(
+            Map<String, NodeTuple> map, String key, Node parent, String where) {
         Node n = required(map, key, parent, where);
         return n == null ? null : scalar(n, (where.equals("the file") ? "" : where + ".") + key);
     }
@@ -966,11 +1046,14 @@ final class PipelineReader {
 
     private String scalar(Node node, String what) {
         if (!(node instanceof ScalarNode s) || isNull(node)) {
-            problem(line(node), what + " must be a single value, found " + kind(node), null);
+            problem(
+                    line(node),
+                    what + " must be a single value, found " + kind(node),
+                    "one value after the key, quoted if it starts with [, {, *, &, ! or %");
             return null;
         }
         if (s.getValue().isBlank()) {
-            problem(line(node), what + " is empty", null);
+            problem(line(node), what + " is empty", "give it a value");
             return null;
         }
         return s.getValue();

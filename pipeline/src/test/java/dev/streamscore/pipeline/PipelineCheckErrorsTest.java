@@ -166,6 +166,28 @@ class PipelineCheckErrorsTest {
     }
 
     @Test
+    void yamlSyntaxErrorFromATab() throws Exception {
+        Problem p =
+                one(
+                        problems(edit("  topic: transactions\n", "\ttopic: transactions\n")),
+                        6,
+                        "not valid YAML");
+        assertThat(p.fix()).contains("spaces, not tabs");
+    }
+
+    @Test
+    void aControlCharacter() throws Exception {
+        one(
+                problems(edit("  topic: transactions\n", "  topic: trans\u0001actions\n")),
+                6,
+                "not valid YAML: the character U+0001 is not allowed");
+        one(
+                problems(edit("  - hour_cos:", "  - hour_cos\u0007:")),
+                41,
+                "not valid YAML: the character U+0007 is not allowed");
+    }
+
+    @Test
     void unknownTopLevelKeyWithADidYouMean() throws Exception {
         List<Problem> problems = problems(edit("\nfeatures:\n", "\nfeature:\n"));
         Problem p = at(problems, 33, "unknown key 'feature' at the top level");
@@ -713,6 +735,46 @@ class PipelineCheckErrorsTest {
                 "the model has no more, the file 'extra'");
     }
 
+    /** The payouts example, its model a folder: two features swapped. */
+    @Test
+    void aFolderModelWhoseFeaturesDiffer() throws Exception {
+        Path payouts = ROOT.resolve("pipelines/examples/payouts");
+        Files.copy(payouts.resolve("Payout.avsc"), dir.resolve("Payout.avsc"));
+        String yaml =
+                edit(
+                        read(payouts.resolve("payouts.yaml")),
+                        "  - instant: 'method == \"INSTANT\" ? 1.0 : 0.0'\n"
+                            + "  - account_changed: 'seen > 0 && bank_account_id != prev_account ?"
+                            + " 1.0 : 0.0'\n",
+                        "  - account_changed: 'seen > 0 && bank_account_id != prev_account ? 1.0 :"
+                                + " 0.0'\n"
+                                + "  - instant: 'method == \"INSTANT\" ? 1.0 : 0.0'\n");
+        yaml = edit(yaml, "model: model ", "model: " + payouts.resolve("model") + " ");
+        Path file = dir.resolve("payouts.yaml");
+        Files.writeString(file, yaml);
+        try {
+            Pipeline.load(file.toString(), null, true);
+            fail("loaded");
+        } catch (PipelineException e) {
+            one(
+                    e.problems(),
+                    46,
+                    "model payouts-logreg",
+                    "takes 14 features",
+                    "first difference at position 5: the model has 'instant', the file"
+                            + " 'account_changed'");
+        }
+        // and a folder without a descriptor
+        Files.writeString(
+                file, edit(yaml, "model: " + payouts.resolve("model") + " ", "model: . "));
+        try {
+            Pipeline.load(file.toString(), null, true);
+            fail("loaded");
+        } catch (PipelineException e) {
+            one(e.problems(), 46, "cannot be read", "descriptor.json");
+        }
+    }
+
     @Test
     void aModelThatCannotBeRead() throws Exception {
         Problem p =
@@ -781,6 +843,36 @@ class PipelineCheckErrorsTest {
                 problems(edit("schema: FraudScore.avsc", "schema: Score.avsc")),
                 58,
                 "output.schema: cannot read 'Score.avsc'");
+    }
+
+    @Test
+    void aGeneratedOutputSchemaWithAnInputFieldNamedLikeAScoringField() throws Exception {
+        String transaction = edit(TRANSACTION, "{\"name\": \"card_id\"", "{\"name\": \"score\"");
+        String yaml = edit(edit("key: card_id ", "key: score "), "  schema: FraudScore.avsc\n", "");
+        one(
+                problems(yaml, transaction, FRAUD_SCORE),
+                56,
+                "output: cannot make an output schema",
+                "score");
+    }
+
+    // ------------------------------------------------------------------ found by fuzzing
+
+    /** Was a NullPointerException: the generated output schema is named after the pipeline. */
+    @Test
+    void aNameThatIsAListWithAGeneratedOutputSchema() throws Exception {
+        String yaml =
+                edit(
+                        edit("name: card-fraud", "name: [card, fraud]"),
+                        "  schema: FraudScore.avsc\n",
+                        "");
+        one(problems(yaml), 4, "name must be a single value, found a list");
+    }
+
+    /** Was an InvalidPathException. */
+    @Test
+    void aModelPathWithANul() throws Exception {
+        one(problems(edit("model: bundled:gbdt", "model: \"no\\0model\"")), 54, "is not a path");
     }
 
     // ------------------------------------------------------------------ several at once

@@ -53,6 +53,8 @@ public final class Expressions {
         this.variables = variables;
         CelCompilerBuilder builder =
                 CelCompilerFactory.standardCelCompilerBuilder()
+                        // has(), all(), exists(), exists_one(), map(), filter(): CEL's macros.
+                        .setStandardMacros(dev.cel.parser.CelStandardMacro.STANDARD_MACROS)
                         .addFunctionDeclarations(Functions.declarations());
         for (Variables.Variable v : variables.all().values()) {
             builder.addVar(v.name(), v.type().celType(v.nullable()));

@@ -474,6 +474,184 @@ class ExpressionsTest {
         return boxed;
     }
 
+    // ------------------------------------------------------------------ random expressions
+
+    /**
+     * Random well-typed expressions made of the fast path's constructs: each runs on the fast path,
+     * and agrees with CEL's interpreter on edge and random values.
+     */
+    @Property(
+            tries = 600,
+            seed = "20261208",
+            shrinking = ShrinkingMode.OFF,
+            edgeCases = EdgeCasesMode.NONE)
+    void randomExpressionsAgreeAndRunFast(@ForAll long seed) {
+        java.util.Random random = new java.util.Random(seed);
+        ValueType type = ValueType.values()[random.nextInt(4)];
+        String src = new Generator(random).of(type, 4);
+        Expr fast = EXPRESSIONS.compile(src);
+        assertThat(fast.fast()).as("fast path for " + src).isTrue();
+        assertThat(fast.type()).as(src).isEqualTo(type);
+        Case c = new Case(src, fast, EXPRESSIONS.compileInterpreted(src));
+        List<String> disagreements = new ArrayList<>();
+        for (int k = 0; k < 24; k++) {
+            compare(c, randomEnv(random), disagreements);
+        }
+        assertThat(disagreements).isEmpty();
+    }
+
+    private static Env randomEnv(java.util.Random r) {
+        return new Env(
+                r.nextBoolean() ? EDGE_LONGS[r.nextInt(EDGE_LONGS.length)] : r.nextLong(-20, 20),
+                r.nextBoolean() ? EDGE_LONGS[r.nextInt(EDGE_LONGS.length)] : r.nextLong(),
+                r.nextBoolean()
+                        ? EDGE_DOUBLES[r.nextInt(EDGE_DOUBLES.length)]
+                        : r.nextDouble(-100, 100),
+                r.nextBoolean()
+                        ? EDGE_DOUBLES[r.nextInt(EDGE_DOUBLES.length)]
+                        : Double.longBitsToDouble(r.nextLong()),
+                EDGE_STRINGS[r.nextInt(EDGE_STRINGS.length)],
+                EDGE_STRINGS[r.nextInt(EDGE_STRINGS.length)],
+                r.nextBoolean(),
+                r.nextBoolean());
+    }
+
+    /** Writes a random expression of a given type, of the fast path's constructs. */
+    record Generator(java.util.Random r) {
+
+        String of(ValueType type, int depth) {
+            if (depth == 0 || r.nextInt(4) == 0) {
+                return leaf(type);
+            }
+            int d = depth - 1;
+            if (r.nextInt(10) == 0) {
+                return "("
+                        + of(ValueType.BOOL, d)
+                        + " ? "
+                        + of(type, d)
+                        + " : "
+                        + of(type, d)
+                        + ")";
+            }
+            return switch (type) {
+                case INT ->
+                        pick(
+                                "(" + of(type, d) + " + " + of(type, d) + ")",
+                                "(" + of(type, d) + " - " + of(type, d) + ")",
+                                "(" + of(type, d) + " * " + of(type, d) + ")",
+                                "(" + of(type, d) + " / " + of(type, d) + ")",
+                                "(" + of(type, d) + " % " + of(type, d) + ")",
+                                "-(" + of(type, d) + ")",
+                                "abs(" + of(type, d) + ")",
+                                "min(" + of(type, d) + ", " + of(type, d) + ")",
+                                "max(" + of(type, d) + ", " + of(type, d) + ")",
+                                "int(" + of(ValueType.DOUBLE, d) + ")",
+                                "size(" + of(ValueType.STRING, d) + ")",
+                                "(" + of(ValueType.STRING, d) + ").size()");
+                case DOUBLE ->
+                        pick(
+                                "(" + of(type, d) + " + " + of(type, d) + ")",
+                                "(" + of(type, d) + " - " + of(type, d) + ")",
+                                "(" + of(type, d) + " * " + of(type, d) + ")",
+                                "(" + of(type, d) + " / " + of(type, d) + ")",
+                                "-(" + of(type, d) + ")",
+                                "double(" + of(ValueType.INT, d) + ")",
+                                "abs(" + of(type, d) + ")",
+                                pick("log1p", "log", "exp", "sqrt", "sin", "cos")
+                                        + "("
+                                        + of(r.nextBoolean() ? ValueType.INT : ValueType.DOUBLE, d)
+                                        + ")",
+                                pick("min", "max") + "(" + of(type, d) + ", " + of(type, d) + ")",
+                                pick("hour_of_day", "day_of_week")
+                                        + "("
+                                        + of(ValueType.INT, d)
+                                        + ")");
+                case BOOL ->
+                        pick(
+                                "!(" + of(type, d) + ")",
+                                "(" + of(type, d) + " && " + of(type, d) + ")",
+                                "(" + of(type, d) + " || " + of(type, d) + ")",
+                                "(" + of(type, d) + pick(" == ", " != ") + of(type, d) + ")",
+                                compare(ValueType.INT, d),
+                                compare(ValueType.DOUBLE, d),
+                                "("
+                                        + of(ValueType.STRING, d)
+                                        + pick(" == ", " != ")
+                                        + of(ValueType.STRING, d)
+                                        + ")",
+                                "("
+                                        + of(ValueType.STRING, d)
+                                        + " in [\"\", \"E\", \"ECOM\", \"USD\"])",
+                                "(" + of(ValueType.INT, d) + " in [0, 1, -1, 2])",
+                                "("
+                                        + of(ValueType.STRING, d)
+                                        + ")."
+                                        + pick("startsWith", "endsWith", "contains")
+                                        + "("
+                                        + of(ValueType.STRING, d)
+                                        + ")",
+                                "("
+                                        + of(ValueType.STRING, d)
+                                        + ").matches("
+                                        + pick(
+                                                "\"^[A-Z]{3}$\"",
+                                                "\"a.b\"",
+                                                "\"\\\\s\"",
+                                                "\"^$\"",
+                                                "\"(?i)e\"",
+                                                "\"[[:digit:]]+\"")
+                                        + ")");
+                case STRING -> pick("(" + of(type, d) + " + " + of(type, d) + ")");
+            };
+        }
+
+        private String compare(ValueType type, int d) {
+            return "("
+                    + of(type, d)
+                    + pick(" < ", " <= ", " > ", " >= ", " == ", " != ")
+                    + of(type, d)
+                    + ")";
+        }
+
+        private String leaf(ValueType type) {
+            return switch (type) {
+                case INT ->
+                        pick(
+                                "i",
+                                "j",
+                                "i",
+                                "j",
+                                "0",
+                                "1",
+                                "-1",
+                                "3",
+                                "100",
+                                "9223372036854775807",
+                                "-9223372036854775808",
+                                "86400000");
+                case DOUBLE ->
+                        pick(
+                                "x",
+                                "y",
+                                "x",
+                                "y",
+                                "0.0",
+                                "-0.0",
+                                "1.0",
+                                "0.5",
+                                "100.0",
+                                "1e308",
+                                "3.141592653589793");
+                case BOOL -> pick("b", "c", "true", "false");
+                case STRING -> pick("s", "t", "s", "t", "\"\"", "\"E\"", "\"ECOM\"", "\"\\n\"");
+            };
+        }
+
+        private String pick(String... options) {
+            return options[r.nextInt(options.length)];
+        }
+    }
+
     // ------------------------------------------------------------------ a few by hand
 
     @Test
