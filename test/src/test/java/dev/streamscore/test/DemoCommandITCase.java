@@ -56,8 +56,7 @@ class DemoCommandITCase {
 
         String text = output.toString();
         assertThat(exit).as(text).isZero();
-        assertThat(text)
-                .contains("Kafka bootstrap : localhost:", "all 1500 transactions accounted for");
+        assertThat(text).contains("Kafka bootstrap : localhost:", "all 1500 events accounted for");
         Matcher sent = Pattern.compile("sent +: 1500 \\((\\d+) malformed\\)").matcher(text);
         assertThat(sent.find()).as(text).isTrue();
         int malformed = Integer.parseInt(sent.group(1));
@@ -136,8 +135,6 @@ class DemoCommandITCase {
         assertThat(exit).as(text).isZero();
         assertThat(text)
                 .contains(
-                        "all 201 transactions accounted for",
-                        "scored        : 200",
-                        "dead letters  : 1");
+                        "all 201 events accounted for", "scored        : 200", "dead letters  : 1");
     }
 }

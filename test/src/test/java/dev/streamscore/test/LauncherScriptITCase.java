@@ -44,7 +44,7 @@ class LauncherScriptITCase {
             assertThat(demo.exitValue()).as(output).isZero();
             assertThat(output)
                     .contains("Kafka bootstrap : localhost:")
-                    .contains("summary: all 400 transactions accounted for")
+                    .contains("summary: all 400 events accounted for")
                     .contains("dead letters  : ");
         } finally {
             demo.descendants().forEach(ProcessHandle::destroyForcibly);

@@ -256,8 +256,8 @@ public class EventDecoder extends ProcessFunction<KafkaRecord, PipelineEvent> {
         }
         int unpaired = unpairedSurrogate(value);
         if (unpaired >= 0) {
-            // Only a JSON escape of a lone surrogate makes one. The body would hold '?' in its place
-            // (it has no UTF-8), so the event's key or id would not be the one its body says.
+            // Only a JSON escape of a lone surrogate makes one. It has no UTF-8: the body would
+            // hold '?' instead, and the event's key or id would not be the one its body says.
             return field
                     + " (the "
                     + what

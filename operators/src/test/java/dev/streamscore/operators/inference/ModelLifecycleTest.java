@@ -371,7 +371,9 @@ class ModelLifecycleTest {
     private static KeyedTwoInputStreamOperatorTestHarness<
                     String, PipelineEvent, ModelCommand, Score>
             harness(OperatorSubtaskState state, InferenceSettings settings) throws Exception {
-        return harness(state, new BatchingInferenceOperator(settings));
+        return harness(
+                state,
+                new BatchingInferenceOperator(settings).withFeatures(InferenceFixtures.FEATURES));
     }
 
     private static KeyedTwoInputStreamOperatorTestHarness<

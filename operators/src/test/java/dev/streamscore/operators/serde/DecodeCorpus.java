@@ -6,6 +6,11 @@ import static dev.streamscore.operators.serde.HostileInputs.header;
 import static dev.streamscore.operators.serde.HostileInputs.transaction;
 import static dev.streamscore.operators.serde.HostileInputs.varint;
 
+import dev.streamscore.schemas.FraudLabel;
+import dev.streamscore.schemas.LabelSource;
+import dev.streamscore.schemas.LabelValue;
+import dev.streamscore.schemas.Transaction;
+import dev.streamscore.schemas.serde.SingleObjectCodec;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,8 +23,10 @@ import java.util.Random;
 /**
  * Writes the regression corpus of hostile records in {@code
  * operators/src/test/resources/decode-corpus/}, one file per kind, named {@code
- * <stage>--<kind>.bin} with the stage that must reject it. {@link DecodeCorpusTest} runs every file
- * there, including any added by hand (a fuzz failure's bytes, a record seen in production).
+ * <stage>--<kind>.bin} with the stage that must reject it, when {@link EventDecoder} decodes it
+ * with the bundled card-fraud pipeline (its checks included) at {@link #NOW}. {@link
+ * DecodeCorpusTest} runs every file there, including any added by hand (a fuzz failure's bytes, a
+ * record seen in production).
  *
  * <p>Run it again only to add kinds: {@code java -cp ... DecodeCorpus
  * operators/src/test/resources}.
@@ -88,6 +95,37 @@ final class DecodeCorpus {
                 "validate--transaction-id-of-64-kib",
                 CODEC.encode(transaction("x".repeat(65_536), NOW)));
         c.put("validate--transaction-id-empty", CODEC.encode(transaction("", NOW)));
+        // Written for the generic decoder (EventDecoder with the card-fraud pipeline): a record of
+        // another schema on the topic, the key field, and the pipeline file's checks.
+        c.put(
+                "decode--a-fraud-label-not-a-transaction",
+                SingleObjectCodec.of(FraudLabel.class)
+                        .encode(
+                                FraudLabel.newBuilder()
+                                        .setTransactionId("tx-1")
+                                        .setLabel(LabelValue.FRAUD)
+                                        .setSource(LabelSource.CHARGEBACK)
+                                        .setLabelledAt(NOW)
+                                        .build()));
+        c.put(
+                "validate--event-time-before-2000",
+                CODEC.encode(transaction("tx-old", Instant.parse("1999-12-31T23:59:59.999Z"))));
+        Transaction noCard = transaction("tx-no-card", NOW);
+        noCard.setCardId("");
+        c.put("validate--card-id-empty", CODEC.encode(noCard));
+        Transaction longCard = transaction("tx-long-card", NOW);
+        longCard.setCardId("c".repeat(129));
+        c.put("validate--card-id-of-129-chars", CODEC.encode(longCard));
+        Transaction lineEnd = transaction("tx-mcc-line-end", NOW);
+        // java.util.regex's $ matches before a final line end; CEL's (RE2's) does not.
+        lineEnd.setMerchantCategory("5411\n");
+        c.put("validate--check-merchant-category-with-a-line-end", CODEC.encode(lineEnd));
+        Transaction lower = transaction("tx-currency", NOW);
+        lower.setCurrency("usd");
+        c.put("validate--check-currency-in-lower-case", CODEC.encode(lower));
+        Transaction free = transaction("tx-zero", NOW);
+        free.setAmountMinor(0);
+        c.put("validate--check-amount-zero", CODEC.encode(free));
         return c;
     }
 

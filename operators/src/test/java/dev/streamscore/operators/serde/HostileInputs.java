@@ -1,15 +1,22 @@
 package dev.streamscore.operators.serde;
 
+import dev.streamscore.pipeline.Pipeline;
+import dev.streamscore.pipeline.PipelineDefinition;
+import dev.streamscore.pipeline.PipelineException;
 import dev.streamscore.schemas.Channel;
 import dev.streamscore.schemas.Transaction;
 import dev.streamscore.schemas.serde.SingleObjectCodec;
 import java.io.ByteArrayOutputStream;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 
 /**
  * Byte-level building blocks of hostile input records: valid encodings to start from, Avro varints
- * for any length a mutation wants to claim, and the header of the current Transaction schema.
+ * for any length a mutation wants to claim, and the header of the current Transaction schema (the
+ * reader schema of the bundled card-fraud pipeline); and the pipelines and decoders the decode
+ * tests run.
  */
 final class HostileInputs {
 
@@ -18,7 +25,43 @@ final class HostileInputs {
     /** Bytes of the single-object header (marker and fingerprint) of the current schema. */
     static final int HEADER_BYTES = 10;
 
+    /** The bundled card-fraud pipeline (Avro single-object Transactions). */
+    static final Pipeline CARD_FRAUD = load(PipelineDefinition.DEFAULT);
+
+    /** The payouts example (JSON events), from the operators module's working directory. */
+    static final Pipeline PAYOUTS =
+            load(Path.of("..", "pipelines/examples/payouts/payouts.yaml").toString());
+
     private HostileInputs() {}
+
+    private static Pipeline load(String location) {
+        try {
+            return Pipeline.load(location, null, false);
+        } catch (PipelineException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A decoder of {@code pipeline} opened without Flink, with the default clock skew. */
+    static EventDecoder decoder(Pipeline pipeline, int maxRecordBytes) {
+        EventDecoder decoder =
+                new EventDecoder(
+                        pipeline.definition(), maxRecordBytes, EventDecoder.DEFAULT_MAX_CLOCK_SKEW);
+        try {
+            decoder.open();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        return decoder;
+    }
+
+    /** A decoder of {@code pipeline} with the default max-record-bytes and clock skew. */
+    static EventDecoder decoder(Pipeline pipeline) {
+        return decoder(pipeline, EventDecoder.DEFAULT_MAX_RECORD_BYTES);
+    }
+
+    /** The default clock skew in milliseconds. */
+    static final long SKEW_MILLIS = Duration.ofMinutes(5).toMillis();
 
     static Transaction transaction(String id, Instant eventTime) {
         return Transaction.newBuilder()

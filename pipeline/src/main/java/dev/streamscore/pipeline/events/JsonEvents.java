@@ -28,14 +28,22 @@ public final class JsonEvents {
 
     private static final ObjectMapper JSON =
             new ObjectMapper(
-                    JsonFactory.builder()
-                            .streamReadConstraints(
-                                    StreamReadConstraints.builder()
-                                            .maxNestingDepth(64)
-                                            .maxNumberLength(64)
-                                            .maxStringLength(1 << 20)
-                                            .build())
-                            .build());
+                            JsonFactory.builder()
+                                    // {"id": 1, "id": 2} is not one event: which id would it be?
+                                    .enable(
+                                            com.fasterxml.jackson.core.StreamReadFeature
+                                                    .STRICT_DUPLICATE_DETECTION)
+                                    .streamReadConstraints(
+                                            StreamReadConstraints.builder()
+                                                    .maxNestingDepth(64)
+                                                    .maxNumberLength(64)
+                                                    .maxStringLength(1 << 20)
+                                                    .build())
+                                    .build())
+                    // One object per record: {...} garbage is not an event.
+                    .enable(
+                            com.fasterxml.jackson.databind.DeserializationFeature
+                                    .FAIL_ON_TRAILING_TOKENS);
 
     private final Schema schema;
 
@@ -132,6 +140,15 @@ public final class JsonEvents {
                 if (!node.isTextual()) {
                     throw wrong(path, "a string", node);
                 }
+                int bad = unpairedSurrogate(node.textValue());
+                if (bad >= 0) {
+                    // It has no UTF-8: Avro would write '?' in its place, another value.
+                    throw new DecodeException(
+                            (path.isEmpty() ? "the event" : path)
+                                    + ": expected text, found an unpaired UTF-16 surrogate at"
+                                    + " character "
+                                    + bad);
+                }
                 return node.textValue();
             case ENUM:
                 if (!node.isTextual() || !s.hasEnumSymbol(node.textValue())) {
@@ -201,6 +218,24 @@ public final class JsonEvents {
         }
     }
 
+    /** The index of the first half of a surrogate pair without its other half, or -1. */
+    static int unpairedSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                    i++;
+                    continue;
+                }
+                return i;
+            }
+            if (Character.isLowSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     private static DecodeException wrong(String path, String expected, JsonNode found) {
         String shown = found.toString();
         if (shown.length() > 64) {
@@ -212,8 +247,6 @@ public final class JsonEvents {
                         + ": expected "
                         + expected
                         + ", found "
-                        + t.name().toLowerCase()
-                        + " "
-                        + shown);
+                        + (found.isNull() ? "null" : t.name().toLowerCase() + " " + shown));
     }
 }

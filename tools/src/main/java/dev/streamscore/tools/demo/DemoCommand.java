@@ -320,7 +320,7 @@ public final class DemoCommand implements Callable<Integer> {
             lastIn = sentNow;
             lastOut = doneNow;
             if (events > 0 && doneNow >= events) {
-                return "all " + events + " transactions accounted for";
+                return "all " + events + " events accounted for";
             }
             // Without the generator, wait as long as it takes for outside producers to begin.
             boolean started = traffic != null || doneNow > 0;
@@ -457,12 +457,18 @@ public final class DemoCommand implements Callable<Integer> {
             out.printf(
                     "  reasons       : %d of %d flagged scores carry reasons%n",
                     monitor.flaggedWithReasons.get(), flagged);
-            out.printf(
-                    "  latency (ms)  : p50 %d, p99 %d, p99.9 %d, max %d (sent to score read)%n",
-                    latency.getValueAtPercentile(50),
-                    latency.getValueAtPercentile(99),
-                    latency.getValueAtPercentile(99.9),
-                    latency.getMaxValue());
+            if (latency.getTotalCount() == 0) {
+                out.println(
+                        "  latency (ms)  : not measured (the demo times only what its generator"
+                                + " sends; ./streamscore probe measures a running job)");
+            } else {
+                out.printf(
+                        "  latency (ms)  : p50 %d, p99 %d, p99.9 %d, max %d (sent to score read)%n",
+                        latency.getValueAtPercentile(50),
+                        latency.getValueAtPercentile(99),
+                        latency.getValueAtPercentile(99.9),
+                        latency.getMaxValue());
+            }
         }
         if (monitor.unreadable.get() > 0) {
             out.println("  unreadable output records: " + monitor.unreadable.get());

@@ -105,10 +105,10 @@ public final class PipelineCommand implements Callable<Integer> {
             }
             for (Pipeline.AggregateSpec a : p.aggregates()) {
                 out.printf(
-                        "  aggregate %-16s %s %s%s%s (%s)%n",
+                        "  aggregate %-16s %s%s%s%s (%s)%n",
                         a.name(),
                         a.kind().key(),
-                        a.value() == null ? "" : a.value(),
+                        a.value() == null ? "" : " " + a.value(),
                         a.windowMillis() > 0
                                 ? ", window " + window(a.windowMillis())
                                 : ", whole history",
