@@ -177,11 +177,11 @@ public final class ScoringJob {
     }
 
     /**
-     * Live quality from delayed labels: the champion's (and challenger's) scores joined by
-     * transaction id with the labels that arrive later ({@link LabelJoin}, state kept for the label
-     * horizon), then each model version's precision, recall and PR-AUC over its most recent
-     * labelled transactions ({@link ModelQualityFunction}). Labels that do not decode or check go
-     * to {@code deadLetterSink}.
+     * Live quality from delayed labels: the champion's (and challenger's) scores joined by event id
+     * with the labels that arrive later ({@link LabelJoin}, state kept for the label horizon), then
+     * each model version's precision, recall and PR-AUC over its most recent labelled events
+     * ({@link ModelQualityFunction}). Labels that do not decode or check go to {@code
+     * deadLetterSink}.
      *
      * @param challengerScores the challenger's scores, or {@code null}
      * @return the quality records (before their sink)

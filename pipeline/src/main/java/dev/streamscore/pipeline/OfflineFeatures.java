@@ -41,7 +41,30 @@ public final class OfflineFeatures {
     public record Row(
             String id, String key, long time, float[] features, String error, boolean resent) {}
 
+    /** The earliest event time the job accepts. */
+    static final long EARLIEST = java.time.Instant.parse("2000-01-01T00:00:00Z").toEpochMilli();
+
+    /** Longest key and id the job accepts, in characters. */
+    static final int MAX_ID_CHARS = 128;
+
     private OfflineFeatures() {}
+
+    /**
+     * What the job's decoder would say of an event's key, id and time (its upper bound on time, the
+     * wall clock, is left out: files of past events are the point), or null.
+     */
+    private static String problem(String key, String id, Object time) {
+        if (key == null || key.isBlank() || key.length() > MAX_ID_CHARS) {
+            return "the key is empty or longer than " + MAX_ID_CHARS + " characters";
+        }
+        if (id == null || id.isBlank() || id.length() > MAX_ID_CHARS) {
+            return "the id is empty or longer than " + MAX_ID_CHARS + " characters";
+        }
+        if (!(time instanceof Number n) || n.longValue() < EARLIEST) {
+            return "the time is missing or before 2000";
+        }
+        return null;
+    }
 
     /**
      * The events of a file: an Avro object container file (read into the pipeline's schema), or
@@ -114,12 +137,13 @@ public final class OfflineFeatures {
             String key = EventFields.text(e.get(keyPos));
             String id = EventFields.text(e.get(idPos));
             Object t = e.get(timePos);
-            if (key == null || id == null || t == null) {
-                rows.add(new Row(id, key, 0, null, "no key, id or time", false));
+            String problem = problem(key, id, t);
+            if (problem != null) {
+                rows.add(new Row(id, key, 0, null, problem, false));
                 continue;
             }
             long time = ((Number) t).longValue();
-            float[] first = firstRows.get(id);
+            float[] first = firstRows.get(key + "\u0000" + id);
             if (first != null) {
                 rows.add(new Row(id, key, time, first, null, true));
                 continue;
@@ -129,7 +153,7 @@ public final class OfflineFeatures {
                 c.engine().check();
                 KeyState state = states.computeIfAbsent(key, k -> c.engine().newState());
                 float[] row = c.engine().computeAndUpdate(state, time);
-                firstRows.put(id, row);
+                firstRows.put(key + "\u0000" + id, row);
                 rows.add(new Row(id, key, time, row, null, false));
             } catch (FeatureException ex) {
                 rows.add(new Row(id, key, time, null, ex.getMessage(), false));

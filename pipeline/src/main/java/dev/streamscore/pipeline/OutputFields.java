@@ -7,7 +7,6 @@ import java.util.Set;
 import org.apache.avro.LogicalTypes;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
-import org.apache.avro.SchemaCompatibility;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 
@@ -121,15 +120,17 @@ public final class OutputFields {
             }
             Schema.Field in = input.getField(name);
             if (in != null) {
-                SchemaCompatibility.SchemaCompatibilityType c =
-                        SchemaCompatibility.checkReaderWriterCompatibility(f.schema(), in.schema())
-                                .getType();
-                if (c != SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE) {
+                // Copied as it is, so the same schema (docs, defaults and logical types aside):
+                // Avro writes a nested record by position, and another order or another field
+                // would write the wrong values or fail.
+                if (!org.apache.avro.SchemaNormalization.toParsingForm(f.schema())
+                        .equals(org.apache.avro.SchemaNormalization.toParsingForm(in.schema()))) {
                     problems.add(
                             name
                                     + ": the input field of that name is "
                                     + in.schema()
-                                    + ", which does not fit "
+                                    + "; an output field copied from it must have the same schema,"
+                                    + " found "
                                     + f.schema());
                 }
                 continue;
@@ -156,12 +157,7 @@ public final class OutputFields {
                     case "model_name", "model_version", "model_sha256" -> t == Schema.Type.STRING;
                     case "cache_hit", "fallback" -> t == Schema.Type.BOOLEAN;
                     case "scored_at" -> t == Schema.Type.LONG;
-                    case "reasons" ->
-                            t == Schema.Type.ARRAY
-                                    && s.getElementType().getType() == Schema.Type.RECORD
-                                    && s.getElementType().getField("feature") != null
-                                    && s.getElementType().getField("value") != null
-                                    && s.getElementType().getField("contribution") != null;
+                    case "reasons" -> t == Schema.Type.ARRAY && reasonItem(s.getElementType());
                     default -> true;
                 };
         return ok
@@ -178,9 +174,36 @@ public final class OutputFields {
                             case "scored_at" -> "a long of milliseconds (timestamp-millis)";
                             case "reasons" ->
                                     "an array of records {feature: string, value: double,"
-                                            + " contribution: double}";
+                                            + " contribution: double}, any other field with a"
+                                            + " default";
                             default -> "a string";
                         };
+    }
+
+    /**
+     * A reasons item record the scoring can fill: {@code feature} a string, {@code value} and
+     * {@code contribution} doubles or floats, any other field with a default.
+     */
+    private static boolean reasonItem(Schema item) {
+        if (item.getType() != Schema.Type.RECORD) {
+            return false;
+        }
+        for (Schema.Field f : item.getFields()) {
+            Schema.Type t = f.schema().getType();
+            boolean ok =
+                    switch (f.name()) {
+                        case "feature" -> t == Schema.Type.STRING;
+                        case "value", "contribution" ->
+                                t == Schema.Type.DOUBLE || t == Schema.Type.FLOAT;
+                        default -> f.hasDefaultValue();
+                    };
+            if (!ok) {
+                return false;
+            }
+        }
+        return item.getField("feature") != null
+                && item.getField("value") != null
+                && item.getField("contribution") != null;
     }
 
     /** What the scoring says of one event. */
@@ -240,6 +263,10 @@ public final class OutputFields {
             return r;
         }
 
+        private static Object number(Schema.Field f, double value) {
+            return f.schema().getType() == Schema.Type.FLOAT ? (Object) (float) value : value;
+        }
+
         private Object scoringValue(Schema.Field f, Scoring s) {
             switch (f.name()) {
                 case "score":
@@ -267,9 +294,21 @@ public final class OutputFields {
                     List<GenericRecord> reasons = new ArrayList<>(s.reasonFeatures().size());
                     for (int k = 0; k < s.reasonFeatures().size(); k++) {
                         GenericData.Record r = new GenericData.Record(item);
-                        r.put("feature", s.reasonFeatures().get(k));
-                        r.put("value", s.reasonValues()[k]);
-                        r.put("contribution", s.reasonContributions()[k]);
+                        for (Schema.Field field : item.getFields()) {
+                            switch (field.name()) {
+                                case "feature" -> r.put(field.pos(), s.reasonFeatures().get(k));
+                                case "value" ->
+                                        r.put(field.pos(), number(field, s.reasonValues()[k]));
+                                case "contribution" ->
+                                        r.put(
+                                                field.pos(),
+                                                number(field, s.reasonContributions()[k]));
+                                default ->
+                                        r.put(
+                                                field.pos(),
+                                                GenericData.get().getDefaultValue(field));
+                            }
+                        }
                         reasons.add(r);
                     }
                     return new GenericData.Array<>(f.schema(), reasons);

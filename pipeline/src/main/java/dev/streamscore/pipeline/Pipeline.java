@@ -10,6 +10,7 @@ import dev.streamscore.pipeline.expr.Vars;
 import dev.streamscore.pipeline.features.Aggregate;
 import dev.streamscore.pipeline.features.FeatureEngine;
 import dev.streamscore.pipeline.features.KeyStateCodec;
+import dev.streamscore.pipeline.features.StateLayout;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.avro.Schema;
@@ -92,6 +93,7 @@ public final class Pipeline {
     String timeField;
     List<String> checks = new ArrayList<>();
     String deadLetterTopic;
+    boolean deadLetterTopicGiven;
     List<AggregateSpec> aggregates = new ArrayList<>();
     List<FeatureSpec> features = new ArrayList<>();
     String model;
@@ -172,6 +174,13 @@ public final class Pipeline {
         return deadLetterTopic;
     }
 
+    /**
+     * Whether the file names its dead-letter topic (else it is {@code <input topic>-dead-letter}).
+     */
+    public boolean deadLetterTopicGiven() {
+        return deadLetterTopicGiven;
+    }
+
     public List<AggregateSpec> aggregates() {
         return List.copyOf(aggregates);
     }
@@ -212,15 +221,25 @@ public final class Pipeline {
         return outputSchemaGenerated;
     }
 
-    /** The codec of this pipeline's per-key state. */
+    /**
+     * The codec of this pipeline's per-key state; its fingerprint covers the aggregates and the
+     * features, so a state written for another file reads as none.
+     */
     public KeyStateCodec stateCodec() {
+        List<String> lines =
+                new ArrayList<>(aggregates.stream().map(AggregateSpec::layout).toList());
+        features.forEach(f -> lines.add("feature|" + f.name() + "|" + f.expression()));
         return new KeyStateCodec(
-                aggregates.stream().map(AggregateSpec::kind).toList(),
-                aggregates.stream().map(AggregateSpec::layout).toList());
+                new StateLayout(
+                        aggregates.stream().map(AggregateSpec::kind).toList(),
+                        aggregates.stream().map(AggregateSpec::value).toList(),
+                        aggregates.stream().map(AggregateSpec::where).toList()),
+                lines);
     }
 
     /** The feature function of one subtask, with the variables it reads. */
-    public record Compiled(EventFields fields, Vars vars, FeatureEngine engine) {}
+    public record Compiled(
+            EventFields fields, Vars vars, FeatureEngine engine, Variables variables) {}
 
     /**
      * Compiles the checks, aggregates and features for one subtask (or one thread).
@@ -269,6 +288,7 @@ public final class Pipeline {
                         featureExprs,
                         checkExprs,
                         vars,
-                        maxEventsPerKey));
+                        maxEventsPerKey),
+                all);
     }
 }

@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -288,8 +287,54 @@ final class PipelineReader {
                     "events are Avro records");
             return null;
         }
+        String recursive = recursiveRecord(s, new java.util.HashSet<>());
+        if (recursive != null) {
+            problem(
+                    line,
+                    where
+                            + ": '"
+                            + name
+                            + "' has a record that contains itself ("
+                            + recursive
+                            + ")",
+                    "events are records without recursion: a record as deep as its bytes claim"
+                            + " would exhaust the reader");
+            return null;
+        }
         keepFile(name, text);
         return s;
+    }
+
+    /** The full name of a record type that contains itself, or null. */
+    private static String recursiveRecord(Schema s, java.util.Set<String> open) {
+        switch (s.getType()) {
+            case RECORD:
+                if (!open.add(s.getFullName())) {
+                    return s.getFullName();
+                }
+                for (Schema.Field f : s.getFields()) {
+                    String r = recursiveRecord(f.schema(), open);
+                    if (r != null) {
+                        return r;
+                    }
+                }
+                open.remove(s.getFullName());
+                return null;
+            case ARRAY:
+                return recursiveRecord(s.getElementType(), open);
+            case MAP:
+                return recursiveRecord(s.getValueType(), open);
+            case UNION:
+                for (Schema b : s.getTypes()) {
+                    String r = recursiveRecord(b, open);
+                    if (r != null) {
+                        return r;
+                    }
+                }
+                return null;
+            default:
+                return null;
+        }
     }
 
     private void keepFile(String name, String text) {
@@ -411,6 +456,7 @@ final class PipelineReader {
                 topic = optionalScalar(dl, "topic");
             }
         }
+        p.deadLetterTopicGiven = topic != null;
         p.deadLetterTopic =
                 topic != null ? topic : p.inputTopic == null ? null : p.inputTopic + "-dead-letter";
     }
@@ -659,8 +705,10 @@ final class PipelineReader {
                     }
                     break;
                 case BOOL:
-                    if (tag == Tag.BOOL) {
-                        return Boolean.parseBoolean(v.toLowerCase(Locale.ROOT));
+                    // YAML 1.1 takes yes, no, on and off for booleans too: only true and false
+                    // here.
+                    if (tag == Tag.BOOL && (v.equals("true") || v.equals("false"))) {
+                        return Boolean.parseBoolean(v);
                     }
                     break;
                 case STRING:

@@ -89,6 +89,9 @@ public record ScoringConfig(
                             + " and "
                             + stateTtl);
         }
+        if (stateTtl == null || stateTtl.isNegative() || stateTtl.isZero()) {
+            throw new IllegalArgumentException("state-ttl must be positive, got " + stateTtl);
+        }
         if (maxEventsPerKey < 1) {
             throw new IllegalArgumentException(
                     "max-events-per-key must be at least 1, got " + maxEventsPerKey);
@@ -157,7 +160,7 @@ public record ScoringConfig(
         }
         if (qualityWindow < 1) {
             throw new IllegalArgumentException(
-                    "quality-window must be at least 1 labelled transaction, got " + qualityWindow);
+                    "quality-window must be at least 1 labelled event, got " + qualityWindow);
         }
         if (qualityInterval.toMillis() < 1) {
             throw new IllegalArgumentException(
@@ -259,10 +262,13 @@ public record ScoringConfig(
                 pipeline.featureNames(),
                 conf.getOptional(INPUT_TOPIC).orElse(pipeline.inputTopic()),
                 conf.getOptional(SCORES_TOPIC).orElse(pipeline.outputTopic()),
-                conf.getOptional(DEAD_LETTER_TOPIC).orElse(pipeline.deadLetterTopic()),
+                conf.getOptional(DEAD_LETTER_TOPIC).orElse(deadLetterTopic(conf, pipeline)),
                 conf.get(CONTROL_TOPIC).trim(),
                 conf.get(MODEL_STATUS_TOPIC),
-                conf.get(CHALLENGER_SCORES_TOPIC),
+                conf.getOptional(CHALLENGER_SCORES_TOPIC)
+                        .orElse(
+                                conf.getOptional(SCORES_TOPIC).orElse(pipeline.outputTopic())
+                                        + "-challenger"),
                 conf.get(GROUP_ID),
                 conf.get(MAX_RECORD_BYTES),
                 conf.get(MAX_CLOCK_SKEW),
@@ -289,6 +295,13 @@ public record ScoringConfig(
                 conf.get(LABEL_HORIZON),
                 conf.get(QUALITY_WINDOW),
                 conf.get(QUALITY_INTERVAL));
+    }
+
+    /** The file's dead-letter topic, or the input topic's, {@code --input-topic} included. */
+    private static String deadLetterTopic(ReadableConfig conf, Pipeline pipeline) {
+        return pipeline.deadLetterTopicGiven() || conf.getOptional(INPUT_TOPIC).isEmpty()
+                ? pipeline.deadLetterTopic()
+                : conf.get(INPUT_TOPIC) + "-dead-letter";
     }
 
     /** The pipeline file of {@code --pipeline}, read and checked against the model it will use. */

@@ -13,12 +13,12 @@ import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 
 /**
- * The options of the fraud-scoring job, each with its default and a one-line description: the one
- * place their defaults are written. Those of its inference and batching are defined beside the
- * operators that read them ({@link InferenceOptions}, {@link BatchingOptions}); {@link #all()} is
- * every option. The command line offers each as {@code --<key> value}, a YAML file given with
- * {@code --config} may set any of them, and the README's configuration table is checked against
- * {@link #all()}.
+ * The options of the scoring job, each with its default and a one-line description: the one place
+ * their defaults are written. Those of its inference and batching are defined beside the operators
+ * that read them ({@link InferenceOptions}, {@link BatchingOptions}); {@link #all()} is every
+ * option. The command line offers each as {@code --<key> value}, a YAML file given with {@code
+ * --config} may set any of them, and the README's configuration table is checked against {@link
+ * #all()}.
  */
 public final class ScoringOptions {
 
@@ -97,10 +97,12 @@ public final class ScoringOptions {
     public static final ConfigOption<String> CHALLENGER_SCORES_TOPIC =
             ConfigOptions.key("challenger-scores-topic")
                     .stringType()
-                    .defaultValue("fraud-scores-challenger")
+                    .noDefaultValue()
                     .withDescription(
-                            "Output topic of the challenger's FraudScore records, keyed by card"
-                                    + " id; they never decide.");
+                            "Output topic of the challenger's scores, in the pipeline's output"
+                                    + " format, keyed as the scores; they never decide. By default"
+                                    + " <scores topic>-challenger (fraud-scores-challenger for"
+                                    + " card-fraud).");
 
     public static final ConfigOption<String> CHALLENGER_MODEL =
             ConfigOptions.key("challenger-model")
@@ -131,7 +133,7 @@ public final class ScoringOptions {
                     .durationType()
                     .defaultValue(EventDecoder.DEFAULT_MAX_CLOCK_SKEW)
                     .withDescription(
-                            "A transaction whose event_time is later than the wall clock plus this"
+                            "An event whose time is later than the wall clock plus this"
                                     + " is a dead letter (stage VALIDATE).");
 
     public static final ConfigOption<Duration> STATE_TTL =
@@ -264,7 +266,7 @@ public final class ScoringOptions {
                     .stringType()
                     .noDefaultValue()
                     .withDescription(
-                            "Output topic of FeatureLogEntry records, keyed by transaction id: the"
+                            "Output topic of FeatureLogEntry records, keyed by event id: the"
                                     + " exact features each score was made from, with the model"
                                     + " version and the score, for retraining; none (off) by"
                                     + " default.");
@@ -300,7 +302,7 @@ public final class ScoringOptions {
                     .intType()
                     .defaultValue(10_000)
                     .withDescription(
-                            "Labelled transactions per model version that live quality is"
+                            "Labelled events per model version that live quality is"
                                     + " computed over: the most recent ones.");
 
     public static final ConfigOption<Duration> QUALITY_INTERVAL =

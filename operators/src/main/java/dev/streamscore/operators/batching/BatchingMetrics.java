@@ -127,7 +127,7 @@ public final class BatchingMetrics {
      */
     public final Counter coalesced;
 
-    /** Rows the model scored successfully (cache hits and coalesced transactions not counted). */
+    /** Rows the model scored successfully (cache hits and coalesced elements not counted). */
     public final Counter rowsScored;
 
     public final Meter rowsScoredPerSecond;

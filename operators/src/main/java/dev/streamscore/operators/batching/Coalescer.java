@@ -10,7 +10,7 @@ import java.util.Map;
  * instead of costing the model a row of its own. Touched only by the task thread.
  *
  * <pre>{@code
- * Coalescer.RowKey key = new Coalescer.RowKey(card, model.id(), hash, features);
+ * Coalescer.RowKey key = new Coalescer.RowKey(key, model.id(), hash, features);
  * PendingRow row = coalescer.pending(key);
  * if (row == null) { row = new PendingRow(key, ...); coalescer.register(row); }
  * row.waiting.add(element);

@@ -2,9 +2,9 @@ package dev.streamscore.operators.batching;
 
 /**
  * In which order {@link BatchingInferenceOperator} emits its results. In both modes a watermark is
- * emitted only after every result of the transactions that arrived before it, and a result is never
- * emitted before a watermark that arrived before its transaction (as Flink's {@code
- * AsyncWaitOperator} does), so no transaction changes from on time to late or back.
+ * emitted only after every result of the elements that arrived before it, and a result is never
+ * emitted before a watermark that arrived before its element (as Flink's {@code AsyncWaitOperator}
+ * does), so no element changes from on time to late or back.
  *
  * <pre>{@code
  * InferenceSettings settings = InferenceSettings.defaults("bundled:gbdt")
@@ -14,9 +14,9 @@ package dev.streamscore.operators.batching;
 public enum OutputMode {
 
     /**
-     * Results in the order the transactions arrived. A cache hit, or a transaction of a batch that
-     * finished early, waits behind every earlier transaction still being scored, including one
-     * whose batch is being retried.
+     * Results in the order the elements arrived. A cache hit, or an element of a batch that
+     * finished early, waits behind every earlier element still being scored, including one whose
+     * batch is being retried.
      */
     ORDERED,
 

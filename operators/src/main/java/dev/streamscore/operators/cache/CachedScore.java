@@ -13,7 +13,7 @@ public class CachedScore {
     /** {@link dev.streamscore.models.ModelDescriptor#id()} of the model that produced the score. */
     public String modelId;
 
-    /** The model's fraud probability, as it returned it. */
+    /** The model's score, as it returned it. */
     public float score;
 
     /** The exact model input that was scored. */

@@ -16,8 +16,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Recent model scores of each card, so that a feature vector the card has already been scored for
- * is answered without a model call. Two tiers:
+ * Recent model scores of each key, so that a feature vector the key has already been scored for is
+ * answered without a model call. Two tiers:
  *
  * <ul>
  *   <li><b>The front</b>: the subtask's {@code frontEntries} most recently used entries as objects
@@ -116,7 +116,7 @@ public final class ScoreCache {
         descriptor.enableTimeToLive(
                 StateTtlConfig.newBuilder(ttl)
                         // A hit does not extend an entry's life: the TTL bounds how old a
-                        // reused score can be, whatever the card's traffic.
+                        // reused score can be, whatever the key's traffic.
                         .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
                         .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
                         .cleanupFullSnapshot()
@@ -324,7 +324,7 @@ public final class ScoreCache {
         return (featureHash >>> 58) == 0;
     }
 
-    /** A card and one of its vectors' hash. */
+    /** A key and one of its vectors' hash. */
     private record FrontKey(Object key, long featureHash) {}
 
     /** A front entry and when it was written (a state hit is not copied: its age is unknown). */

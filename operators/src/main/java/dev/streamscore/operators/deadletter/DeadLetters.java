@@ -35,7 +35,7 @@ public final class DeadLetters {
     /** Longest error message kept, in characters. */
     public static final int MAX_MESSAGE_CHARS = 4096;
 
-    /** Longest error class, topic or transaction id kept, in characters. */
+    /** Longest error class, topic or event id kept, in characters. */
     public static final int MAX_ID_CHARS = 256;
 
     /**

@@ -296,7 +296,11 @@ public class PipelineFeatureEnricher extends AbstractStreamOperator<PipelineEven
                 front.put(key, new Entry(keyState, false, now));
             }
         } else {
-            fields.load(bodies.fromBinary(in.body), engine.vars());
+            if (fields.readsBinary()) {
+                fields.readBinary(in.body, 0, in.body.length, engine.vars());
+            } else {
+                fields.load(bodies.fromBinary(in.body), engine.vars());
+            }
             try {
                 features = engine.computeAndUpdate(keyState, in.time);
             } catch (FeatureException e) {

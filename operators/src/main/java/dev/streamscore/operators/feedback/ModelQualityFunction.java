@@ -55,7 +55,7 @@ public class ModelQualityFunction
     public ModelQualityFunction(int window, Duration interval) {
         if (window < 1) {
             throw new IllegalArgumentException(
-                    "quality window must be at least 1 labelled transaction, got " + window);
+                    "quality window must be at least 1 labelled event, got " + window);
         }
         if (interval.isNegative() || interval.isZero()) {
             throw new IllegalArgumentException(

@@ -76,10 +76,10 @@ public class BatchingInferenceOperator extends BatchingOperator<PipelineEvent, S
 
     private static final long serialVersionUID = 4L;
 
-    /** Transactions sent to the dead-letter output with stage INFERENCE. */
+    /** Events sent to the dead-letter output with stage INFERENCE. */
     public static final String DEAD_LETTERS = PipelineScoring.DEAD_LETTERS;
 
-    /** Transactions given the fallback score because the model failed on them. */
+    /** Events given the fallback score because the model failed on them. */
     public static final String FALLBACKS = PipelineScoring.FALLBACKS;
 
     /** Side output of the challenger's scores: the same schema as the champion's. */
@@ -381,7 +381,7 @@ public class BatchingInferenceOperator extends BatchingOperator<PipelineEvent, S
                 .build();
     }
 
-    // ---- the two inputs: transactions to score, and model commands ----
+    // ---- the two inputs: events to score, and model commands ----
 
     @Override
     public void processElement1(StreamRecord<PipelineEvent> record) throws Exception {
@@ -403,7 +403,7 @@ public class BatchingInferenceOperator extends BatchingOperator<PipelineEvent, S
         startNextCommand();
     }
 
-    /** Event time is the transactions': the control stream takes no part in it. */
+    /** Event time is the events': the control stream takes no part in it. */
     @Override
     public void processWatermark1(Watermark mark) throws Exception {
         processWatermark(mark);
@@ -584,13 +584,13 @@ public class BatchingInferenceOperator extends BatchingOperator<PipelineEvent, S
         return loading;
     }
 
-    /** Transactions dead-lettered by this operator. */
+    /** Events dead-lettered by this operator. */
     @VisibleForTesting
     Counter deadLetters() {
         return scoring.deadLetters;
     }
 
-    /** Transactions given the fallback score by this operator. */
+    /** Events given the fallback score by this operator. */
     @VisibleForTesting
     Counter fallbacks() {
         return scoring.fallbacks;

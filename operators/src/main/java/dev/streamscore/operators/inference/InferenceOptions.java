@@ -7,9 +7,9 @@ import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 
 /**
- * The options of the fraud-scoring inference, beside those of its batching ({@link
+ * The options of the job's inference, beside those of its batching ({@link
  * dev.streamscore.operators.batching.BatchingOptions}): which model, how ONNX Runtime runs it, and
- * what a transaction it cannot score gets. The one place their defaults are written (those of ONNX
+ * what an event it cannot score gets. The one place their defaults are written (those of ONNX
  * Runtime come from {@link OnnxOptions#DEFAULT}); {@link InferenceSettings#from} reads them.
  */
 public final class InferenceOptions {
@@ -80,7 +80,7 @@ public final class InferenceOptions {
                     .doubleType()
                     .noDefaultValue()
                     .withDescription(
-                            "Score in [0, 1] for a transaction the model cannot score, marked"
+                            "Score in [0, 1] for an event the model cannot score, marked"
                                     + " fallback=true; unset sends it to the dead-letter topic.");
 
     public static final ConfigOption<Integer> REASONS =

@@ -10,8 +10,8 @@ import org.apache.flink.util.Preconditions;
 
 /**
  * How {@link BatchingInferenceOperator} scores: which model, how ONNX Runtime runs it, how it
- * batches, caches and retries ({@link BatchingSettings}), and what a transaction the model cannot
- * score gets. Immutable and checked when built, so a bad setting fails the job at submission, not
+ * batches, caches and retries ({@link BatchingSettings}), and what an event the model cannot score
+ * gets. Immutable and checked when built, so a bad setting fails the job at submission, not
  * mid-stream. The defaults are those of {@link InferenceOptions} and {@link
  * dev.streamscore.operators.batching.BatchingOptions}.
  *

@@ -7,6 +7,8 @@ import dev.streamscore.pipeline.events.AvroEvents;
 import dev.streamscore.pipeline.events.DecodeException;
 import dev.streamscore.pipeline.events.EventFields;
 import dev.streamscore.pipeline.events.JsonEvents;
+import dev.streamscore.pipeline.expr.Variables;
+import dev.streamscore.pipeline.expr.Vars;
 import dev.streamscore.pipeline.features.FeatureEngine;
 import dev.streamscore.pipeline.features.FeatureException;
 import dev.streamscore.schemas.DeadLetter;
@@ -81,6 +83,9 @@ public class EventDecoder extends ProcessFunction<KafkaRecord, PipelineEvent> {
     private transient int idPos;
     private transient int timePos;
     private transient byte[] readerFingerprint;
+    private transient Variables.Variable keyVar;
+    private transient Variables.Variable idVar;
+    private transient Variables.Variable timeVar;
     private transient Counter decodeFailures;
     private transient Counter validationFailures;
     private transient Counter decodeTimeNanos;
@@ -128,6 +133,9 @@ public class EventDecoder extends ProcessFunction<KafkaRecord, PipelineEvent> {
         timePos = pipeline.inputSchema().getField(pipeline.timeField()).pos();
         readerFingerprint =
                 SchemaNormalization.parsingFingerprint("CRC-64-AVRO", pipeline.inputSchema());
+        keyVar = compiled.variables().get(pipeline.keyField());
+        idVar = compiled.variables().get(pipeline.idField());
+        timeVar = compiled.variables().get(pipeline.timeField());
     }
 
     @Override
@@ -169,36 +177,110 @@ public class EventDecoder extends ProcessFunction<KafkaRecord, PipelineEvent> {
                     context);
             return null;
         }
+        if (direct(bytes)) {
+            return decodeDirect(record, bytes, nowMillis, rejected, context);
+        }
         GenericRecord event;
         try {
             event = format == Pipeline.Format.JSON ? json.decode(bytes) : avro.decodeMessage(bytes);
-        } catch (DecodeException | RuntimeException e) {
+        } catch (DecodeException | RuntimeException | StackOverflowError e) {
             rejected.accept(deadLetter(record, Stage.DECODE, e, null), context);
             return null;
         }
         String id = null;
         try {
+            fields.load(event, engine.vars());
             id = EventFields.text(event.get(idPos));
-            String key = EventFields.text(event.get(keyPos));
-            Object time = event.get(timePos);
-            String problem =
-                    firstNonNull(
-                            id("id", definitionField(idPos), id),
-                            id("key", definitionField(keyPos), key),
-                            time(time, nowMillis + maxClockSkewMillis));
-            if (problem == null) {
-                fields.load(event, engine.vars());
-                engine.check();
-                return new PipelineEvent(
-                        key,
-                        id,
-                        ((Number) time).longValue(),
-                        body(bytes, event),
-                        bytes,
-                        record.topic,
-                        record.partition,
-                        record.offset);
-            }
+            return validated(
+                    record,
+                    bytes,
+                    id,
+                    EventFields.text(event.get(keyPos)),
+                    event.get(timePos),
+                    nowMillis,
+                    () -> body(bytes, event),
+                    rejected,
+                    context);
+        } catch (RuntimeException e) {
+            rejected.accept(deadLetter(record, Stage.VALIDATE, e, cut(id)), context);
+            return null;
+        }
+    }
+
+    /**
+     * Whether {@code bytes} are single-object encoded with the reader schema itself, which a direct
+     * read takes straight into the variables, no record built: the job's own format.
+     */
+    private boolean direct(byte[] bytes) {
+        return format == Pipeline.Format.AVRO
+                && fields.readsBinary()
+                && bytes.length >= 10
+                && bytes[0] == (byte) 0xC3
+                && bytes[1] == 0x01
+                && Arrays.equals(bytes, 2, 10, readerFingerprint, 0, 8);
+    }
+
+    private <C> PipelineEvent decodeDirect(
+            KafkaRecord record,
+            byte[] bytes,
+            long nowMillis,
+            BiConsumer<DeadLetter, C> rejected,
+            C context) {
+        Vars vars = engine.vars();
+        try {
+            fields.readBinary(bytes, 10, bytes.length - 10, vars);
+        } catch (java.io.IOException | RuntimeException | StackOverflowError e) {
+            rejected.accept(
+                    deadLetter(
+                            record,
+                            Stage.DECODE,
+                            e.getClass().getName(),
+                            "body of "
+                                    + bytes.length
+                                    + " bytes does not decode as "
+                                    + avro.schema().getName()
+                                    + ": "
+                                    + e.getMessage(),
+                            null),
+                    context);
+            return null;
+        }
+        String id = null;
+        try {
+            id = EventFields.text(idVar.get(vars));
+            return validated(
+                    record,
+                    bytes,
+                    id,
+                    EventFields.text(keyVar.get(vars)),
+                    timeVar.get(vars),
+                    nowMillis,
+                    () -> Arrays.copyOfRange(bytes, 10, bytes.length),
+                    rejected,
+                    context);
+        } catch (RuntimeException e) {
+            rejected.accept(deadLetter(record, Stage.VALIDATE, e, cut(id)), context);
+            return null;
+        }
+    }
+
+    /** The event once its key, id and time make sense and the file's checks pass; else null. */
+    private <C> PipelineEvent validated(
+            KafkaRecord record,
+            byte[] bytes,
+            String id,
+            String key,
+            Object time,
+            long nowMillis,
+            java.util.function.Supplier<byte[]> body,
+            BiConsumer<DeadLetter, C> rejected,
+            C context) {
+        String problem =
+                firstNonNull(
+                        id("id", definitionField(idPos), id),
+                        id("key", definitionField(keyPos), key),
+                        time(time, nowMillis + maxClockSkewMillis));
+        if (problem != null) {
             rejected.accept(
                     deadLetter(
                             record,
@@ -207,6 +289,10 @@ public class EventDecoder extends ProcessFunction<KafkaRecord, PipelineEvent> {
                             problem,
                             cut(id)),
                     context);
+            return null;
+        }
+        try {
+            engine.check();
         } catch (FeatureException e) {
             rejected.accept(
                     deadLetter(
@@ -216,10 +302,17 @@ public class EventDecoder extends ProcessFunction<KafkaRecord, PipelineEvent> {
                             e.getMessage(),
                             cut(id)),
                     context);
-        } catch (RuntimeException e) {
-            rejected.accept(deadLetter(record, Stage.VALIDATE, e, cut(id)), context);
+            return null;
         }
-        return null;
+        return new PipelineEvent(
+                key,
+                id,
+                ((Number) time).longValue(),
+                body.get(),
+                bytes,
+                record.topic,
+                record.partition,
+                record.offset);
     }
 
     private String definitionField(int pos) {

@@ -7,7 +7,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
  * Hands each Kafka record on undecoded, with its coordinates. Decoding happens in {@link
- * TransactionDecoder}, where a failure becomes a dead letter instead of failing the source.
+ * EventDecoder}, where a failure becomes a dead letter instead of failing the source.
  */
 public class KafkaRecordDeserializer implements KafkaRecordDeserializationSchema<KafkaRecord> {
 

@@ -11,7 +11,7 @@ import org.apache.flink.metrics.Counter;
  * Writes records as Avro single-object encoding, the wire format of every streamscore topic.
  *
  * <pre>{@code
- * SerializationSchema<FraudScore> value = SingleObjectSerializationSchema.of(FraudScore.class);
+ * SerializationSchema<ModelStatus> value = SingleObjectSerializationSchema.of(ModelStatus.class);
  * }</pre>
  */
 public final class SingleObjectSerializationSchema<T extends SpecificRecord>

@@ -25,6 +25,19 @@ public final class EventFields {
     private record Bound(
             int position, Variables.Variable variable, boolean isInt, boolean isFloat) {}
 
+    /**
+     * How to read one field straight from the binary body: its Avro type (of the non-null branch),
+     * the index of the null branch in its union (-1 if not a union), its variable (null: skip it),
+     * its enum symbols.
+     */
+    private record Reader(
+            Schema.Type type, int nullBranch, Variables.Variable variable, String[] symbols) {}
+
+    /** One reader per field in order, or null when a field's type is not read directly. */
+    private final Reader[] readers;
+
+    private org.apache.avro.io.BinaryDecoder decoder;
+
     private final Schema schema;
     private final List<Bound> bound = new ArrayList<>();
     private final Map<String, String> skipped = new LinkedHashMap<>();
@@ -34,6 +47,7 @@ public final class EventFields {
      */
     public EventFields(Schema schema, Variables variables) {
         this.schema = schema;
+        Reader[] direct = new Reader[schema.getFields().size()];
         for (Schema.Field f : schema.getFields()) {
             Schema s = f.schema();
             boolean nullable = false;
@@ -62,6 +76,141 @@ public final class EventFields {
                             v,
                             s.getType() == Schema.Type.INT,
                             s.getType() == Schema.Type.FLOAT));
+        }
+        boolean all = true;
+        for (Schema.Field f : schema.getFields()) {
+            direct[f.pos()] = reader(f.schema(), bound(f.pos()));
+            all &= direct[f.pos()] != null;
+        }
+        readers = all ? direct : null;
+    }
+
+    private Variables.Variable bound(int position) {
+        for (Bound b : bound) {
+            if (b.position == position) {
+                return b.variable;
+            }
+        }
+        return null;
+    }
+
+    /** A direct reader of a field of this schema, or null if it has none. */
+    private static Reader reader(Schema s, Variables.Variable variable) {
+        int nullBranch = -1;
+        if (s.getType() == Schema.Type.UNION) {
+            List<Schema> branches = s.getTypes();
+            if (branches.size() != 2) {
+                return null;
+            }
+            nullBranch = branches.get(0).getType() == Schema.Type.NULL ? 0 : 1;
+            if (branches.get(nullBranch).getType() != Schema.Type.NULL) {
+                return null;
+            }
+            s = branches.get(1 - nullBranch);
+        }
+        return switch (s.getType()) {
+            case STRING, INT, LONG, FLOAT, DOUBLE, BOOLEAN, BYTES, NULL ->
+                    new Reader(s.getType(), nullBranch, variable, null);
+            case ENUM ->
+                    new Reader(
+                            s.getType(),
+                            nullBranch,
+                            variable,
+                            s.getEnumSymbols().toArray(new String[0]));
+            default -> null;
+        };
+    }
+
+    /** Whether {@link #readBinary} can read this schema's bodies. */
+    public boolean readsBinary() {
+        return readers != null;
+    }
+
+    /**
+     * Reads an event's Avro binary body, written with this very schema, straight into {@code vars}:
+     * no record is built, fields that are not variables are skipped. As strict as Avro's reader: a
+     * body that ends early, a union or enum index out of range, a length beyond the reader limits
+     * all throw.
+     *
+     * @throws java.io.IOException or an {@code AvroRuntimeException} for a body that is not one
+     */
+    public void readBinary(byte[] body, int offset, int length, Vars vars)
+            throws java.io.IOException {
+        decoder =
+                org.apache.avro.io.DecoderFactory.get()
+                        .binaryDecoder(body, offset, length, decoder);
+        org.apache.avro.io.BinaryDecoder in = decoder;
+        for (Reader r : readers) {
+            Variables.Variable v = r.variable;
+            if (r.nullBranch >= 0) {
+                long branch = in.readIndex();
+                if (branch != 0 && branch != 1) {
+                    throw new java.io.IOException("union branch " + branch + " of 2");
+                }
+                if (branch == r.nullBranch) {
+                    if (v != null) {
+                        vars.objects[v.index()] = null;
+                    }
+                    continue;
+                }
+            }
+            switch (r.type) {
+                case STRING -> {
+                    if (v == null) {
+                        in.skipString();
+                    } else {
+                        vars.objects[v.index()] = in.readString();
+                    }
+                }
+                case ENUM -> {
+                    int symbol = in.readEnum();
+                    if (symbol < 0 || symbol >= r.symbols.length) {
+                        throw new java.io.IOException(
+                                "enum index " + symbol + " of " + r.symbols.length + " symbols");
+                    }
+                    if (v != null) {
+                        vars.objects[v.index()] = r.symbols[symbol];
+                    }
+                }
+                case INT -> put(vars, v, (long) in.readInt());
+                case LONG -> put(vars, v, in.readLong());
+                case FLOAT -> putDouble(vars, v, in.readFloat());
+                case DOUBLE -> putDouble(vars, v, in.readDouble());
+                case BOOLEAN -> {
+                    boolean b = in.readBoolean();
+                    if (v != null) {
+                        if (v.slot() == Variables.Slot.OBJECT) {
+                            vars.objects[v.index()] = b;
+                        } else {
+                            vars.longs[v.index()] = b ? 1L : 0L;
+                        }
+                    }
+                }
+                case BYTES -> in.skipBytes();
+                default -> in.readNull();
+            }
+        }
+    }
+
+    private static void put(Vars vars, Variables.Variable v, long value) {
+        if (v == null) {
+            return;
+        }
+        if (v.slot() == Variables.Slot.OBJECT) {
+            vars.objects[v.index()] = value;
+        } else {
+            vars.longs[v.index()] = value;
+        }
+    }
+
+    private static void putDouble(Vars vars, Variables.Variable v, double value) {
+        if (v == null) {
+            return;
+        }
+        if (v.slot() == Variables.Slot.OBJECT) {
+            vars.objects[v.index()] = value;
+        } else {
+            vars.doubles[v.index()] = value;
         }
     }
 

@@ -228,8 +228,8 @@ public final class Expressions {
                     case DOUBLE -> node.d(vars);
                     case STRING -> node.o(vars);
                 };
-            } catch (ArithmeticException e) {
-                throw new EvalException(e.getMessage(), e);
+            } catch (ArithmeticException | NullPointerException e) {
+                throw new EvalException(noValue(e), e);
             }
         }
 
@@ -237,8 +237,8 @@ public final class Expressions {
         public boolean evalBool(Vars vars) {
             try {
                 return node.b(vars);
-            } catch (ArithmeticException e) {
-                throw new EvalException(e.getMessage(), e);
+            } catch (ArithmeticException | NullPointerException e) {
+                throw new EvalException(noValue(e), e);
             }
         }
 
@@ -246,8 +246,8 @@ public final class Expressions {
         public long evalLong(Vars vars) {
             try {
                 return node.l(vars);
-            } catch (ArithmeticException e) {
-                throw new EvalException(e.getMessage(), e);
+            } catch (ArithmeticException | NullPointerException e) {
+                throw new EvalException(noValue(e), e);
             }
         }
 
@@ -260,10 +260,16 @@ public final class Expressions {
                     case BOOL -> node.b(vars) ? 1.0 : 0.0;
                     case STRING -> throw new EvalException("expected a number, found a string");
                 };
-            } catch (ArithmeticException e) {
-                throw new EvalException(e.getMessage(), e);
+            } catch (ArithmeticException | NullPointerException e) {
+                throw new EvalException(noValue(e), e);
             }
         }
+    }
+
+    private static String noValue(RuntimeException e) {
+        return e instanceof NullPointerException
+                ? "a null value where a string is needed"
+                : e.getMessage();
     }
 
     /** A construct the fast path does not cover: the whole expression goes to CEL's interpreter. */
@@ -339,6 +345,9 @@ public final class Expressions {
 
     private ValueType typeOf(CelAbstractSyntaxTree ast, CelExpr e) throws Unsupported {
         CelType t = ast.getType(e.id()).orElse(null);
+        if (t instanceof NullableType nullable && ValueType.of(nullable) == ValueType.STRING) {
+            return ValueType.STRING; // a string node's value may be null: see ident()
+        }
         if (t == null || t instanceof NullableType) {
             throw new Unsupported();
         }
@@ -350,6 +359,10 @@ public final class Expressions {
     }
 
     private Node translate(CelAbstractSyntaxTree ast, CelExpr e) throws Unsupported {
+        if (e.getKind() == CelExpr.ExprKind.Kind.CONSTANT
+                && e.constant().getKind() == CelConstant.Kind.NULL_VALUE) {
+            return NULL;
+        }
         ValueType type = typeOf(ast, e);
         switch (e.getKind()) {
             case CONSTANT:
@@ -406,9 +419,19 @@ public final class Expressions {
         }
     }
 
+    /** CEL's {@code null}: only compared with {@code ==} and {@code !=} on the fast path. */
+    private static final Node NULL =
+            new S() {
+                Object o(Vars v) {
+                    return null;
+                }
+            };
+
     private Node ident(String name, ValueType type) throws Unsupported {
         Variables.Variable var = variables.get(name);
-        if (var == null || var.nullable() || var.type() != type) {
+        if (var == null || var.type() != type || (var.nullable() && type != ValueType.STRING)) {
+            // A nullable string is a string node that may give null: every operation but == and
+            // != then fails as CEL's does (see Fast); other nullable types go to the interpreter.
             throw new Unsupported();
         }
         int i = var.index();
@@ -790,7 +813,7 @@ public final class Expressions {
                 if (t == ValueType.STRING) {
                     return new S() {
                         Object o(Vars v) {
-                            return (String) a.o(v) + b.o(v);
+                            return ((String) a.o(v)).concat((String) b.o(v));
                         }
                     };
                 }
@@ -912,7 +935,7 @@ public final class Expressions {
             default:
                 return new B() {
                     boolean b(Vars v) {
-                        return a.o(v).equals(b.o(v)) != negate;
+                        return java.util.Objects.equals(a.o(v), b.o(v)) != negate;
                     }
                 };
         }

@@ -2,7 +2,6 @@ package dev.streamscore.pipeline.features;
 
 import dev.streamscore.pipeline.expr.EvalException;
 import dev.streamscore.pipeline.expr.Expr;
-import dev.streamscore.pipeline.expr.ValueType;
 import dev.streamscore.pipeline.expr.Variables;
 import dev.streamscore.pipeline.expr.Vars;
 import java.util.Arrays;
@@ -35,6 +34,14 @@ import java.util.Set;
  */
 public final class FeatureEngine {
 
+    private static final int COUNT = Aggregate.Kind.COUNT.ordinal();
+    private static final int SUM = Aggregate.Kind.SUM.ordinal();
+    private static final int AVG = Aggregate.Kind.AVG.ordinal();
+    private static final int MIN = Aggregate.Kind.MIN.ordinal();
+    private static final int MAX = Aggregate.Kind.MAX.ordinal();
+    private static final int DISTINCT = Aggregate.Kind.DISTINCT.ordinal();
+    private static final int FIRST = Aggregate.Kind.FIRST.ordinal();
+
     private final Aggregate[] aggregates;
     private final Variables.Variable[] aggregateVars;
     private final String[] featureNames;
@@ -43,22 +50,44 @@ public final class FeatureEngine {
     private final Expr[] checks;
     private final Vars vars;
     private final long retentionMillis;
+    private final long longestWindow;
     private final int maxEventsPerKey;
+    private final StateLayout layout;
 
-    // Scratch, per aggregate.
+    // Per aggregate, read once: its kind's ordinal, window, column, default.
+    private final int n;
+    private final int[] kind;
+    private final long[] window;
+    private final int[] col;
+    private final Object[] defaults;
+
+    /** The windowed aggregates, longest window first. */
+    private final int[] windowed;
+
+    /** The windowed counts of every event (no column), and the other windowed aggregates. */
+    private final int[] windowedCounts;
+
+    private final int[] windowedScan;
+
+    // Per column: the value and condition that fill it, and the current event's value.
+    private final Expr[] colValue;
+    private final Expr[] colWhere;
+    private final String[] colSubject;
     private final double[] curNum;
     private final Object[] curObj;
+
+    // Scratch, per aggregate.
     private final double[] count;
     private final double[] sum;
     private final double[] min;
     private final double[] max;
     private final Object[] first;
     private final Object[] last;
-    private final long[] firstTime;
-    private final long[] lastTime;
     private final boolean[] seenFirst;
     private final boolean[] seenLast;
-    private final Set<Object>[] distinct;
+    private final Object[][] distinctSeen;
+    private final int[] distinctSize;
+    private final Set<Object>[] distinctMore;
 
     private long droppedOverLimit;
     private long lateBeyondHistory;
@@ -88,28 +117,65 @@ public final class FeatureEngine {
         this.checkSources = checks.stream().map(Expr::source).toList();
         this.vars = vars;
         this.maxEventsPerKey = maxEventsPerKey;
+        this.layout = StateLayout.of(aggregates);
+        n = this.aggregates.length;
+        kind = new int[n];
+        window = new long[n];
+        col = new int[n];
+        defaults = new Object[n];
         long longest = 0;
-        for (Aggregate a : aggregates) {
-            longest = Math.max(longest, a.windowMillis());
+        List<Integer> windowedList = new java.util.ArrayList<>();
+        for (int a = 0; a < n; a++) {
+            Aggregate agg = this.aggregates[a];
+            kind[a] = agg.kind().ordinal();
+            window[a] = agg.windowMillis();
+            col[a] = layout.columnOf(a);
+            defaults[a] = agg.defaultValue();
+            longest = Math.max(longest, agg.windowMillis());
+            if (agg.windowed()) {
+                windowedList.add(a);
+            }
         }
+        windowedList.sort((x, y) -> Long.compare(window[y], window[x]));
+        windowed = windowedList.stream().mapToInt(Integer::intValue).toArray();
+        // A windowed count of every event needs no pass: two binary searches give it.
+        windowedCounts =
+                windowedList.stream().filter(a -> col[a] < 0).mapToInt(Integer::intValue).toArray();
+        windowedScan =
+                windowedList.stream()
+                        .filter(a -> col[a] >= 0)
+                        .mapToInt(Integer::intValue)
+                        .toArray();
+        this.longestWindow = longest;
         this.retentionMillis = longest + Math.max(longest, 3_600_000L);
-        int n = this.aggregates.length;
-        curNum = new double[n];
-        curObj = new Object[n];
+        int columns = layout.columns();
+        colValue = new Expr[columns];
+        colWhere = new Expr[columns];
+        colSubject = new String[columns];
+        curNum = new double[columns];
+        curObj = new Object[columns];
+        for (int a = 0; a < n; a++) {
+            int c = col[a];
+            if (c >= 0 && colSubject[c] == null) {
+                colValue[c] = this.aggregates[a].value();
+                colWhere[c] = this.aggregates[a].where();
+                colSubject[c] = this.aggregates[a].name();
+            }
+        }
         count = new double[n];
         sum = new double[n];
         min = new double[n];
         max = new double[n];
         first = new Object[n];
         last = new Object[n];
-        firstTime = new long[n];
-        lastTime = new long[n];
         seenFirst = new boolean[n];
         seenLast = new boolean[n];
-        distinct = new Set[n];
+        distinctSeen = new Object[n][];
+        distinctSize = new int[n];
+        distinctMore = new Set[n];
         for (int a = 0; a < n; a++) {
-            if (this.aggregates[a].kind() == Aggregate.Kind.DISTINCT) {
-                distinct[a] = new HashSet<>();
+            if (kind[a] == DISTINCT) {
+                distinctSeen[a] = new Object[32];
             }
         }
     }
@@ -119,14 +185,19 @@ public final class FeatureEngine {
         return vars;
     }
 
+    /** Which values a key's ring keeps. */
+    public StateLayout layout() {
+        return layout;
+    }
+
     /** A state for a key not seen before. */
     public KeyState newState() {
-        KeyState s = new KeyState(aggregates.length);
-        for (int a = 0; a < aggregates.length; a++) {
-            if (aggregates[a].kind().numeric()) {
-                s.num[a] = new double[0];
+        KeyState s = new KeyState(n, layout.columns());
+        for (int c = 0; c < layout.columns(); c++) {
+            if (layout.numeric(c)) {
+                s.num[c] = new double[0];
             } else {
-                s.obj[a] = new Object[0];
+                s.obj[c] = new Object[0];
             }
         }
         return s;
@@ -147,7 +218,11 @@ public final class FeatureEngine {
         return droppedOverLimit;
     }
 
-    /** Events scored later than an event of their key that had already left the ring. */
+    /**
+     * Events scored with windows that miss events which had already left their key's ring: events
+     * later than the ring keeps (more than the longest window behind the key's newest), or behind
+     * events dropped over {@code maxEventsPerKey}.
+     */
     public long lateBeyondHistory() {
         return lateBeyondHistory;
     }
@@ -212,41 +287,33 @@ public final class FeatureEngine {
         return row;
     }
 
-    /** Each aggregate's value of the current event (from its fields alone), or its exclusion. */
+    /** Each column's value of the current event (from its fields alone), or its exclusion. */
     private void eventValues() throws FeatureException {
-        for (int a = 0; a < aggregates.length; a++) {
-            Aggregate agg = aggregates[a];
+        for (int c = 0; c < curNum.length; c++) {
             try {
-                boolean included = agg.where() == null || agg.where().evalBool(vars);
-                if (agg.kind() == Aggregate.Kind.COUNT) {
-                    curNum[a] = included ? 1.0 : Double.NaN;
-                } else if (agg.kind().numeric()) {
-                    double v = Double.NaN;
-                    if (included) {
-                        Object o = agg.value().eval(vars);
-                        if (o != null) {
-                            v = o instanceof Long l ? l : ((Number) o).doubleValue();
-                            if (!Double.isFinite(v)) {
-                                throw new FeatureException(
-                                        "aggregate " + agg.name(),
-                                        "aggregate "
-                                                + agg.name()
-                                                + ": its value is "
-                                                + v
-                                                + ", not a finite number: "
-                                                + agg.value().source());
-                            }
-                        }
-                    }
-                    curNum[a] = v;
+                // A condition with no value (a null) leaves the event out, as a false one does.
+                boolean included =
+                        colWhere[c] == null || Boolean.TRUE.equals(colWhere[c].eval(vars));
+                Object o = !included ? null : colValue[c] == null ? 1L : colValue[c].eval(vars);
+                if (o instanceof Double d && !Double.isFinite(d)) {
+                    throw new FeatureException(
+                            "aggregate " + colSubject[c],
+                            "aggregate "
+                                    + colSubject[c]
+                                    + ": its value is "
+                                    + d
+                                    + ", not a finite number: "
+                                    + colValue[c].source());
+                }
+                if (layout.numeric(c)) {
+                    curNum[c] = o == null ? Double.NaN : ((Number) o).doubleValue();
                 } else {
-                    Object o = included ? agg.value().eval(vars) : null;
-                    curObj[a] = o == null ? KeyState.EXCLUDED : o;
+                    curObj[c] = o == null ? KeyState.EXCLUDED : o;
                 }
             } catch (EvalException e) {
                 throw new FeatureException(
-                        "aggregate " + agg.name(),
-                        "aggregate " + agg.name() + " has no value: " + e.getMessage(),
+                        "aggregate " + colSubject[c],
+                        "aggregate " + colSubject[c] + " has no value: " + e.getMessage(),
                         e);
             }
         }
@@ -268,7 +335,6 @@ public final class FeatureEngine {
     }
 
     private void aggregate(KeyState s, long t, int p) {
-        int n = aggregates.length;
         for (int a = 0; a < n; a++) {
             count[a] = 0;
             sum[a] = 0;
@@ -276,196 +342,322 @@ public final class FeatureEngine {
             max[a] = Double.NEGATIVE_INFINITY;
             seenFirst[a] = false;
             seenLast[a] = false;
-            if (distinct[a] != null) {
-                distinct[a].clear();
+            distinctSize[a] = 0;
+            if (distinctMore[a] != null) {
+                distinctMore[a] = null;
             }
         }
-        if (t < s.evictedUntil) {
+        if (t < s.evictedUntil || t - longestWindow < s.evictedUntil) {
             lateBeyondHistory++;
         }
-        // One pass back from the newest event at or before t, while any aggregate still looks.
-        for (int i = p; i >= 0; i--) {
-            long ti = s.times[i];
-            boolean any = false;
-            for (int a = 0; a < n; a++) {
-                Aggregate agg = aggregates[a];
-                if (agg.windowed() ? ti > t - agg.windowMillis() : scansRing(agg.kind())) {
-                    any = true;
-                    include(s, a, i, ti);
-                }
+        for (int a : windowedCounts) {
+            count[a] = p + 1 - firstAfter(s, t - window[a], p + 1);
+        }
+        // The other windowed aggregates: one pass back from the newest event at or before t,
+        // each aggregate until its window ends (the longest first, so the pass ends with it).
+        int[] scan = windowedScan;
+        int active = scan.length;
+        for (int i = p; i >= 0 && active > 0; i--) {
+            long age = t - s.times[i];
+            while (active > 0 && age >= window[scan[active - 1]]) {
+                active--; // the shortest window still looking has ended
             }
-            if (!any) {
-                break;
+            for (int w = 0; w < active; w++) {
+                int a = scan[w];
+                int c = col[a];
+                if (kind[a] <= MAX) {
+                    includeNumber(a, s.num[c][i]);
+                } else {
+                    includeObject(a, s.obj[c][i]);
+                }
             }
         }
         for (int a = 0; a < n; a++) {
-            Aggregate agg = aggregates[a];
-            Object value = agg.windowed() ? windowed(a, agg) : wholeHistory(s, a, agg, t, p);
-            aggregateVars[a].set(vars, value);
+            if (window[a] > 0) {
+                setWindowed(a);
+            } else {
+                setWholeHistory(s, a, t, p);
+            }
         }
     }
 
-    private static boolean scansRing(Aggregate.Kind kind) {
-        return !(kind == Aggregate.Kind.COUNT
-                || kind == Aggregate.Kind.SUM
-                || kind == Aggregate.Kind.AVG);
+    /** The first index below {@code end} whose time is above {@code after}. */
+    private static int firstAfter(KeyState s, long after, int end) {
+        int lo = 0;
+        int hi = end;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (s.times[mid] <= after) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
-    private void include(KeyState s, int a, int i, long ti) {
-        if (aggregates[a].kind().numeric()) {
-            double v = s.num[a][i];
+    private void includeNumber(int a, double v) {
+        if (v != v) {
+            return; // NaN: not counted
+        }
+        count[a]++;
+        sum[a] += v;
+        if (v < min[a]) {
+            min[a] = v;
+        }
+        if (v > max[a]) {
+            max[a] = v;
+        }
+    }
+
+    private void includeObject(int a, Object v) {
+        if (v == KeyState.EXCLUDED) {
+            return;
+        }
+        count[a]++;
+        if (kind[a] == DISTINCT) {
+            addDistinct(a, v);
+        } else {
+            if (!seenLast[a]) {
+                seenLast[a] = true; // the first met going back is the latest
+                last[a] = v;
+            }
+            seenFirst[a] = true; // the last met going back is the earliest
+            first[a] = v;
+        }
+    }
+
+    private void include(KeyState s, int a, int i) {
+        int c = col[a];
+        int k = kind[a];
+        if (c < 0) {
+            count[a]++;
+            return;
+        }
+        if (k <= MAX) {
+            double v = s.num[c][i];
             if (Double.isNaN(v)) {
                 return;
             }
             count[a]++;
             sum[a] += v;
-            min[a] = Math.min(min[a], v);
-            max[a] = Math.max(max[a], v);
+            if (v < min[a]) {
+                min[a] = v;
+            }
+            if (v > max[a]) {
+                max[a] = v;
+            }
+            return;
+        }
+        Object v = s.obj[c][i];
+        if (v == KeyState.EXCLUDED) {
+            return;
+        }
+        count[a]++;
+        if (k == DISTINCT) {
+            addDistinct(a, v);
         } else {
-            Object v = s.obj[a][i];
-            if (v == KeyState.EXCLUDED) {
-                return;
-            }
-            count[a]++;
-            if (distinct[a] != null) {
-                distinct[a].add(v);
-            }
             if (!seenLast[a]) {
                 seenLast[a] = true; // the first met going back is the latest
                 last[a] = v;
-                lastTime[a] = ti;
             }
             seenFirst[a] = true; // the last met going back is the earliest
             first[a] = v;
-            firstTime[a] = ti;
         }
     }
 
-    private Object windowed(int a, Aggregate agg) {
-        return switch (agg.kind()) {
-            case COUNT -> (long) count[a];
-            case SUM -> sum[a];
-            case AVG -> count[a] > 0 ? sum[a] / count[a] : agg.defaultValue();
-            case MIN -> count[a] > 0 ? min[a] : agg.defaultValue();
-            case MAX -> count[a] > 0 ? max[a] : agg.defaultValue();
-            case DISTINCT -> (long) distinct[a].size();
-            case FIRST -> seenFirst[a] ? first[a] : agg.defaultValue();
-            case LAST -> seenLast[a] ? last[a] : agg.defaultValue();
-        };
+    private void addDistinct(int a, Object v) {
+        if (distinctMore[a] != null) {
+            distinctMore[a].add(v);
+            return;
+        }
+        Object[] seen = distinctSeen[a];
+        int size = distinctSize[a];
+        for (int j = 0; j < size; j++) {
+            Object x = seen[j];
+            if (x == v || x.equals(v)) {
+                return;
+            }
+        }
+        if (size == seen.length) {
+            Set<Object> more = new HashSet<>(Arrays.asList(seen));
+            more.add(v);
+            distinctMore[a] = more;
+            return;
+        }
+        seen[size] = v;
+        distinctSize[a] = size + 1;
     }
 
-    private Object wholeHistory(KeyState s, int a, Aggregate agg, long t, int p) {
-        switch (agg.kind()) {
-            case COUNT:
-            case SUM:
-            case AVG:
-                {
-                    // Running values over every event, less the ring's events later than t.
-                    double laterCount = 0;
-                    double laterSum = 0;
-                    double[] col = s.num[a];
-                    for (int i = p + 1; i < s.size; i++) {
-                        if (!Double.isNaN(col[i])) {
-                            laterCount++;
-                            laterSum += col[i];
-                        }
-                    }
-                    double c = s.runCount[a] - laterCount;
-                    if (agg.kind() == Aggregate.Kind.COUNT) {
-                        return (long) c;
-                    }
-                    if (agg.kind() == Aggregate.Kind.SUM) {
-                        return laterCount == 0 ? s.runSum[a] : s.runSum[a] - laterSum;
-                    }
-                    if (c <= 0) {
-                        return agg.defaultValue();
-                    }
-                    return laterCount == 0
-                            ? s.runMean[a]
-                            : (s.runMean[a] * s.runCount[a] - laterSum) / c;
-                }
-            case MIN:
-            case MAX:
-                {
-                    double ev = s.evNum[a];
-                    boolean any = count[a] > 0 || !Double.isNaN(ev);
-                    if (!any) {
-                        return agg.defaultValue();
-                    }
-                    double v = agg.kind() == Aggregate.Kind.MIN ? min[a] : max[a];
-                    if (!Double.isNaN(ev)) {
-                        v = agg.kind() == Aggregate.Kind.MIN ? Math.min(v, ev) : Math.max(v, ev);
-                    }
-                    return v;
-                }
-            case DISTINCT:
-                {
-                    Set<Object> ev = s.evDistinct[a];
-                    long n = distinct[a].size();
-                    if (ev != null) {
-                        for (Object v : ev) {
-                            if (!distinct[a].contains(v)) {
-                                n++;
-                            }
-                        }
-                    }
-                    return n;
-                }
-            case FIRST:
-                {
-                    boolean evicted = s.evTime[a] != Long.MIN_VALUE && s.evTime[a] <= t;
-                    if (evicted && (!seenFirst[a] || s.evTime[a] <= firstTime[a])) {
-                        return s.evObj[a];
-                    }
-                    return seenFirst[a] ? first[a] : agg.defaultValue();
-                }
-            default: // LAST
-                {
-                    if (seenLast[a]) {
-                        return last[a];
-                    }
-                    boolean evicted = s.evTime[a] != Long.MIN_VALUE && s.evTime[a] <= t;
-                    return evicted ? s.evObj[a] : agg.defaultValue();
-                }
+    private int distinctCount(int a) {
+        return distinctMore[a] != null ? distinctMore[a].size() : distinctSize[a];
+    }
+
+    private boolean distinctContains(int a, Object v) {
+        if (distinctMore[a] != null) {
+            return distinctMore[a].contains(v);
         }
+        for (int j = 0; j < distinctSize[a]; j++) {
+            if (distinctSeen[a][j].equals(v)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void setWindowed(int a) {
+        Variables.Variable v = aggregateVars[a];
+        int k = kind[a];
+        if (k == COUNT) {
+            vars.longs[v.index()] = (long) count[a];
+        } else if (k == SUM) {
+            vars.doubles[v.index()] = sum[a];
+        } else if (k == AVG) {
+            setDouble(a, count[a] > 0 ? sum[a] / count[a] : Double.NaN);
+        } else if (k == MIN) {
+            setDouble(a, count[a] > 0 ? min[a] : Double.NaN);
+        } else if (k == MAX) {
+            setDouble(a, count[a] > 0 ? max[a] : Double.NaN);
+        } else if (k == DISTINCT) {
+            vars.longs[v.index()] = distinctCount(a);
+        } else if (k == FIRST) {
+            v.set(vars, seenFirst[a] ? first[a] : defaults[a]);
+        } else {
+            v.set(vars, seenLast[a] ? last[a] : defaults[a]);
+        }
+    }
+
+    /** A double aggregate's value, or its default when NaN (over no events). */
+    private void setDouble(int a, double value) {
+        vars.doubles[aggregateVars[a].index()] =
+                Double.isNaN(value) ? ((Number) defaults[a]).doubleValue() : value;
+    }
+
+    private void setWholeHistory(KeyState s, int a, long t, int p) {
+        Variables.Variable v = aggregateVars[a];
+        int k = kind[a];
+        int c = col[a];
+        if (k == COUNT || k == SUM || k == AVG) {
+            // Running values over every event, less the ring's events later than t.
+            double laterCount = 0;
+            double laterSum = 0;
+            for (int i = p + 1; i < s.size; i++) {
+                double x = c < 0 ? 1.0 : s.num[c][i];
+                if (!Double.isNaN(x)) {
+                    laterCount++;
+                    laterSum += x;
+                }
+            }
+            double total = s.runCount[a] - laterCount;
+            if (k == COUNT) {
+                vars.longs[v.index()] = (long) total;
+            } else if (k == SUM) {
+                vars.doubles[v.index()] = laterCount == 0 ? s.runSum[a] : s.runSum[a] - laterSum;
+            } else if (total <= 0) {
+                setDouble(a, Double.NaN);
+            } else {
+                setDouble(
+                        a,
+                        laterCount == 0
+                                ? s.runMean[a]
+                                : (s.runMean[a] * s.runCount[a] - laterSum) / total);
+            }
+            return;
+        }
+        if (k == MIN || k == MAX) {
+            for (int i = p; i >= 0; i--) {
+                include(s, a, i);
+            }
+            double ev = s.evNum[a];
+            if (count[a] == 0 && Double.isNaN(ev)) {
+                setDouble(a, Double.NaN);
+                return;
+            }
+            double value = k == MIN ? min[a] : max[a];
+            if (!Double.isNaN(ev)) {
+                value = k == MIN ? Math.min(value, ev) : Math.max(value, ev);
+            }
+            vars.doubles[v.index()] = value;
+            return;
+        }
+        if (k == DISTINCT) {
+            for (int i = p; i >= 0; i--) {
+                include(s, a, i);
+            }
+            long distinct = distinctCount(a);
+            Set<Object> ev = s.evDistinct[a];
+            if (ev != null) {
+                for (Object x : ev) {
+                    if (!distinctContains(a, x)) {
+                        distinct++;
+                    }
+                }
+            }
+            vars.longs[v.index()] = distinct;
+            return;
+        }
+        Object[] values = s.obj[c];
+        boolean evicted = s.evTime[a] != Long.MIN_VALUE && s.evTime[a] <= t;
+        if (k == FIRST) {
+            // The earliest: the ring's first counted event at or before t, or what left the ring
+            // if it is no later.
+            for (int i = 0; i <= p; i++) {
+                if (values[i] != KeyState.EXCLUDED) {
+                    v.set(vars, evicted && s.evTime[a] <= s.times[i] ? s.evObj[a] : values[i]);
+                    return;
+                }
+            }
+            v.set(vars, evicted ? s.evObj[a] : defaults[a]);
+            return;
+        }
+        // LAST: the latest counted event at or before t in the ring, else what left it.
+        for (int i = p; i >= 0; i--) {
+            if (values[i] != KeyState.EXCLUDED) {
+                v.set(vars, values[i]);
+                return;
+            }
+        }
+        v.set(vars, evicted ? s.evObj[a] : defaults[a]);
     }
 
     private void update(KeyState s, long t, int p) {
-        int n = aggregates.length;
         s.received++;
         s.newest = Math.max(s.newest, t);
         for (int a = 0; a < n; a++) {
-            Aggregate agg = aggregates[a];
-            if (!agg.windowed() && agg.kind().numeric() && !Double.isNaN(curNum[a])) {
-                double x = curNum[a];
-                s.runCount[a]++;
-                s.runSum[a] += x;
-                s.runMean[a] += (x - s.runMean[a]) / s.runCount[a];
+            int k = kind[a];
+            if (window[a] == 0 && (k == COUNT || k == SUM || k == AVG)) {
+                double x = col[a] < 0 ? 1.0 : curNum[col[a]];
+                if (!Double.isNaN(x)) {
+                    s.runCount[a]++;
+                    s.runSum[a] += x;
+                    s.runMean[a] += (x - s.runMean[a]) / s.runCount[a];
+                }
             }
         }
+        int columns = layout.columns();
         // Insert after every event at or before t: the ring stays in (time, arrival) order.
         int at = p + 1;
         if (s.size == s.times.length) {
             int capacity = Math.max(4, s.size * 2);
             s.times = Arrays.copyOf(s.times, capacity);
-            for (int a = 0; a < n; a++) {
-                if (aggregates[a].kind().numeric()) {
-                    s.num[a] = Arrays.copyOf(s.num[a], capacity);
+            for (int c = 0; c < columns; c++) {
+                if (layout.numeric(c)) {
+                    s.num[c] = Arrays.copyOf(s.num[c], capacity);
                 } else {
-                    s.obj[a] = Arrays.copyOf(s.obj[a], capacity);
+                    s.obj[c] = Arrays.copyOf(s.obj[c], capacity);
                 }
             }
         }
         int tail = s.size - at;
         System.arraycopy(s.times, at, s.times, at + 1, tail);
         s.times[at] = t;
-        for (int a = 0; a < n; a++) {
-            if (aggregates[a].kind().numeric()) {
-                System.arraycopy(s.num[a], at, s.num[a], at + 1, tail);
-                s.num[a][at] = curNum[a];
+        for (int c = 0; c < columns; c++) {
+            if (layout.numeric(c)) {
+                System.arraycopy(s.num[c], at, s.num[c], at + 1, tail);
+                s.num[c][at] = curNum[c];
             } else {
-                System.arraycopy(s.obj[a], at, s.obj[a], at + 1, tail);
-                s.obj[a][at] = curObj[a];
+                System.arraycopy(s.obj[c], at, s.obj[c], at + 1, tail);
+                s.obj[c][at] = curObj[c];
             }
         }
         s.size++;
@@ -486,74 +678,55 @@ public final class FeatureEngine {
         if (k == 0) {
             return;
         }
-        int n = aggregates.length;
         for (int i = 0; i < k; i++) {
             long ti = s.times[i];
             s.evictedUntil = Math.max(s.evictedUntil, ti);
             for (int a = 0; a < n; a++) {
-                Aggregate agg = aggregates[a];
-                if (agg.windowed() || !scansRing(agg.kind())) {
+                int kd = kind[a];
+                if (window[a] > 0 || kd == COUNT || kd == SUM || kd == AVG) {
                     continue;
                 }
-                if (agg.kind().numeric()) {
-                    double v = s.num[a][i];
+                int c = col[a];
+                if (kd == MIN || kd == MAX) {
+                    double v = s.num[c][i];
                     if (Double.isNaN(v)) {
                         continue;
                     }
                     double ev = s.evNum[a];
                     s.evNum[a] =
-                            Double.isNaN(ev)
-                                    ? v
-                                    : agg.kind() == Aggregate.Kind.MIN
-                                            ? Math.min(ev, v)
-                                            : Math.max(ev, v);
-                } else {
-                    Object v = s.obj[a][i];
-                    if (v == KeyState.EXCLUDED) {
-                        continue;
+                            Double.isNaN(ev) ? v : kd == MIN ? Math.min(ev, v) : Math.max(ev, v);
+                    continue;
+                }
+                Object v = s.obj[c][i];
+                if (v == KeyState.EXCLUDED) {
+                    continue;
+                }
+                if (kd == DISTINCT) {
+                    Set<Object> set = s.evictedDistinct(a);
+                    if (set.size() < KeyState.MAX_EVICTED_DISTINCT) {
+                        set.add(v);
                     }
-                    switch (agg.kind()) {
-                        case DISTINCT -> {
-                            Set<Object> set = s.evictedDistinct(a);
-                            if (set.size() < KeyState.MAX_EVICTED_DISTINCT) {
-                                set.add(v);
-                            }
-                        }
-                        case FIRST -> {
-                            if (s.evTime[a] == Long.MIN_VALUE || ti < s.evTime[a]) {
-                                s.evTime[a] = ti;
-                                s.evObj[a] = v;
-                            }
-                        }
-                        default -> { // LAST: the latest, the later evicted of equal times
-                            if (s.evTime[a] == Long.MIN_VALUE || ti >= s.evTime[a]) {
-                                s.evTime[a] = ti;
-                                s.evObj[a] = v;
-                            }
-                        }
+                } else if (kd == FIRST) {
+                    if (s.evTime[a] == Long.MIN_VALUE || ti < s.evTime[a]) {
+                        s.evTime[a] = ti;
+                        s.evObj[a] = v;
                     }
+                } else if (s.evTime[a] == Long.MIN_VALUE || ti >= s.evTime[a]) {
+                    s.evTime[a] = ti; // LAST: the latest, the later evicted of equal times
+                    s.evObj[a] = v;
                 }
             }
         }
         int keep = s.size - k;
         System.arraycopy(s.times, k, s.times, 0, keep);
-        for (int a = 0; a < n; a++) {
-            if (aggregates[a].kind().numeric()) {
-                System.arraycopy(s.num[a], k, s.num[a], 0, keep);
+        for (int c = 0; c < layout.columns(); c++) {
+            if (layout.numeric(c)) {
+                System.arraycopy(s.num[c], k, s.num[c], 0, keep);
             } else {
-                System.arraycopy(s.obj[a], k, s.obj[a], 0, keep);
-                Arrays.fill(s.obj[a], keep, s.size, null);
+                System.arraycopy(s.obj[c], k, s.obj[c], 0, keep);
+                Arrays.fill(s.obj[c], keep, s.size, null);
             }
         }
         s.size = keep;
-    }
-
-    /** The type an aggregate's value has for feature expressions. */
-    static ValueType typeOf(Aggregate.Kind kind, ValueType valueType) {
-        return switch (kind) {
-            case COUNT, DISTINCT -> ValueType.INT;
-            case SUM, AVG, MIN, MAX -> ValueType.DOUBLE;
-            case FIRST, LAST -> valueType;
-        };
     }
 }

@@ -59,7 +59,7 @@ public final class KeyState {
     long spilledUntil;
 
     @SuppressWarnings("unchecked")
-    KeyState(int aggregates) {
+    KeyState(int aggregates, int columns) {
         runCount = new double[aggregates];
         runSum = new double[aggregates];
         runMean = new double[aggregates];
@@ -69,8 +69,8 @@ public final class KeyState {
         evTime = new long[aggregates];
         Arrays.fill(evTime, Long.MIN_VALUE);
         evDistinct = new Set[aggregates];
-        num = new double[aggregates][];
-        obj = new Object[aggregates][];
+        num = new double[columns][];
+        obj = new Object[columns][];
     }
 
     /** Events of this key received so far (re-sends not counted). */

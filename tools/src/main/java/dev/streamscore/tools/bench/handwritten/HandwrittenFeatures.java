@@ -25,7 +25,7 @@ public final class HandwrittenFeatures {
                                         new TransactionDecoder(
                                                 config.maxRecordBytes(), config.maxClockSkew()))
                                 .uid("decode-validate")
-                                .name("decode + validate (hand-written)");
+                                .name("decode + validate");
                 SingleOutputStreamOperator<PipelineEvent> enriched =
                         valid.keyBy(t -> t.transaction.getCardId(), Types.STRING)
                                 .transform(
