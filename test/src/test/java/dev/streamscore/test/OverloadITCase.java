@@ -152,7 +152,7 @@ class OverloadITCase {
 
     private static String sourceVertex(FlinkRestClient rest, String jobId) throws Exception {
         for (JsonNode vertex : rest.get("jobs/" + jobId).path("vertices")) {
-            if (vertex.path("name").asText().contains("kafka: transactions")) {
+            if (vertex.path("name").asText().contains("kafka: input")) {
                 return vertex.path("id").asText();
             }
         }
