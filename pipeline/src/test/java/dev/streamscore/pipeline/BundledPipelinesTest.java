@@ -24,6 +24,16 @@ class BundledPipelinesTest {
         assertThat(p.modelDescriptor().features()).isEqualTo(p.featureNames());
         assertThat(p.keyField()).isEqualTo("card_id");
         assertThat(p.outputSchema().getFullName()).isEqualTo("dev.streamscore.schemas.FraudScore");
+        // The file's schemas are the very ones the demo, the probe and consumers compile against:
+        // the same fingerprint, which single-object encoding writes in every record's header.
+        assertThat(org.apache.avro.SchemaNormalization.parsingFingerprint64(p.inputSchema()))
+                .isEqualTo(
+                        org.apache.avro.SchemaNormalization.parsingFingerprint64(
+                                dev.streamscore.schemas.Transaction.getClassSchema()));
+        assertThat(org.apache.avro.SchemaNormalization.parsingFingerprint64(p.outputSchema()))
+                .isEqualTo(
+                        org.apache.avro.SchemaNormalization.parsingFingerprint64(
+                                dev.streamscore.schemas.FraudScore.getClassSchema()));
         assertThat(p.deadLetterTopic()).isEqualTo("transactions-dead-letter");
         // Every feature and aggregate expression of the card-fraud file runs on the fast path.
         Pipeline.Compiled c = p.newEngine(1024);
