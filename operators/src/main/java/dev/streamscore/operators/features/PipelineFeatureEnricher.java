@@ -24,7 +24,6 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.runtime.state.StateSnapshotContext;
-import org.apache.flink.runtime.state.heap.HeapKeyedStateBackend;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
@@ -243,8 +242,8 @@ public class PipelineFeatureEnricher extends AbstractStreamOperator<PipelineEven
                         spills.inc();
                     };
         }
-        boolean heap = getKeyedStateBackend() instanceof HeapKeyedStateBackend;
-        // On the heap backend the state is bytes too: the front still saves the decoding.
+        // On the heap backend too: the state is bytes there as well, so the front saves the
+        // decoding.
         front = frontKeys == 0 ? null : new Front(frontKeys);
         unwritten = new LinkedHashMap<>();
         duplicates = getMetricGroup().counter(DUPLICATES_RESENT);
@@ -259,9 +258,6 @@ public class PipelineFeatureEnricher extends AbstractStreamOperator<PipelineEven
         FeatureEngine e = engine;
         getMetricGroup().gauge(EVENTS_DROPPED_OVER_LIMIT, e::droppedOverLimit);
         getMetricGroup().gauge(LATE_BEYOND_HISTORY, e::lateBeyondHistory);
-        if (heap) {
-            LOG.debug("key state on the heap backend, front of {} keys", frontKeys);
-        }
     }
 
     @Override

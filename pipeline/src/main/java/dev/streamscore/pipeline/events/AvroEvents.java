@@ -1,6 +1,7 @@
 package dev.streamscore.pipeline.events;
 
 import dev.streamscore.schemas.serde.AvroReaderLimits;
+import dev.streamscore.schemas.serde.SingleObjectCodec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -66,7 +67,7 @@ public final class AvroEvents {
         } catch (BadHeaderException e) {
             throw new DecodeException(
                     "expected Avro single-object header C3 01 + 8-byte fingerprint, found "
-                            + headerHex(bytes)
+                            + SingleObjectCodec.headerHex(bytes)
                             + " ("
                             + bytes.length
                             + " bytes)",
@@ -74,7 +75,7 @@ public final class AvroEvents {
         } catch (MissingSchemaException e) {
             throw new DecodeException(
                     "writer schema fingerprint "
-                            + headerHex(bytes)
+                            + SingleObjectCodec.headerHex(bytes)
                             + " is not "
                             + schema.getFullName()
                             + " or a version of it this pipeline knows",
@@ -125,16 +126,5 @@ public final class AvroEvents {
             throw new IllegalStateException(
                     "an event body of " + body.length + " bytes does not read back", e);
         }
-    }
-
-    private static String headerHex(byte[] bytes) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < Math.min(10, bytes.length); i++) {
-            sb.append(String.format("%02X", bytes[i] & 0xff));
-            if (i == 1) {
-                sb.append(' ');
-            }
-        }
-        return sb.toString();
     }
 }

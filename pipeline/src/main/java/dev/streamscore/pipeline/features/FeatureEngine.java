@@ -61,9 +61,6 @@ public final class FeatureEngine {
     private final int[] col;
     private final Object[] defaults;
 
-    /** The windowed aggregates, longest window first. */
-    private final int[] windowed;
-
     /** The windowed counts of every event (no column), and the other windowed aggregates. */
     private final int[] windowedCounts;
 
@@ -137,7 +134,6 @@ public final class FeatureEngine {
             }
         }
         windowedList.sort((x, y) -> Long.compare(window[y], window[x]));
-        windowed = windowedList.stream().mapToInt(Integer::intValue).toArray();
         // A windowed count of every event needs no pass: two binary searches give it.
         windowedCounts =
                 windowedList.stream().filter(a -> col[a] < 0).mapToInt(Integer::intValue).toArray();
@@ -363,13 +359,7 @@ public final class FeatureEngine {
                 active--; // the shortest window still looking has ended
             }
             for (int w = 0; w < active; w++) {
-                int a = scan[w];
-                int c = col[a];
-                if (kind[a] <= MAX) {
-                    includeNumber(a, s.num[c][i]);
-                } else {
-                    includeObject(a, s.obj[c][i]);
-                }
+                include(s, scan[w], i);
             }
         }
         for (int a = 0; a < n; a++) {
@@ -427,42 +417,13 @@ public final class FeatureEngine {
         }
     }
 
+    /** Event {@code i} of the ring into aggregate {@code a}, which keeps a column. */
     private void include(KeyState s, int a, int i) {
         int c = col[a];
-        int k = kind[a];
-        if (c < 0) {
-            count[a]++;
-            return;
-        }
-        if (k <= MAX) {
-            double v = s.num[c][i];
-            if (Double.isNaN(v)) {
-                return;
-            }
-            count[a]++;
-            sum[a] += v;
-            if (v < min[a]) {
-                min[a] = v;
-            }
-            if (v > max[a]) {
-                max[a] = v;
-            }
-            return;
-        }
-        Object v = s.obj[c][i];
-        if (v == KeyState.EXCLUDED) {
-            return;
-        }
-        count[a]++;
-        if (k == DISTINCT) {
-            addDistinct(a, v);
+        if (kind[a] <= MAX) {
+            includeNumber(a, s.num[c][i]);
         } else {
-            if (!seenLast[a]) {
-                seenLast[a] = true; // the first met going back is the latest
-                last[a] = v;
-            }
-            seenFirst[a] = true; // the last met going back is the earliest
-            first[a] = v;
+            includeObject(a, s.obj[c][i]);
         }
     }
 

@@ -148,7 +148,11 @@ public final class SingleObjectCodec<T extends SpecificRecord> implements Serial
         return decoder;
     }
 
-    private static String headerHex(byte[] bytes) {
+    /**
+     * The first 10 bytes of a record in hex, the header apart from the fingerprint ({@code C301
+     * 8DA1...}): what a decode error shows of a record that is not what it should be.
+     */
+    public static String headerHex(byte[] bytes) {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < Math.min(10, bytes.length); i++) {
             sb.append(String.format("%02X", bytes[i] & 0xff));

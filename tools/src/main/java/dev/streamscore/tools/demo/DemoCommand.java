@@ -142,7 +142,7 @@ public final class DemoCommand implements Callable<Integer> {
             }
             ScoringConfig config = ScoringConfig.from(jobOptions);
             kafka.createTopics(config.topicPartitions(config.parallelism()));
-            printBanner(kafka, config);
+            printBanner(kafka, config, pipeline);
 
             StreamExecutionEnvironment env =
                     LocalFlink.environment(ScoringJob.flinkSettings(jobOptions));
@@ -179,7 +179,7 @@ public final class DemoCommand implements Callable<Integer> {
             }
             ScoreMonitor monitor =
                     new ScoreMonitor(
-                            new ScoreReader(Pipeline.of(config.pipeline())),
+                            new ScoreReader(pipeline),
                             kafka.bootstrapServers(),
                             config.kafka().consumer(),
                             config.scoresTopic(),
@@ -330,8 +330,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private void printBanner(EmbeddedKafka kafka, ScoringConfig config) throws Exception {
-        Pipeline pipeline = Pipeline.of(config.pipeline());
+    private void printBanner(EmbeddedKafka kafka, ScoringConfig config, Pipeline pipeline) {
         out.println("streamscore demo");
         out.println(
                 "  pipeline        : "
