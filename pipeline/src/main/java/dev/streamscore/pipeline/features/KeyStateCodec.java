@@ -22,7 +22,21 @@ import java.util.Set;
 public final class KeyStateCodec implements Serializable {
 
     private static final long serialVersionUID = 2L;
-    private static final byte VERSION = 2;
+
+    /** The format written; version 2 (every aggregate field in full) is still read. */
+    private static final byte VERSION = 3;
+
+    private static final byte VERSION_2 = 2;
+
+    // Which of an aggregate's fields follow its mask byte (version 3).
+    private static final int RUN_COUNT = 1;
+    private static final int RUN_SUM = 2;
+    private static final int RUN_MEAN = 4;
+    private static final int EV_NUM = 8;
+    private static final int EV_TIME = 16;
+    private static final int EV_OBJ = 32;
+    private static final int EV_DISTINCT = 64;
+    private static final long NAN_BITS = Double.doubleToRawLongBits(Double.NaN);
 
     private static final byte EXCLUDED = 0;
     private static final byte NULL = 1;
@@ -63,25 +77,50 @@ public final class KeyStateCodec implements Serializable {
         o.putLong(fingerprint);
         o.putVarLong(s.received);
         o.putLong(s.newest);
-        o.putLong(s.evictedUntil);
+        // Times as differences from the newest event's: short numbers when events are live.
+        o.putVarLong(s.evictedUntil == Long.MIN_VALUE ? 0 : zigzag(s.newest - s.evictedUntil) + 1);
         int n = layout.aggregates();
         for (int a = 0; a < n; a++) {
-            o.putDouble(s.runCount[a]);
-            o.putDouble(s.runSum[a]);
-            o.putDouble(s.runMean[a]);
-            o.putDouble(s.evNum[a]);
-            o.putLong(s.evTime[a]);
-            o.putValue(s.evObj[a]);
+            // Most of an aggregate's fields are unused (a count keeps no mean, a last no sum): a
+            // byte says which are not at their initial value, and only those follow.
             Set<Object> distinct = s.evDistinct[a];
-            o.putVarLong(distinct == null ? 0 : distinct.size());
-            if (distinct != null) {
+            int mask =
+                    (Double.doubleToRawLongBits(s.runCount[a]) != 0 ? RUN_COUNT : 0)
+                            | (Double.doubleToRawLongBits(s.runSum[a]) != 0 ? RUN_SUM : 0)
+                            | (Double.doubleToRawLongBits(s.runMean[a]) != 0 ? RUN_MEAN : 0)
+                            | (Double.doubleToRawLongBits(s.evNum[a]) != NAN_BITS ? EV_NUM : 0)
+                            | (s.evTime[a] != Long.MIN_VALUE ? EV_TIME : 0)
+                            | (s.evObj[a] != null ? EV_OBJ : 0)
+                            | (distinct != null && !distinct.isEmpty() ? EV_DISTINCT : 0);
+            o.ensure(1);
+            o.buf[o.pos++] = (byte) mask;
+            if ((mask & RUN_COUNT) != 0) {
+                o.putNumber(s.runCount[a]);
+            }
+            if ((mask & RUN_SUM) != 0) {
+                o.putNumber(s.runSum[a]);
+            }
+            if ((mask & RUN_MEAN) != 0) {
+                o.putNumber(s.runMean[a]);
+            }
+            if ((mask & EV_NUM) != 0) {
+                o.putNumber(s.evNum[a]);
+            }
+            if ((mask & EV_TIME) != 0) {
+                o.putVarLong(zigzag(s.newest - s.evTime[a]));
+            }
+            if ((mask & EV_OBJ) != 0) {
+                o.putValue(s.evObj[a]);
+            }
+            if ((mask & EV_DISTINCT) != 0) {
+                o.putVarLong(distinct.size());
                 for (Object v : distinct) {
                     o.putValue(v);
                 }
             }
         }
         o.putVarLong(s.size);
-        long previous = 0;
+        long previous = s.newest;
         for (int i = 0; i < s.size; i++) {
             o.putVarLong(zigzag(s.times[i] - previous));
             previous = s.times[i];
@@ -94,14 +133,19 @@ public final class KeyStateCodec implements Serializable {
             }
         }
         o.putVarLong(s.seenSize);
-        for (int i = 0; i < s.seenSize; i++) {
-            o.putLong(s.seenIds[i]);
-            o.putVarLong(zigzag(s.seenTimes[i]));
-            float[] f = s.seenFeatures[i];
-            o.putVarLong(f.length);
-            o.ensure(4 * f.length);
-            for (float v : f) {
-                o.putInt(Float.floatToRawIntBits(v));
+        if (s.seenSize > 0) {
+            // Arrival times (processing time) as differences from the newest arrival's.
+            long newestSeen = s.seenTimes[s.seenSize - 1];
+            o.putVarLong(zigzag(newestSeen));
+            for (int i = 0; i < s.seenSize; i++) {
+                o.putLong(s.seenIds[i]);
+                o.putVarLong(zigzag(newestSeen - s.seenTimes[i]));
+                float[] f = s.seenFeatures[i];
+                o.putVarLong(f.length);
+                o.ensure(4 * f.length);
+                for (float v : f) {
+                    o.putInt(Float.floatToRawIntBits(v));
+                }
             }
         }
         o.putVarLong(zigzag(s.spilledUntil));
@@ -193,22 +237,54 @@ public final class KeyStateCodec implements Serializable {
     public KeyState decode(byte[] bytes) {
         In in = new In(bytes);
         try {
-            if (in.get() != VERSION || in.getLong() != fingerprint) {
+            byte version = in.get();
+            if ((version != VERSION && version != VERSION_2) || in.getLong() != fingerprint) {
                 return null;
             }
+            boolean v2 = version == VERSION_2;
             int n = layout.aggregates();
             KeyState s = new KeyState(n, layout.columns());
             s.received = in.getVarLong();
             s.newest = in.getLong();
-            s.evictedUntil = in.getLong();
+            if (v2) {
+                s.evictedUntil = in.getLong();
+            } else {
+                long e = in.getVarLong();
+                s.evictedUntil = e == 0 ? Long.MIN_VALUE : s.newest - unzigzag(e - 1);
+            }
             for (int a = 0; a < n; a++) {
-                s.runCount[a] = in.getDouble();
-                s.runSum[a] = in.getDouble();
-                s.runMean[a] = in.getDouble();
-                s.evNum[a] = in.getDouble();
-                s.evTime[a] = in.getLong();
-                s.evObj[a] = in.getValue();
-                int d = in.getCount();
+                int mask = v2 ? -1 : in.get() & 0xFF;
+                if (v2) {
+                    s.runCount[a] = in.getDouble();
+                    s.runSum[a] = in.getDouble();
+                    s.runMean[a] = in.getDouble();
+                    s.evNum[a] = in.getDouble();
+                    s.evTime[a] = in.getLong();
+                    s.evObj[a] = in.getValue();
+                } else {
+                    if ((mask & ~0x7F) != 0) {
+                        throw new IllegalStateException("unknown aggregate fields " + mask);
+                    }
+                    if ((mask & RUN_COUNT) != 0) {
+                        s.runCount[a] = in.getNumber();
+                    }
+                    if ((mask & RUN_SUM) != 0) {
+                        s.runSum[a] = in.getNumber();
+                    }
+                    if ((mask & RUN_MEAN) != 0) {
+                        s.runMean[a] = in.getNumber();
+                    }
+                    if ((mask & EV_NUM) != 0) {
+                        s.evNum[a] = in.getNumber();
+                    }
+                    if ((mask & EV_TIME) != 0) {
+                        s.evTime[a] = s.newest - unzigzag(in.getVarLong());
+                    }
+                    if ((mask & EV_OBJ) != 0) {
+                        s.evObj[a] = in.getValue();
+                    }
+                }
+                int d = (mask & EV_DISTINCT) != 0 ? in.getCount() : 0;
                 if (d > 0) {
                     Set<Object> set = new HashSet<>();
                     for (int i = 0; i < d; i++) {
@@ -221,7 +297,7 @@ public final class KeyStateCodec implements Serializable {
             int capacity = Math.max(4, size);
             s.size = size;
             s.times = new long[capacity];
-            long previous = 0;
+            long previous = v2 ? 0 : s.newest;
             for (int i = 0; i < size; i++) {
                 previous += unzigzag(in.getVarLong());
                 s.times[i] = previous;
@@ -258,9 +334,11 @@ public final class KeyStateCodec implements Serializable {
             s.seenIds = new long[seenCapacity];
             s.seenTimes = new long[seenCapacity];
             s.seenFeatures = new float[seenCapacity][];
+            long newestSeen = v2 || seen == 0 ? 0 : unzigzag(in.getVarLong());
             for (int i = 0; i < seen; i++) {
                 s.seenIds[i] = in.getLong();
-                s.seenTimes[i] = unzigzag(in.getVarLong());
+                long t = unzigzag(in.getVarLong());
+                s.seenTimes[i] = v2 ? t : newestSeen - t;
                 float[] f = new float[in.getCount()];
                 for (int k = 0; k < f.length; k++) {
                     f[k] = Float.intBitsToFloat(in.getInt());
@@ -320,6 +398,22 @@ public final class KeyStateCodec implements Serializable {
                 v >>>= 7;
             }
             buf[pos++] = (byte) v;
+        }
+
+        /**
+         * A double: a whole number below 2^52 (but -0) as a variable-length integer shifted left by
+         * one, anything else as a 1 and its 8 bytes.
+         */
+        void putNumber(double v) {
+            if (v == Math.rint(v)
+                    && Math.abs(v) < 0x1p52
+                    && Double.doubleToRawLongBits(v) != Long.MIN_VALUE) {
+                putVarLong(zigzag((long) v) << 1);
+            } else {
+                ensure(9);
+                buf[pos++] = 1;
+                putDouble(v);
+            }
         }
 
         void putValue(Object v) {
@@ -402,6 +496,17 @@ public final class KeyStateCodec implements Serializable {
                         "a count of " + v + " with " + (buf.length - pos) + " bytes left");
             }
             return (int) v;
+        }
+
+        double getNumber() {
+            long v = getVarLong();
+            if (v == 1) {
+                return getDouble();
+            }
+            if ((v & 1) != 0) {
+                throw new IllegalStateException("a number tagged " + v);
+            }
+            return unzigzag(v >>> 1);
         }
 
         Object getValue() {
