@@ -56,7 +56,7 @@ public final class DeadLetters {
             long offset,
             Stage stage,
             Throwable error,
-            String transactionId) {
+            String eventId) {
         return of(
                 payload,
                 topic,
@@ -65,7 +65,7 @@ public final class DeadLetters {
                 stage,
                 error.getClass().getName(),
                 String.valueOf(error.getMessage()),
-                transactionId);
+                eventId);
     }
 
     public static DeadLetter of(
@@ -76,7 +76,7 @@ public final class DeadLetters {
             Stage stage,
             String errorClass,
             String errorMessage,
-            String transactionId) {
+            String eventId) {
         byte[] bytes = payload == null ? new byte[0] : payload;
         boolean truncated = bytes.length > MAX_PAYLOAD_BYTES;
         return DeadLetter.newBuilder()
@@ -93,7 +93,10 @@ public final class DeadLetters {
                 .setErrorClass(cut(String.valueOf(errorClass), MAX_ID_CHARS))
                 .setErrorMessage(cut(String.valueOf(errorMessage), MAX_MESSAGE_CHARS))
                 .setFailedAt(Instant.now())
-                .setTransactionId(transactionId == null ? null : cut(transactionId, MAX_ID_CHARS))
+                .setTransactionId(
+                        eventId == null
+                                ? null
+                                : cut(eventId, MAX_ID_CHARS)) // the wire name of the id
                 .build();
     }
 

@@ -19,8 +19,9 @@ import org.apache.flink.util.Collector;
 /**
  * Decodes and checks the labels topic's single-object encoded {@link FraudLabel}s. A record that
  * does not decode (or is larger than {@link #MAX_LABEL_BYTES}) is a dead letter with stage DECODE;
- * one with an empty or over-long transaction id, or a {@code labelled_at} before 2000 or later than
- * the wall clock plus {@code maxClockSkew}, one with stage VALIDATE. It never fails the job.
+ * one with an empty or over-long event id ({@code transaction_id}, the wire format's name), or a
+ * {@code labelled_at} before 2000 or later than the wall clock plus {@code maxClockSkew}, one with
+ * stage VALIDATE. It never fails the job.
  */
 public class LabelDecoder extends ProcessFunction<KafkaRecord, FraudLabel> {
 

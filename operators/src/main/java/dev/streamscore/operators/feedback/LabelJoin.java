@@ -14,17 +14,17 @@ import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
 
 /**
- * Joins what was scored with the labels that arrive later, keyed by transaction id: each of a
- * transaction's scores (the champion's, and the challenger's when one ran) becomes one {@link
- * LabelledScore} when the transaction's label is known, whichever arrives first. What waits is kept
- * in keyed state for the label horizon (processing time, state TTL, written on create and on each
- * change), then forgotten: a label that arrives later than that after its transaction's score finds
+ * Joins what was scored with the labels that arrive later, keyed by event id (the pipeline's {@code
+ * input.id}): each of an event's scores (the champion's, and the challenger's when one ran) becomes
+ * one {@link LabelledScore} when the event's label is known, whichever arrives first. What waits is
+ * kept in keyed state for the label horizon (processing time, state TTL, written on create and on
+ * each change), then forgotten: a label that arrives later than that after its event's score finds
  * nothing and waits, in turn, for a score that never comes.
  *
- * <p>The first label of a transaction counts; a later one for the same transaction (a chargeback
- * after an analyst's verdict, say) is counted in {@link #LABELS_REPEATED} and changes nothing, so
- * that no labelled score is ever counted twice. A score repeated after a restart (at-least-once)
- * replaces the one waiting, and is not counted again once labelled.
+ * <p>The first label of an event counts; a later one for the same event (a chargeback after an
+ * analyst's verdict, say) is counted in {@link #LABELS_REPEATED} and changes nothing, so that no
+ * labelled score is ever counted twice. A score repeated after a restart (at-least-once) replaces
+ * the one waiting, and is not counted again once labelled.
  */
 public class LabelJoin
         extends KeyedCoProcessFunction<String, ScoreForLabel, FraudLabel, LabelledScore> {
@@ -34,13 +34,13 @@ public class LabelJoin
     /** Counter: labels that found their first score waiting or were kept for it. */
     public static final String LABELS_JOINED = "labelsJoined";
 
-    /** Counter: labels for a transaction that already had one; ignored. */
+    /** Counter: labels for an event that already had one; ignored. */
     public static final String LABELS_REPEATED = "labelsRepeated";
 
     /** Counter: labelled scores sent on to the quality computation. */
     public static final String LABELLED_SCORES = "labelledScores";
 
-    /** Keyed state of one transaction: its scores and its label, whichever arrived. */
+    /** Keyed state of one event: its scores and its label, whichever arrived. */
     public static final String STATE_NAME = "label-join";
 
     private final Duration horizon;
@@ -59,7 +59,7 @@ public class LabelJoin
         this.horizon = horizon;
     }
 
-    /** What one transaction has so far. A Flink POJO. */
+    /** What one event has so far. A Flink POJO. */
     public static class Pending {
         public ScoreForLabel champion;
         public ScoreForLabel challenger;
@@ -144,7 +144,7 @@ public class LabelJoin
         pending.update(p);
     }
 
-    /** The score as it waits: its transaction id is the state's key already. */
+    /** The score as it waits: its event id is the state's key already. */
     private static ScoreForLabel withoutId(ScoreForLabel s) {
         return new ScoreForLabel(null, s.role, s.modelName, s.modelVersion, s.score, s.decision);
     }

@@ -3,7 +3,11 @@ package dev.streamscore.operators.feedback;
 import dev.streamscore.schemas.Decision;
 import dev.streamscore.schemas.ModelRole;
 
-/** One model's score of a transaction whose label has arrived. A Flink POJO. */
+/**
+ * One model's score of an event whose label has arrived. A Flink POJO, kept in keyed state: its
+ * field names stay as they are so that savepoints restore ({@code fraud}: the label is the positive
+ * class).
+ */
 public class LabelledScore {
 
     public ModelRole role;

@@ -143,7 +143,7 @@ public class ModelQualityFunction
                         .setModelVersion(model.modelVersion)
                         .setRole(model.role)
                         .setLabelled(stats.labelled())
-                        .setFrauds(stats.frauds())
+                        .setFrauds(stats.positives()) // the wire name of the positives
                         .setFlagged(stats.flagged())
                         .setPrecisionAtReview(stats.precisionAtReview())
                         .setRecallAtReview(stats.recallAtReview())

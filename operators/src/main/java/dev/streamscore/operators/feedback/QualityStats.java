@@ -11,7 +11,7 @@ import java.util.Arrays;
  */
 public record QualityStats(
         long labelled,
-        long frauds,
+        long positives,
         long flagged,
         double precisionAtReview,
         double recallAtReview,
@@ -20,11 +20,11 @@ public record QualityStats(
         double prAuc) {
 
     /** One labelled score in a long: the score's float bits, its decision and the label. */
-    public static long pack(double score, Decision decision, boolean fraud) {
+    public static long pack(double score, Decision decision, boolean positive) {
         // + 0f turns -0.0 into 0.0, whose bits sort first like the value.
         return (Float.floatToIntBits((float) score + 0f) & 0xffff_ffffL)
                 | ((long) decision.ordinal() << 32)
-                | (fraud ? 1L << 34 : 0L);
+                | (positive ? 1L << 34 : 0L);
     }
 
     static float score(long packed) {
@@ -35,48 +35,48 @@ public record QualityStats(
         return Decision.values()[(int) (packed >>> 32) & 3];
     }
 
-    static boolean fraud(long packed) {
+    static boolean positive(long packed) {
         return (packed & (1L << 34)) != 0;
     }
 
     /** The statistics of the first {@code n} packed entries. */
     public static QualityStats of(long[] entries, int n) {
-        long frauds = 0;
+        long positives = 0;
         long flagged = 0;
         long declined = 0;
-        long fraudFlagged = 0;
-        long fraudDeclined = 0;
+        long positiveFlagged = 0;
+        long positiveDeclined = 0;
         for (int i = 0; i < n; i++) {
             long e = entries[i];
-            boolean fraud = fraud(e);
+            boolean positive = positive(e);
             Decision d = decision(e);
-            frauds += fraud ? 1 : 0;
+            positives += positive ? 1 : 0;
             if (d != Decision.APPROVE) {
                 flagged++;
-                fraudFlagged += fraud ? 1 : 0;
+                positiveFlagged += positive ? 1 : 0;
             }
             if (d == Decision.DECLINE) {
                 declined++;
-                fraudDeclined += fraud ? 1 : 0;
+                positiveDeclined += positive ? 1 : 0;
             }
         }
         return new QualityStats(
                 n,
-                frauds,
+                positives,
                 flagged,
-                ratio(fraudFlagged, flagged),
-                ratio(fraudFlagged, frauds),
-                ratio(fraudDeclined, declined),
-                ratio(fraudDeclined, frauds),
-                averagePrecision(entries, n, frauds));
+                ratio(positiveFlagged, flagged),
+                ratio(positiveFlagged, positives),
+                ratio(positiveDeclined, declined),
+                ratio(positiveDeclined, positives),
+                averagePrecision(entries, n, positives));
     }
 
     private static double ratio(long part, long whole) {
         return whole == 0 ? Double.NaN : (double) part / whole;
     }
 
-    private static double averagePrecision(long[] entries, int n, long frauds) {
-        if (frauds == 0) {
+    private static double averagePrecision(long[] entries, int n, long positives) {
+        if (positives == 0) {
             return Double.NaN;
         }
         // Scores are probabilities, never negative, so their float bits sort as they do: one
@@ -84,7 +84,7 @@ public record QualityStats(
         // step of the curve, as in scikit-learn.
         long[] keys = new long[n];
         for (int i = 0; i < n; i++) {
-            keys[i] = ((entries[i] & 0xffff_ffffL) << 1) | (fraud(entries[i]) ? 1 : 0);
+            keys[i] = ((entries[i] & 0xffff_ffffL) << 1) | (positive(entries[i]) ? 1 : 0);
         }
         Arrays.sort(keys);
         double ap = 0;
@@ -99,7 +99,7 @@ public record QualityStats(
                 seen++;
                 i--;
             }
-            double recall = (double) tp / frauds;
+            double recall = (double) tp / positives;
             ap += (recall - lastRecall) * ((double) tp / seen);
             lastRecall = recall;
         }

@@ -5,8 +5,9 @@ import dev.streamscore.schemas.Decision;
 import dev.streamscore.schemas.ModelRole;
 
 /**
- * What the label join keeps of one model's score of a transaction until its label arrives. A Flink
- * POJO.
+ * What the label join keeps of one model's score of an event until its label arrives. A Flink POJO,
+ * kept in keyed state: its field names stay as they are so that savepoints restore ({@code
+ * transactionId}: the event's id).
  */
 public class ScoreForLabel {
 

@@ -24,18 +24,14 @@ public final class SmallRecordDecoding {
     public record Result<T>(T value, String problem, Throwable error) {
 
         /** The dead letter of {@code record} for this problem, at {@code stage}. */
-        public DeadLetter deadLetter(KafkaRecord record, Stage stage, String transactionId) {
-            return SmallRecordDecoding.deadLetter(record, stage, problem, error, transactionId);
+        public DeadLetter deadLetter(KafkaRecord record, Stage stage, String eventId) {
+            return SmallRecordDecoding.deadLetter(record, stage, problem, error, eventId);
         }
     }
 
     /** The dead letter of {@code record}: its bytes and origin, the stage and the problem. */
     public static DeadLetter deadLetter(
-            KafkaRecord record,
-            Stage stage,
-            String problem,
-            Throwable error,
-            String transactionId) {
+            KafkaRecord record, Stage stage, String problem, Throwable error, String eventId) {
         return DeadLetters.of(
                 record.value,
                 record.topic,
@@ -46,7 +42,7 @@ public final class SmallRecordDecoding {
                         ? IllegalArgumentException.class.getName()
                         : error.getClass().getName(),
                 problem,
-                transactionId);
+                eventId);
     }
 
     /**

@@ -91,7 +91,7 @@ class ModelQualityFunctionTest {
             assertThat(c.getLabelled()).isEqualTo(WINDOW);
             assertThat(c.getLabelledTotal()).isEqualTo(250);
             assertThat(c.getWindow()).isEqualTo(WINDOW);
-            assertThat(c.getFrauds()).isEqualTo(expected.frauds());
+            assertThat(c.getFrauds()).isEqualTo(expected.positives());
             assertThat(c.getFlagged()).isEqualTo(expected.flagged());
             assertThat(c.getPrecisionAtReview()).isEqualTo(expected.precisionAtReview());
             assertThat(c.getRecallAtReview()).isEqualTo(expected.recallAtReview());

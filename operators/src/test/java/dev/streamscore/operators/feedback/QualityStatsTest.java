@@ -92,7 +92,7 @@ class QualityStatsTest {
                 }
             }
             assertThat(s.labelled()).isEqualTo(n);
-            assertThat(s.frauds()).isEqualTo(frauds);
+            assertThat(s.positives()).isEqualTo(frauds);
             assertThat(s.flagged()).isEqualTo(reviewAll);
             assertRatio(s.precisionAtReview(), reviewTp, reviewAll);
             assertRatio(s.recallAtReview(), reviewTp, frauds);
