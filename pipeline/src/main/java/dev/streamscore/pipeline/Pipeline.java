@@ -12,7 +12,9 @@ import dev.streamscore.pipeline.features.FeatureEngine;
 import dev.streamscore.pipeline.features.KeyStateCodec;
 import dev.streamscore.pipeline.features.StateLayout;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.apache.avro.Schema;
 
 /**
@@ -238,8 +240,16 @@ public final class Pipeline {
     }
 
     /** The feature function of one subtask, with the variables it reads. */
+    /**
+     * @param fields reads an event's fields into {@code vars}: those the expressions refer to
+     *     ({@code referenced}), until {@link EventFields#readOnly} says otherwise
+     */
     public record Compiled(
-            EventFields fields, Vars vars, FeatureEngine engine, Variables variables) {}
+            EventFields fields,
+            Vars vars,
+            FeatureEngine engine,
+            Variables variables,
+            Set<String> referenced) {}
 
     /**
      * Compiles the checks, aggregates and features for one subtask (or one thread).
@@ -257,26 +267,40 @@ public final class Pipeline {
         }
         Expressions onEvent = new Expressions(eventVars);
         Expressions onAll = new Expressions(all);
+        // The fields an event is read for: what the expressions use.
+        Set<String> used = new HashSet<>();
         List<Aggregate> compiled = new ArrayList<>();
         for (AggregateSpec a : aggregates) {
+            Expr value = a.value() == null ? null : onEvent.compile(a.value());
+            Expr where = a.where() == null ? null : onEvent.compile(a.where());
+            for (Expr e : new Expr[] {value, where}) {
+                if (e != null) {
+                    used.addAll(e.references());
+                }
+            }
             compiled.add(
                     new Aggregate(
                             a.name(),
                             a.kind(),
-                            a.value() == null ? null : onEvent.compile(a.value()),
-                            a.where() == null ? null : onEvent.compile(a.where()),
+                            value,
+                            where,
                             a.windowMillis(),
                             a.defaultValue(),
                             a.type()));
         }
         List<Expr> featureExprs = new ArrayList<>();
         for (FeatureSpec f : features) {
-            featureExprs.add(onAll.compile(f.expression()));
+            Expr e = onAll.compile(f.expression());
+            used.addAll(e.references());
+            featureExprs.add(e);
         }
         List<Expr> checkExprs = new ArrayList<>();
         for (String c : checks) {
-            checkExprs.add(onEvent.compile(c));
+            Expr e = onEvent.compile(c);
+            used.addAll(e.references());
+            checkExprs.add(e);
         }
+        fields.readOnly(used);
         Vars vars = new Vars(all);
         return new Compiled(
                 fields,
@@ -289,6 +313,7 @@ public final class Pipeline {
                         checkExprs,
                         vars,
                         maxEventsPerKey),
-                all);
+                all,
+                Set.copyOf(used));
     }
 }

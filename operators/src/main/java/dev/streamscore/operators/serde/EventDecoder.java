@@ -127,6 +127,11 @@ public class EventDecoder extends ProcessFunction<KafkaRecord, PipelineEvent> {
         json = format == Pipeline.Format.JSON ? new JsonEvents(pipeline.inputSchema()) : null;
         Pipeline.Compiled compiled = pipeline.newEngine(1);
         fields = compiled.fields();
+        // The decoder reads the key, id and time too, whether or not an expression does.
+        java.util.Set<String> read = new java.util.HashSet<>(compiled.referenced());
+        read.addAll(
+                java.util.List.of(pipeline.keyField(), pipeline.idField(), pipeline.timeField()));
+        fields.readOnly(read);
         engine = compiled.engine();
         keyPos = pipeline.inputSchema().getField(pipeline.keyField()).pos();
         idPos = pipeline.inputSchema().getField(pipeline.idField()).pos();

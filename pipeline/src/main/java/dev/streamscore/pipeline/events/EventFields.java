@@ -31,12 +31,33 @@ public final class EventFields {
      * its enum symbols.
      */
     private record Reader(
-            Schema.Type type, int nullBranch, Variables.Variable variable, String[] symbols) {}
+            Schema.Type type,
+            int nullBranch,
+            Variables.Variable variable,
+            String[] symbols,
+            BinaryBody.Strings strings) {
+
+        Reader(Schema.Type type, int nullBranch, Variables.Variable variable, String[] symbols) {
+            this(
+                    type,
+                    nullBranch,
+                    variable,
+                    symbols,
+                    type == Schema.Type.STRING && variable != null
+                            ? new BinaryBody.Strings()
+                            : null);
+        }
+    }
 
     /** One reader per field in order, or null when a field's type is not read directly. */
-    private final Reader[] readers;
+    private Reader[] readers;
 
-    private org.apache.avro.io.BinaryDecoder decoder;
+    /** {@link #readers} and {@link #bound} before {@link #readOnly}: every variable read. */
+    private final Reader[] allReaders;
+
+    private final List<Bound> allBound;
+
+    private final BinaryBody body = new BinaryBody();
 
     private final Schema schema;
     private final List<Bound> bound = new ArrayList<>();
@@ -83,6 +104,33 @@ public final class EventFields {
             all &= direct[f.pos()] != null;
         }
         readers = all ? direct : null;
+        allReaders = readers;
+        allBound = List.copyOf(bound);
+    }
+
+    /**
+     * Reads only the fields named {@code used} from now on: the others are skipped, their variables
+     * left as they were. The expressions' {@link dev.streamscore.pipeline.expr.Expr#references}
+     * name what they read; a record still has to be whole and well-formed to be read.
+     */
+    public EventFields readOnly(java.util.Set<String> used) {
+        bound.clear();
+        for (Bound b : allBound) {
+            if (used.contains(b.variable.name())) {
+                bound.add(b);
+            }
+        }
+        if (allReaders != null) {
+            Reader[] direct = allReaders.clone();
+            for (int i = 0; i < direct.length; i++) {
+                Reader r = direct[i];
+                if (r.variable != null && !used.contains(r.variable.name())) {
+                    direct[i] = new Reader(r.type, r.nullBranch, null, r.symbols);
+                }
+            }
+            readers = direct;
+        }
+        return this;
     }
 
     private Variables.Variable bound(int position) {
@@ -134,16 +182,13 @@ public final class EventFields {
      *
      * @throws java.io.IOException or an {@code AvroRuntimeException} for a body that is not one
      */
-    public void readBinary(byte[] body, int offset, int length, Vars vars)
+    public void readBinary(byte[] bytes, int offset, int length, Vars vars)
             throws java.io.IOException {
-        decoder =
-                org.apache.avro.io.DecoderFactory.get()
-                        .binaryDecoder(body, offset, length, decoder);
-        org.apache.avro.io.BinaryDecoder in = decoder;
+        BinaryBody in = body.of(bytes, offset, length);
         for (Reader r : readers) {
             Variables.Variable v = r.variable;
             if (r.nullBranch >= 0) {
-                long branch = in.readIndex();
+                long branch = in.readInt();
                 if (branch != 0 && branch != 1) {
                     throw new java.io.IOException("union branch " + branch + " of 2");
                 }
@@ -157,13 +202,13 @@ public final class EventFields {
             switch (r.type) {
                 case STRING -> {
                     if (v == null) {
-                        in.skipString();
+                        in.skip(in.readLength());
                     } else {
-                        vars.objects[v.index()] = in.readString();
+                        vars.objects[v.index()] = r.strings.read(in);
                     }
                 }
                 case ENUM -> {
-                    int symbol = in.readEnum();
+                    int symbol = in.readInt();
                     if (symbol < 0 || symbol >= r.symbols.length) {
                         throw new java.io.IOException(
                                 "enum index " + symbol + " of " + r.symbols.length + " symbols");
@@ -186,8 +231,8 @@ public final class EventFields {
                         }
                     }
                 }
-                case BYTES -> in.skipBytes();
-                default -> in.readNull();
+                case BYTES -> in.skip(in.readLength());
+                default -> {} // null: no bytes
             }
         }
     }

@@ -12,6 +12,7 @@ public abstract class Expr {
 
     private final String source;
     private final ValueType type;
+    private java.util.Set<String> references = java.util.Set.of();
 
     Expr(String source, ValueType type) {
         this.source = source;
@@ -21,6 +22,16 @@ public abstract class Expr {
     /** The expression as written in the pipeline file. */
     public String source() {
         return source;
+    }
+
+    /** The names of the variables the expression refers to, as the type checker resolved them. */
+    public java.util.Set<String> references() {
+        return references;
+    }
+
+    Expr withReferences(java.util.Set<String> names) {
+        this.references = java.util.Set.copyOf(names);
+        return this;
     }
 
     /** The expression's checked type. */

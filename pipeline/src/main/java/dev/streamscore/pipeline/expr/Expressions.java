@@ -116,17 +116,20 @@ public final class Expressions {
 
     /** Compiles a checked expression to run, on the fast path where it can. */
     public Expr compile(String source, Checked checked) {
+        java.util.Set<String> references = new java.util.HashSet<>();
+        identifiers(checked.ast().getExpr(), references);
         try {
             Node node = translate(checked.ast(), checked.ast().getExpr());
             if (node.type == checked.type()) {
-                return new Fast(source, checked.type(), node);
+                return new Fast(source, checked.type(), node).withReferences(references);
             }
         } catch (Unsupported e) {
             // CEL's interpreter below
         }
         try {
             return new Interpreted(
-                    source, checked.type(), runtime.createProgram(checked.ast()), variables);
+                            source, checked.type(), runtime.createProgram(checked.ast()), variables)
+                    .withReferences(references);
         } catch (dev.cel.common.CelException e) {
             throw new IllegalArgumentException(
                     "cannot plan '" + source + "': " + e.getMessage(), e);
@@ -150,9 +153,12 @@ public final class Expressions {
         if (!checked.ok()) {
             throw new IllegalArgumentException("'" + source + "': " + checked.error());
         }
+        java.util.Set<String> references = new java.util.HashSet<>();
+        identifiers(checked.ast().getExpr(), references);
         try {
             return new Interpreted(
-                    source, checked.type(), runtime.createProgram(checked.ast()), variables);
+                            source, checked.type(), runtime.createProgram(checked.ast()), variables)
+                    .withReferences(references);
         } catch (dev.cel.common.CelException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }
@@ -356,6 +362,41 @@ public final class Expressions {
             throw new Unsupported();
         }
         return type;
+    }
+
+    /** Every identifier in {@code e} (a superset of the variables it reads) into {@code out}. */
+    private static void identifiers(CelExpr e, java.util.Set<String> out) {
+        switch (e.getKind()) {
+            case IDENT -> out.add(e.ident().name());
+            case SELECT -> identifiers(e.select().operand(), out);
+            case CALL -> {
+                e.call().target().ifPresent(t -> identifiers(t, out));
+                e.call().args().forEach(a -> identifiers(a, out));
+            }
+            case LIST -> e.list().elements().forEach(x -> identifiers(x, out));
+            case STRUCT -> e.struct().entries().forEach(x -> identifiers(x.value(), out));
+            case MAP ->
+                    e.map()
+                            .entries()
+                            .forEach(
+                                    x -> {
+                                        identifiers(x.key(), out);
+                                        identifiers(x.value(), out);
+                                    });
+            case COMPREHENSION -> {
+                CelExpr.CelComprehension c = e.comprehension();
+                for (CelExpr x :
+                        List.of(
+                                c.iterRange(),
+                                c.accuInit(),
+                                c.loopCondition(),
+                                c.loopStep(),
+                                c.result())) {
+                    identifiers(x, out);
+                }
+            }
+            default -> {} // a constant, or nothing
+        }
     }
 
     private Node translate(CelAbstractSyntaxTree ast, CelExpr e) throws Unsupported {

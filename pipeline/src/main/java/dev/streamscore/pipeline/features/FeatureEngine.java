@@ -2,6 +2,7 @@ package dev.streamscore.pipeline.features;
 
 import dev.streamscore.pipeline.expr.EvalException;
 import dev.streamscore.pipeline.expr.Expr;
+import dev.streamscore.pipeline.expr.ValueType;
 import dev.streamscore.pipeline.expr.Variables;
 import dev.streamscore.pipeline.expr.Vars;
 import java.util.Arrays;
@@ -290,7 +291,28 @@ public final class FeatureEngine {
                 // A condition with no value (a null) leaves the event out, as a false one does.
                 boolean included =
                         colWhere[c] == null || Boolean.TRUE.equals(colWhere[c].eval(vars));
-                Object o = !included ? null : colValue[c] == null ? 1L : colValue[c].eval(vars);
+                Expr value = colValue[c];
+                if (included
+                        && layout.numeric(c)
+                        && value != null
+                        && value.fast()
+                        && (value.type() == ValueType.INT || value.type() == ValueType.DOUBLE)) {
+                    // A number on the fast path is never null: no boxing.
+                    double d = value.evalDouble(vars);
+                    if (!Double.isFinite(d)) {
+                        throw new FeatureException(
+                                "aggregate " + colSubject[c],
+                                "aggregate "
+                                        + colSubject[c]
+                                        + ": its value is "
+                                        + d
+                                        + ", not a finite number: "
+                                        + value.source());
+                    }
+                    curNum[c] = d;
+                    continue;
+                }
+                Object o = !included ? null : value == null ? 1L : value.eval(vars);
                 if (o instanceof Double d && !Double.isFinite(d)) {
                     throw new FeatureException(
                             "aggregate " + colSubject[c],

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -336,6 +337,56 @@ class ExpressionsTest {
             assertThat(c.fast().fast())
                     .as("fast path for " + c.source())
                     .isEqualTo(FAST.contains(c.source()));
+        }
+    }
+
+    /**
+     * An expression's references are all it reads: the variables it does not name can take any
+     * value without changing its value or error (the event reader skips the fields no expression
+     * names).
+     */
+    @Test
+    void anExpressionReadsNothingButItsReferences() {
+        Random random = new Random(7);
+        Variables.Variable[] all = {I, J, X, Y, S, T, B, C};
+        for (Case c : CASES) {
+            for (Expr e : List.of(c.fast(), c.interpreted())) {
+                assertThat(e.references()).as(c.source()).isSubsetOf(VARIABLES.all().keySet());
+                for (int round = 0; round < 20; round++) {
+                    Vars v = new Vars(VARIABLES);
+                    for (Variables.Variable var : all) {
+                        var.set(v, randomValue(var, random));
+                    }
+                    String before = outcome(e, v);
+                    for (Variables.Variable var : all) {
+                        if (!e.references().contains(var.name())) {
+                            var.set(v, randomValue(var, random));
+                        }
+                    }
+                    assertThat(outcome(e, v))
+                            .as("%s (references %s)", c.source(), e.references())
+                            .isEqualTo(before);
+                }
+            }
+        }
+        assertThat(EXPRESSIONS.compile("i + j > 0 && s == \"b\"").references())
+                .containsExactlyInAnyOrder("i", "j", "s");
+    }
+
+    private static Object randomValue(Variables.Variable var, Random random) {
+        return switch (var.type()) {
+            case INT -> (long) random.nextInt(7) - 3;
+            case DOUBLE -> random.nextInt(7) - 3 + random.nextDouble();
+            case STRING -> List.of("", "a", "b", "ab").get(random.nextInt(4));
+            default -> random.nextBoolean();
+        };
+    }
+
+    private static String outcome(Expr e, Vars v) {
+        try {
+            return String.valueOf(e.eval(v));
+        } catch (EvalException x) {
+            return "error";
         }
     }
 
