@@ -339,6 +339,9 @@ public final class FeatureEngine {
 
     /** Index of the last ring event with a time at most {@code time}, or -1. */
     private static int lastAtOrBefore(KeyState s, long time) {
+        if (s.size == 0 || s.times[s.size - 1] <= time) {
+            return s.size - 1; // in order, as most events are: one read, not a search
+        }
         int lo = 0;
         int hi = s.size; // first index with a time above
         while (lo < hi) {
