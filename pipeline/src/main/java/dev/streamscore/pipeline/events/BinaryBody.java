@@ -85,11 +85,32 @@ final class BinaryBody {
         return Double.longBitsToDouble(bits);
     }
 
-    /** Length of the string or bytes that follow; they then start at {@link #position}. */
+    /** Length of the bytes that follow; they then start at {@link #position}. */
+    int readBytesLength() throws IOException {
+        return checkedLength(false);
+    }
+
+    /**
+     * Length of the string that follows; it then starts at {@link #position}. Avro's string limit
+     * ({@code org.apache.avro.limits.string.maxLength}) applies, as in Avro's reader.
+     */
     int readLength() throws IOException {
+        return checkedLength(true);
+    }
+
+    private int checkedLength(boolean string) throws IOException {
         long n = readLong();
         if (n < 0) {
             throw new IOException("negative length " + n);
+        }
+        try {
+            if (string) {
+                org.apache.avro.SystemLimitException.checkMaxStringLength(n);
+            } else {
+                org.apache.avro.SystemLimitException.checkMaxBytesLength(n);
+            }
+        } catch (RuntimeException e) { // Avro's limits, as its reader applies them
+            throw new IOException(e.getMessage(), e);
         }
         if (n > limit - pos) {
             throw new EOFException("length " + n + " with " + (limit - pos) + " bytes left");
@@ -139,6 +160,9 @@ final class BinaryBody {
         private static final int SLOTS = 2048; // a power of two
         private static final int MAX_VALUES = SLOTS / 2;
 
+        /** Longer values are not kept: at most 1,024 of 64 bytes a field, whatever comes. */
+        private static final int MAX_KEPT_BYTES = 64;
+
         private byte[][] keys = new byte[SLOTS][];
         private String[] values = new String[SLOTS];
         private int size;
@@ -148,7 +172,7 @@ final class BinaryBody {
             byte[] b = in.buffer();
             int at = in.position();
             in.skip(n);
-            if (keys == null) {
+            if (keys == null || n > MAX_KEPT_BYTES) {
                 return new String(b, at, n, StandardCharsets.UTF_8);
             }
             int h = 0x811C9DC5;

@@ -231,7 +231,7 @@ public final class EventFields {
                         }
                     }
                 }
-                case BYTES -> in.skip(in.readLength());
+                case BYTES -> in.skip(in.readBytesLength());
                 default -> {} // null: no bytes
             }
         }

@@ -78,7 +78,10 @@ public final class KeyStateCodec implements Serializable {
         o.putVarLong(s.received);
         o.putLong(s.newest);
         // Times as differences from the newest event's: short numbers when events are live.
-        o.putVarLong(s.evictedUntil == Long.MIN_VALUE ? 0 : zigzag(s.newest - s.evictedUntil) + 1);
+        o.putVarLong(s.evictedUntil == Long.MIN_VALUE ? 0 : 1);
+        if (s.evictedUntil != Long.MIN_VALUE) {
+            o.putVarLong(zigzag(s.newest - s.evictedUntil));
+        }
         int n = layout.aggregates();
         for (int a = 0; a < n; a++) {
             // Most of an aggregate's fields are unused (a count keeps no mean, a last no sum): a
@@ -157,7 +160,11 @@ public final class KeyStateCodec implements Serializable {
         boolean whole = true;
         for (int i = 0; i < size && whole; i++) {
             double v = values[i];
-            whole = Double.isNaN(v) || (v == Math.rint(v) && Math.abs(v) < 0x1p52);
+            whole =
+                    Double.isNaN(v)
+                            || (v == Math.rint(v)
+                                    && Math.abs(v) < 0x1p52
+                                    && Double.doubleToRawLongBits(v) != Long.MIN_VALUE);
         }
         o.ensure(1);
         o.buf[o.pos++] = (byte) (whole ? 1 : 0);
@@ -249,8 +256,12 @@ public final class KeyStateCodec implements Serializable {
             if (v2) {
                 s.evictedUntil = in.getLong();
             } else {
-                long e = in.getVarLong();
-                s.evictedUntil = e == 0 ? Long.MIN_VALUE : s.newest - unzigzag(e - 1);
+                byte evicted = in.get();
+                if (evicted != 0 && evicted != 1) {
+                    throw new IllegalStateException("evicted flag " + evicted);
+                }
+                s.evictedUntil =
+                        evicted == 0 ? Long.MIN_VALUE : s.newest - unzigzag(in.getVarLong());
             }
             for (int a = 0; a < n; a++) {
                 int mask = v2 ? -1 : in.get() & 0xFF;

@@ -138,6 +138,117 @@ class KeyStateCodecTest {
         }
     }
 
+    /**
+     * Every field of a state round-trips bit for bit, at the values no stream of live events makes:
+     * NaNs of other bits, -0.0, numbers beyond 2^52, times at the ends of the long range.
+     */
+    @Test
+    void everyFieldRoundTripsAtItsEdgeValues() throws Exception {
+        KeyStateCodec codec = CARD_FRAUD.stateCodec();
+        double[] doubles = {
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0x1p52,
+            -0x1p53,
+            1e300,
+            Double.MIN_VALUE,
+            Double.NaN,
+            Double.longBitsToDouble(0x7ff8_0000_0000_0001L),
+            Double.POSITIVE_INFINITY,
+            0.1
+        };
+        long[] times = {Long.MIN_VALUE, Long.MAX_VALUE, 0, -1, 1, T0, Long.MIN_VALUE + 1};
+        Random random = new Random(5);
+        for (int round = 0; round < 2_000; round++) {
+            Key key = new Key(1024);
+            long now = T0 + 86_400_000L;
+            for (GenericRecord e : stream(new Random(round), 1 + random.nextInt(40))) {
+                now += random.nextInt(1_200_000);
+                key.apply(e, now);
+            }
+            KeyState s = key.state;
+            s.newest = times[random.nextInt(times.length)];
+            s.evictedUntil =
+                    random.nextBoolean() ? Long.MIN_VALUE : times[random.nextInt(times.length)];
+            s.received = random.nextBoolean() ? random.nextLong() : random.nextInt(100);
+            for (int a = 0; a < s.runCount.length; a++) {
+                for (double[] field : new double[][] {s.runCount, s.runSum, s.runMean, s.evNum}) {
+                    if (random.nextBoolean()) {
+                        field[a] = doubles[random.nextInt(doubles.length)];
+                    }
+                }
+                if (random.nextBoolean()) {
+                    s.evTime[a] = times[random.nextInt(times.length)];
+                }
+            }
+            for (int i = 0; i < s.size; i++) {
+                s.times[i] =
+                        random.nextInt(4) == 0 ? times[random.nextInt(times.length)] : s.times[i];
+            }
+            for (int i = 0; i < s.seenSize; i++) {
+                s.seenTimes[i] = times[random.nextInt(times.length)];
+            }
+            s.spilledUntil = times[random.nextInt(times.length)];
+            for (double[] column : s.num) {
+                if (column != null) {
+                    for (int i = 0; i < s.size; i++) {
+                        if (random.nextInt(3) == 0) {
+                            double d = doubles[random.nextInt(doubles.length)];
+                            column[i] = Double.isNaN(d) ? Double.NaN : d; // NaN: not counted
+                        }
+                    }
+                }
+            }
+            byte[] bytes = codec.encode(s);
+            KeyState back = codec.decode(bytes);
+            assertThat(back).isNotNull();
+            String what = "round " + round;
+            assertThat(back.received).as(what).isEqualTo(s.received);
+            assertThat(back.newest).as(what).isEqualTo(s.newest);
+            assertThat(back.evictedUntil).as(what).isEqualTo(s.evictedUntil);
+            assertThat(bits(back.runCount)).as(what).isEqualTo(bits(s.runCount));
+            assertThat(bits(back.runSum)).as(what).isEqualTo(bits(s.runSum));
+            assertThat(bits(back.runMean)).as(what).isEqualTo(bits(s.runMean));
+            assertThat(bits(back.evNum)).as(what).isEqualTo(bits(s.evNum));
+            assertThat(back.evTime).as(what).isEqualTo(s.evTime);
+            assertThat(back.evObj).as(what).isEqualTo(s.evObj);
+            assertThat(back.size).as(what).isEqualTo(s.size);
+            assertThat(Arrays.copyOf(back.times, s.size))
+                    .as(what)
+                    .isEqualTo(Arrays.copyOf(s.times, s.size));
+            for (int c = 0; c < s.num.length; c++) {
+                if (s.num[c] != null) {
+                    assertThat(bits(Arrays.copyOf(back.num[c], s.size)))
+                            .as(what)
+                            .isEqualTo(bits(Arrays.copyOf(s.num[c], s.size)));
+                }
+                if (s.obj[c] != null) {
+                    assertThat(Arrays.copyOf(back.obj[c], s.size))
+                            .as(what)
+                            .isEqualTo(Arrays.copyOf(s.obj[c], s.size));
+                }
+            }
+            assertThat(back.seenSize).as(what).isEqualTo(s.seenSize);
+            assertThat(Arrays.copyOf(back.seenIds, s.seenSize))
+                    .isEqualTo(Arrays.copyOf(s.seenIds, s.seenSize));
+            assertThat(Arrays.copyOf(back.seenTimes, s.seenSize))
+                    .as(what)
+                    .isEqualTo(Arrays.copyOf(s.seenTimes, s.seenSize));
+            assertThat(back.spilledUntil).as(what).isEqualTo(s.spilledUntil);
+            assertThat(codec.encode(back)).as(what).isEqualTo(bytes);
+        }
+    }
+
+    private static long[] bits(double[] values) {
+        long[] bits = new long[values.length];
+        for (int i = 0; i < values.length; i++) {
+            bits[i] = Double.doubleToRawLongBits(values[i]);
+        }
+        return bits;
+    }
+
     private static int[] floatBits(float[] row) {
         int[] bits = new int[row.length];
         for (int i = 0; i < row.length; i++) {
