@@ -300,28 +300,14 @@ public final class FeatureEngine {
                     // A number on the fast path is never null: no boxing.
                     double d = value.evalDouble(vars);
                     if (!Double.isFinite(d)) {
-                        throw new FeatureException(
-                                "aggregate " + colSubject[c],
-                                "aggregate "
-                                        + colSubject[c]
-                                        + ": its value is "
-                                        + d
-                                        + ", not a finite number: "
-                                        + value.source());
+                        throw notFinite(c, d);
                     }
                     curNum[c] = d;
                     continue;
                 }
                 Object o = !included ? null : value == null ? 1L : value.eval(vars);
                 if (o instanceof Double d && !Double.isFinite(d)) {
-                    throw new FeatureException(
-                            "aggregate " + colSubject[c],
-                            "aggregate "
-                                    + colSubject[c]
-                                    + ": its value is "
-                                    + d
-                                    + ", not a finite number: "
-                                    + colValue[c].source());
+                    throw notFinite(c, d);
                 }
                 if (layout.numeric(c)) {
                     curNum[c] = o == null ? Double.NaN : ((Number) o).doubleValue();
@@ -335,6 +321,17 @@ public final class FeatureEngine {
                         e);
             }
         }
+    }
+
+    private FeatureException notFinite(int c, double value) {
+        return new FeatureException(
+                "aggregate " + colSubject[c],
+                "aggregate "
+                        + colSubject[c]
+                        + ": its value is "
+                        + value
+                        + ", not a finite number: "
+                        + colValue[c].source());
     }
 
     /** Index of the last ring event with a time at most {@code time}, or -1. */
