@@ -25,8 +25,10 @@ import org.apache.avro.SchemaParseException;
  *
  * <p>A schema id names one schema forever, so a schema once fetched is kept for the client's life.
  * An id the registry does not know is remembered as unknown for {@code unknownFor} (a record with a
- * made-up id does not cost a request each time); a registry that does not answer within {@code
- * timeout} is an {@link RegistryException.Kind#UNAVAILABLE} error, and the next call asks again.
+ * made-up id does not cost a request each time). A registry that does not answer within {@code
+ * timeout} is an {@link RegistryException.Kind#UNAVAILABLE} error; for the next {@code unknownFor}
+ * the same id fails at once with the same cause rather than waiting again, so a registry that is
+ * down costs one wait of at most {@code timeout} per new id, not one per record.
  *
  * <p>Credentials: {@code basic.auth.user.info} ({@code user:password}, Confluent's property name)
  * is sent as HTTP basic authentication, never logged or put in a message.
@@ -62,6 +64,8 @@ public final class SchemaRegistryClient {
     private final HttpClient http;
     private final Map<Integer, Schema> schemas = new ConcurrentHashMap<>();
     private final Map<Integer, Long> unknownUntil = new ConcurrentHashMap<>();
+    private final Map<Integer, RegistryException> unavailable = new ConcurrentHashMap<>();
+    private final Map<Integer, Long> unavailableUntil = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong requests =
             new java.util.concurrent.atomic.AtomicLong();
 
@@ -128,12 +132,35 @@ public final class SchemaRegistryClient {
         }
         Long until = unknownUntil.get(id);
         long now = clock.getAsLong();
+        Long downUntil = unavailableUntil.get(id);
+        if (downUntil != null && now < downUntil) {
+            RegistryException cause = unavailable.get(id);
+            if (cause != null) {
+                throw new RegistryException(
+                        RegistryException.Kind.UNAVAILABLE,
+                        cause.getMessage()
+                                + " (not asked again until "
+                                + (downUntil - now)
+                                + " ms from now)");
+            }
+        }
         if (until != null && now < until) {
             throw new RegistryException(
                     RegistryException.Kind.NOT_FOUND,
                     "schema id " + id + " is not in the registry at " + base);
         }
-        JsonNode answer = send(request("schemas/ids/" + id).GET().build(), "schema id " + id);
+        JsonNode answer;
+        try {
+            answer = send(request("schemas/ids/" + id).GET().build(), "schema id " + id);
+        } catch (RegistryException e) {
+            if (e.kind() == RegistryException.Kind.UNAVAILABLE) {
+                unavailable.put(id, e);
+                unavailableUntil.put(id, now + unknownForMillis);
+            }
+            throw e;
+        }
+        unavailableUntil.remove(id);
+        unavailable.remove(id);
         if (answer == null) {
             unknownUntil.put(id, now + unknownForMillis);
             throw new RegistryException(

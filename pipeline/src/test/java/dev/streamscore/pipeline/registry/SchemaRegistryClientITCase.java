@@ -109,10 +109,21 @@ class SchemaRegistryClientITCase {
             int id = client.register("down-value", V1);
             own.stop();
             assertThat(client.schemaById(id)).as("cached").isEqualTo(V1);
+            long asked = client.requestsSent();
+            long start = System.nanoTime();
             assertThatThrownBy(() -> client.schemaById(id + 1))
                     .isInstanceOf(RegistryException.class)
+                    .hasMessageContaining("did not answer")
                     .extracting(e -> ((RegistryException) e).kind())
                     .isEqualTo(RegistryException.Kind.UNAVAILABLE);
+            assertThat(System.nanoTime() - start)
+                    .as("at most the timeout, and a margin")
+                    .isLessThan(4_000_000_000L);
+            // The same id again soon: the same cause at once, no second wait.
+            assertThatThrownBy(() -> client.schemaById(id + 1))
+                    .isInstanceOf(RegistryException.class)
+                    .hasMessageContaining("not asked again");
+            assertThat(client.requestsSent()).isEqualTo(asked + 1);
             own.start();
             // Its in-memory store starts empty: registering again works.
             assertThat(client.register("down-value", V2)).isGreaterThanOrEqualTo(0);
