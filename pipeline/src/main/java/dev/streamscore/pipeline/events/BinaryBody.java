@@ -130,13 +130,6 @@ final class BinaryBody {
         pos += n; // readLength checked it
     }
 
-    String readString() throws IOException {
-        int n = readLength();
-        String s = new String(buf, pos, n, StandardCharsets.UTF_8);
-        pos += n;
-        return s;
-    }
-
     private byte next() throws IOException {
         if (pos >= limit) {
             throw new EOFException("body ended early");

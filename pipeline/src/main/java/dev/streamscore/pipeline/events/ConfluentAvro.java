@@ -80,7 +80,12 @@ public final class ConfluentAvro {
                                     ? "an empty record"
                                     : bytes.length
                                             + " bytes starting "
-                                            + hex(bytes, Math.min(bytes.length, HEADER_BYTES))));
+                                            + java.util.HexFormat.ofDelimiter(" ")
+                                                    .withUpperCase()
+                                                    .formatHex(
+                                                            bytes,
+                                                            0,
+                                                            Math.min(bytes.length, HEADER_BYTES))));
         }
         int id = schemaId(bytes);
         if (id < 0) {
@@ -162,13 +167,5 @@ public final class ConfluentAvro {
         } catch (IOException e) {
             throw new IllegalStateException("cannot encode " + record.getSchema().getName(), e);
         }
-    }
-
-    private static String hex(byte[] b, int n) {
-        StringBuilder s = new StringBuilder();
-        for (int i = 0; i < n; i++) {
-            s.append(String.format("%02X ", b[i]));
-        }
-        return s.toString().trim();
     }
 }

@@ -116,8 +116,7 @@ public final class Expressions {
 
     /** Compiles a checked expression to run, on the fast path where it can. */
     public Expr compile(String source, Checked checked) {
-        java.util.Set<String> references = new java.util.HashSet<>();
-        identifiers(checked.ast().getExpr(), references);
+        java.util.Set<String> references = references(checked);
         try {
             Node node = translate(checked.ast(), checked.ast().getExpr());
             if (node.type == checked.type()) {
@@ -153,8 +152,7 @@ public final class Expressions {
         if (!checked.ok()) {
             throw new IllegalArgumentException("'" + source + "': " + checked.error());
         }
-        java.util.Set<String> references = new java.util.HashSet<>();
-        identifiers(checked.ast().getExpr(), references);
+        java.util.Set<String> references = references(checked);
         try {
             return new Interpreted(
                             source, checked.type(), runtime.createProgram(checked.ast()), variables)
@@ -362,6 +360,13 @@ public final class Expressions {
             throw new Unsupported();
         }
         return type;
+    }
+
+    /** The names {@code checked} refers to: every identifier in it. */
+    private static java.util.Set<String> references(Checked checked) {
+        java.util.Set<String> names = new java.util.HashSet<>();
+        identifiers(checked.ast().getExpr(), names);
+        return names;
     }
 
     /** Every identifier in {@code e} (a superset of the variables it reads) into {@code out}. */

@@ -63,9 +63,12 @@ public final class SchemaRegistryClient {
     private final String authorization;
     private final HttpClient http;
     private final Map<Integer, Schema> schemas = new ConcurrentHashMap<>();
-    private final Map<Integer, Long> unknownUntil = new ConcurrentHashMap<>();
-    private final Map<Integer, RegistryException> unavailable = new ConcurrentHashMap<>();
-    private final Map<Integer, Long> unavailableUntil = new ConcurrentHashMap<>();
+
+    /** Ids the registry did not know or could not be asked about, until when not to ask again. */
+    private final Map<Integer, Refusal> refused = new ConcurrentHashMap<>();
+
+    private record Refusal(long until, RegistryException cause) {}
+
     private final java.util.concurrent.atomic.AtomicLong requests =
             new java.util.concurrent.atomic.AtomicLong();
 
@@ -130,43 +133,31 @@ public final class SchemaRegistryClient {
         if (known != null) {
             return known;
         }
-        Long until = unknownUntil.get(id);
         long now = clock.getAsLong();
-        Long downUntil = unavailableUntil.get(id);
-        if (downUntil != null && now < downUntil) {
-            RegistryException cause = unavailable.get(id);
-            if (cause != null) {
-                throw new RegistryException(
-                        RegistryException.Kind.UNAVAILABLE,
-                        cause.getMessage()
-                                + " (not asked again until "
-                                + (downUntil - now)
-                                + " ms from now)");
-            }
-        }
-        if (until != null && now < until) {
+        Refusal refusal = refused.get(id);
+        if (refusal != null && now < refusal.until()) {
             throw new RegistryException(
-                    RegistryException.Kind.NOT_FOUND,
-                    "schema id " + id + " is not in the registry at " + base);
+                    refusal.cause().kind(),
+                    refusal.cause().getMessage()
+                            + " (not asked again for "
+                            + (refusal.until() - now)
+                            + " ms)");
         }
         JsonNode answer;
         try {
             answer = send(request("schemas/ids/" + id).GET().build(), "schema id " + id);
+            if (answer == null) {
+                throw new RegistryException(
+                        RegistryException.Kind.NOT_FOUND,
+                        "schema id " + id + " is not in the registry at " + base);
+            }
         } catch (RegistryException e) {
-            if (e.kind() == RegistryException.Kind.UNAVAILABLE) {
-                unavailable.put(id, e);
-                unavailableUntil.put(id, now + unknownForMillis);
+            if (e.kind() != RegistryException.Kind.INVALID) {
+                refused.put(id, new Refusal(now + unknownForMillis, e));
             }
             throw e;
         }
-        unavailableUntil.remove(id);
-        unavailable.remove(id);
-        if (answer == null) {
-            unknownUntil.put(id, now + unknownForMillis);
-            throw new RegistryException(
-                    RegistryException.Kind.NOT_FOUND,
-                    "schema id " + id + " is not in the registry at " + base);
-        }
+        refused.remove(id);
         JsonNode type = answer.get("schemaType");
         if (type != null && !type.asText().equals("AVRO")) {
             throw new RegistryException(
@@ -188,7 +179,6 @@ public final class SchemaRegistryClient {
                     "schema id " + id + " is not a valid Avro schema: " + e.getMessage());
         }
         schemas.put(id, schema);
-        unknownUntil.remove(id);
         return schema;
     }
 
